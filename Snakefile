@@ -1,0 +1,28 @@
+# Spoken-digit recognition on the Free Spoken Digit Dataset: from raw recordings to
+# features, a combined dataset, trained and evaluated models tracked in MLflow.
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+report: "workflow/report/workflow.rst"
+
+
+configfile: "config/config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/features.smk"
+include: "workflow/rules/eda.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        "results/dataset/features.parquet",
+        "results/dataset/counts.csv",
+        eda_figures(),

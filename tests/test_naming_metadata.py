@@ -1,0 +1,41 @@
+import pytest
+
+from fsdd_pipeline.errors import RecordingError
+from fsdd_pipeline.metadata import read_speakers, speaker_metadata
+from fsdd_pipeline.naming import batch_of, list_recordings, parse_recording_name
+
+from .conftest import PROJECT
+
+
+def test_parse_recording_name():
+    name = parse_recording_name("/data/7_jackson_32.wav")
+    assert (name.digit, name.speaker, name.index, name.stem) == (7, "jackson", 32, "7_jackson_32")
+    assert parse_recording_name("0_theo_0.FLAC").speaker == "theo"
+
+
+@pytest.mark.parametrize(
+    "file_name", ["seven_jackson_3.wav", "12_theo_1.wav", "1_theo.wav", "1_Theo_x.wav", "1_theo_1"]
+)
+def test_misnamed_recordings_are_rejected_with_file_and_reason(file_name):
+    with pytest.raises(RecordingError) as error:
+        parse_recording_name(f"/data/{file_name}")
+    assert file_name in str(error.value)
+    assert "expected" in error.value.reason
+
+
+def test_speaker_table_and_unknown_speaker():
+    speakers = read_speakers(PROJECT / "config/speakers.csv")
+    assert len(speakers) == 6
+    assert speakers["nicolas"] == {"gender": "male", "accent": "BEL/French"}
+    with pytest.raises(RecordingError, match=r"3_zoe_1\.wav: unknown speaker 'zoe'"):
+        speaker_metadata(speakers, "zoe", "3_zoe_1.wav")
+
+
+def test_batches_are_stable_and_listing_keeps_audio_only(tmp_path):
+    assert batch_of("3_theo_4.wav", 4) == batch_of("3_theo_4.wav", 4)
+    assert {batch_of(f"{d}_theo_{i}.wav", 4) for d in range(10) for i in range(50)} == {
+        f"batch{n:03d}" for n in range(4)
+    }
+    for name in ("b.wav", "a.flac", "notes.txt"):
+        (tmp_path / name).write_bytes(b"")
+    assert list_recordings(tmp_path) == ["a.flac", "b.wav"]

@@ -1,0 +1,74 @@
+"""End-to-end: the real snakemake command on a small real subset of FSDD."""
+
+import pandas as pd
+import pytest
+
+from .conftest import make_workdir, run_snakemake
+
+pytestmark = pytest.mark.e2e
+FEATURE_TARGETS = ["results/dataset/features.parquet", "results/figures/eda/counts.png"]
+
+
+@pytest.fixture(scope="module")
+def feature_run(tmp_path_factory, fsdd_subset):
+    workdir = make_workdir(tmp_path_factory.mktemp("workflow"), fsdd_subset)
+    first = run_snakemake(workdir, "plot_eda", "build_dataset")
+    return workdir, first
+
+
+def test_per_file_features_dataset_and_figures(feature_run, fsdd_subset):
+    workdir, _ = feature_run
+    per_file = sorted(p.stem for p in (workdir / "results/features").glob("batch*/*.parquet"))
+    assert per_file == sorted(p.stem for p in fsdd_subset.glob("*.wav"))
+
+    dataset = pd.read_parquet(workdir / "results/dataset/features.parquet")
+    assert len(dataset) == 140
+    assert dataset.groupby("split").size().to_dict() == {"test": 40, "train": 80, "val": 20}
+    assert (dataset.loc[dataset.split == "test", "sample_number"] < 5).all()
+    assert set(dataset.gender) == {"male"} and set(dataset.accent) == {"GRC/Greek", "USA/neutral"}
+    counts = pd.read_csv(workdir / "results/dataset/counts.csv").set_index("speaker")
+    assert counts.loc["total", "total"] == 140 and counts.loc["theo", "3"] == 7
+
+    figures = sorted(p.name for p in (workdir / "results/figures/eda").glob("*.png"))
+    assert len(figures) == 7
+    assert all((workdir / "results/figures/eda" / f).stat().st_size > 10_000 for f in figures)
+
+
+def test_second_run_does_nothing(feature_run):
+    workdir, _ = feature_run
+    again = run_snakemake(workdir, "plot_eda", "build_dataset")
+    assert "Nothing to be done" in again.stdout + again.stderr
+
+
+def test_changed_feature_parameter_reruns_extraction(feature_run):
+    workdir, _ = feature_run
+    (workdir / "config/changed.yaml").write_text("features:\n  n_mfcc: 20\n")
+    dry = run_snakemake(workdir, "build_dataset", "-n", "--configfile", "config/changed.yaml")
+    output = dry.stdout + dry.stderr
+    assert "extract_features" in output and "build_dataset" in output
+    assert "params" in output.lower()  # snakemake's reason: the params changed
+
+
+def test_bad_recording_is_named_and_other_files_finish(tmp_path, fsdd_subset):
+    recordings = tmp_path / "recordings"
+    recordings.mkdir()
+    for path in sorted(fsdd_subset.glob("*_theo_*.wav"))[:12]:
+        (recordings / path.name).write_bytes(path.read_bytes())
+    (recordings / "4_theo_3.wav").write_bytes(b"")
+    (recordings / "4theo3.wav").write_bytes(b"RIFF")
+    workdir = make_workdir(tmp_path / "wf", recordings, {"features.batches": 2})
+    result = run_snakemake(workdir, "--keep-going", "build_dataset", check=False)
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "4_theo_3.wav: cannot read audio" in output
+    assert "4theo3.wav: misnamed recording" in output
+    extracted = list((workdir / "results/features").glob("batch*/*.parquet"))
+    assert len(extracted) == 12
+    assert not (workdir / "results/dataset/features.parquet").exists()
+
+
+def test_invalid_config_names_the_key(tmp_path, fsdd_subset):
+    workdir = make_workdir(tmp_path, fsdd_subset, {"features.n_mfcc": 0})
+    result = run_snakemake(workdir, "-n", check=False)
+    assert result.returncode != 0
+    assert "n_mfcc" in result.stdout + result.stderr

@@ -1,0 +1,66 @@
+# Helpers shared by the rules: where the recordings are, how they are batched, and
+# the config sections that reach the rules through params.
+import os
+from pathlib import Path
+
+from fsdd_pipeline.naming import batch_of, list_recordings
+
+
+wildcard_constraints:
+    batch=r"batch\d{3}",
+
+
+def recordings_dir():
+    """The configured recordings folder, or the downloaded one (after the checkpoint ran)."""
+    if config["recordings_dir"]:
+        return os.path.abspath(os.path.expanduser(config["recordings_dir"]))
+    return checkpoints.download_fsdd.get().output.recordings
+
+
+def recordings_by_batch():
+    """{batch: [recording paths]} for every recording in the recordings folder."""
+    folder = recordings_dir()
+    batches = {}
+    for name in list_recordings(folder):
+        batch = batch_of(name, config["features"]["batches"])
+        batches.setdefault(batch, []).append(os.path.join(folder, name))
+    return batches
+
+
+def batch_recordings(wildcards):
+    return recordings_by_batch()[wildcards.batch]
+
+
+def feature_batch_dirs(wildcards):
+    return expand("results/features/{batch}", batch=sorted(recordings_by_batch()))
+
+
+def feature_params():
+    """Everything that determines a recording's features; a change re-extracts all."""
+    features = {
+        key: value for key, value in config["features"].items() if key != "batches"
+    }
+    return config["audio"] | features
+
+
+def eda_example_recordings(wildcards):
+    """One recording per digit (the first by name) for the waveform figure."""
+    examples = {}
+    for path in sorted(p for paths in recordings_by_batch().values() for p in paths):
+        examples.setdefault(Path(path).name.split("_")[0], path)
+    return [examples[digit] for digit in sorted(examples)]
+
+
+EDA_FIGURES = [
+    "durations",
+    "rms_by_digit_speaker",
+    "counts",
+    "waveforms",
+    "mfcc_examples",
+    "chroma_examples",
+    "spectrogram_examples",
+]
+
+
+def eda_figures():
+    return expand("results/figures/eda/{figure}.png", figure=EDA_FIGURES)

@@ -1,0 +1,22 @@
+rule plot_eda:
+    input:
+        dataset="results/dataset/features.parquet",
+        examples=eda_example_recordings,
+    output:
+        **{
+            figure: report(
+                f"results/figures/eda/{figure}.png",
+                caption=f"../report/eda_{figure}.rst",
+                category="1. Data",
+                labels={"figure": figure.replace("_", " ")},
+            )
+            for figure in EDA_FIGURES
+        },
+    log:
+        "results/logs/plot_eda.log",
+    params:
+        features=feature_params(),
+    conda:
+        "../../environment.yml"
+    script:
+        "../../scripts/plot_eda.py"

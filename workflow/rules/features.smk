@@ -1,0 +1,35 @@
+rule extract_features:
+    input:
+        recordings=batch_recordings,
+        speakers=config["speakers"],
+    output:
+        features=directory("results/features/{batch}"),
+    log:
+        "results/logs/extract_features/{batch}.log",
+    benchmark:
+        "results/benchmarks/extract_features/{batch}.tsv"
+    params:
+        features=feature_params(),
+    conda:
+        "../../environment.yml"
+    script:
+        "../../scripts/extract_features.py"
+
+
+rule build_dataset:
+    input:
+        batches=feature_batch_dirs,
+    output:
+        dataset="results/dataset/features.parquet",
+        counts="results/dataset/counts.csv",
+        split_counts="results/dataset/split_counts.csv",
+    log:
+        "results/logs/build_dataset.log",
+    benchmark:
+        "results/benchmarks/build_dataset.tsv"
+    params:
+        dataset=config["dataset"],
+    conda:
+        "../../environment.yml"
+    script:
+        "../../scripts/build_dataset.py"
