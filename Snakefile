@@ -18,6 +18,8 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/features.smk"
 include: "workflow/rules/eda.smk"
+include: "workflow/rules/training.smk"
+include: "workflow/rules/evaluation.smk"
 
 
 rule all:
@@ -26,3 +28,5 @@ rule all:
         "results/dataset/features.parquet",
         "results/dataset/counts.csv",
         eda_figures(),
+        "results/comparison/comparison.md",
+        "results/comparison/champion.json",

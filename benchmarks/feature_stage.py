@@ -25,7 +25,7 @@ import numpy as np
 import soundfile
 
 PROJECT = Path(__file__).resolve().parents[1]
-WORKFLOW_FILES = ("Snakefile", "workflow", "scripts", "config", "profiles")
+WORKFLOW_FILES = ("Snakefile", "workflow", "scripts", "config", "profiles", "environment.yml")
 TARGET = "results/dataset/features.parquet"
 
 

@@ -12,7 +12,7 @@ import soundfile
 import yaml
 
 PROJECT = Path(__file__).resolve().parents[1]
-WORKFLOW_FILES = ("Snakefile", "workflow", "scripts", "config", "profiles")
+WORKFLOW_FILES = ("Snakefile", "workflow", "scripts", "config", "profiles", "environment.yml")
 SUBSET_SPEAKERS = ("george", "theo")
 # Takes 0-1 fall in the official test split, 5-9 in train/val.
 SUBSET_TAKES = (0, 1, 5, 6, 7, 8, 9)

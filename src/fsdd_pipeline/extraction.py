@@ -30,6 +30,8 @@ FEATURE_SCHEMA = pa.schema(
         ("duration_s", pa.float64()),
         ("sample_rate", pa.int32()),
         ("rms", pa.float64()),
+        # The trimmed, resampled waveform, so training-time augmentation needs no WAVs.
+        ("samples", pa.list_(pa.float32())),
     ]
     + [
         field
@@ -55,6 +57,7 @@ def recording_record(path, params, speakers):
         "duration_s": samples.size / params.sample_rate,
         "sample_rate": params.sample_rate,
         "rms": float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))),
+        "samples": samples,
     }
     for feature, matrix in matrices.items():
         record[feature], record[f"{feature}_shape"] = flatten_feature(matrix)

@@ -61,6 +61,14 @@ def mock_snakemake(rule_name, snakefile="Snakefile", config=None, **wildcards):
         job_params, _ = rule.expand_params(job_wildcards, job_input, job_output, None)
         job_log = rule.expand_log(job_wildcards)
         return Snakemake(
-            job_input, job_output, job_params, job_wildcards, 1, {}, job_log,
-            workflow.config, rule_name, None,
+            job_input,
+            job_output,
+            job_params,
+            job_wildcards,
+            1,
+            {},
+            job_log,
+            workflow.config,
+            rule_name,
+            None,
         )

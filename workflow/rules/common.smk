@@ -3,11 +3,13 @@
 import os
 from pathlib import Path
 
+from fsdd_pipeline.models import KERAS_TYPES, SKLEARN_TYPES
 from fsdd_pipeline.naming import batch_of, list_recordings
 
 
 wildcard_constraints:
     batch=r"batch\d{3}",
+    model="|".join(config["models"]),
 
 
 def recordings_dir():
@@ -64,3 +66,22 @@ EDA_FIGURES = [
 
 def eda_figures():
     return expand("results/figures/eda/{figure}.png", figure=EDA_FIGURES)
+
+
+MODELS = list(config["models"])
+
+
+def models_of_types(types):
+    """Regex matching the configured model names of the given types (never matches if none)."""
+    names = [name for name, model in config["models"].items() if model["type"] in types]
+    return "|".join(names) if names else "(?!)"
+
+
+def model_file(model):
+    """The saved model of a configured model: model.keras, or model.joblib for scikit-learn."""
+    suffix = "joblib" if config["models"][model]["type"] in SKLEARN_TYPES else "keras"
+    return f"results/models/{model}/model.{suffix}"
+
+
+def trained_models():
+    return [model_file(model) for model in MODELS]

@@ -5,10 +5,10 @@ checkpoint download_fsdd:
         recordings=directory("resources/fsdd-v1.0.10/recordings"),
     log:
         "results/logs/download_fsdd.log",
+    conda:
+        "../../environment.yml"
     params:
         url=config["download"]["url"],
         timeout_s=config["download"]["timeout_s"],
-    conda:
-        "../../environment.yml"
     script:
         "../../scripts/download_fsdd.py"

@@ -14,9 +14,9 @@ rule plot_eda:
         },
     log:
         "results/logs/plot_eda.log",
-    params:
-        features=feature_params(),
     conda:
         "../../environment.yml"
+    params:
+        features=feature_params(),
     script:
         "../../scripts/plot_eda.py"

@@ -8,10 +8,10 @@ rule extract_features:
         "results/logs/extract_features/{batch}.log",
     benchmark:
         "results/benchmarks/extract_features/{batch}.tsv"
-    params:
-        features=feature_params(),
     conda:
         "../../environment.yml"
+    params:
+        features=feature_params(),
     script:
         "../../scripts/extract_features.py"
 
@@ -27,9 +27,9 @@ rule build_dataset:
         "results/logs/build_dataset.log",
     benchmark:
         "results/benchmarks/build_dataset.tsv"
-    params:
-        dataset=config["dataset"],
     conda:
         "../../environment.yml"
+    params:
+        dataset=config["dataset"],
     script:
         "../../scripts/build_dataset.py"

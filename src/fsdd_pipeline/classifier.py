@@ -1,0 +1,106 @@
+"""A trained digit classifier: the model plus the input spec it needs, used the same way
+for evaluation, cross-validation, robustness checks, the predict command and serving."""
+
+from pathlib import Path
+
+import numpy as np
+
+from .audio import load_audio, prepare_samples
+from .features import extract_features
+from .io import atomic_path
+from .model_inputs import N_CLASSES, InputSpec, inputs_from_frame, inputs_from_matrices
+
+KERAS_FILE = "model.keras"
+SKLEARN_FILE = "model.joblib"
+
+
+class ModelNotFoundError(FileNotFoundError):
+    """No trained model where one was expected."""
+
+
+def sklearn_proba(estimator, x):
+    """(n, 10) probabilities of a scikit-learn classifier, even if it saw fewer digits."""
+    proba = np.zeros((len(x), N_CLASSES), dtype=np.float64)
+    proba[:, estimator.classes_] = estimator.predict_proba(x)
+    return proba
+
+
+class DigitClassifier:
+    """``estimator`` is a Keras model (softmax output) or a scikit-learn pipeline."""
+
+    def __init__(self, estimator, spec):
+        self.estimator = estimator
+        self.spec = spec
+
+    @property
+    def is_keras(self):
+        return not hasattr(self.estimator, "predict_proba")
+
+    @staticmethod
+    def model_file(model_dir):
+        """The saved model in ``model_dir`` (model.keras or model.joblib)."""
+        for name in (KERAS_FILE, SKLEARN_FILE):
+            if (Path(model_dir) / name).is_file():
+                return Path(model_dir) / name
+        raise ModelNotFoundError(
+            f"no trained model in {model_dir}: expected {KERAS_FILE} or {SKLEARN_FILE} "
+            "(train it with snakemake first)"
+        )
+
+    @classmethod
+    def load(cls, model_dir):
+        path = cls.model_file(model_dir)
+        if path.suffix == ".keras":
+            import keras
+
+            from . import augment  # noqa: F401  (registers the SpecAugment layer for loading)
+
+            estimator = keras.models.load_model(path)
+        else:
+            import joblib
+
+            estimator = joblib.load(path)
+        return cls(estimator, InputSpec.load(model_dir))
+
+    def save(self, model_dir):
+        model_dir = Path(model_dir)
+        model_dir.mkdir(parents=True, exist_ok=True)
+        self.spec.save(model_dir)
+        with atomic_path(model_dir / (KERAS_FILE if self.is_keras else SKLEARN_FILE)) as path:
+            if self.is_keras:
+                self.estimator.save(path)
+            else:
+                import joblib
+
+                joblib.dump(self.estimator, path)
+
+    def predict_proba(self, x):
+        """Class probabilities (n, 10) for model inputs ``x`` (n, *spec.shape)."""
+        if len(x) == 0:
+            return np.zeros((0, 10), dtype=np.float32)
+        if self.is_keras:
+            return np.asarray(self.estimator.predict(x, batch_size=256, verbose=0), np.float64)
+        return sklearn_proba(self.estimator, x)
+
+    def predict_proba_frame(self, frame):
+        """Probabilities for rows of the combined dataset."""
+        x, _ = inputs_from_frame(frame, self.spec)
+        return self.predict_proba(x)
+
+    def predict_proba_samples(self, clips):
+        """Probabilities for raw audio: ``clips`` is a list of (samples, sample_rate)."""
+        params = self.spec.feature_params
+        matrices = [
+            extract_features(
+                prepare_samples(samples, rate, params.sample_rate, params.trim_top_db), params
+            )
+            for samples, rate in clips
+        ]
+        return self.predict_proba(inputs_from_matrices(matrices, self.spec))
+
+    def predict_proba_file(self, path):
+        """Probabilities (10,) for one audio file, loaded exactly like the training data."""
+        params = self.spec.feature_params
+        samples = load_audio(path, params.sample_rate, params.trim_top_db)
+        x = inputs_from_matrices([extract_features(samples, params)], self.spec)
+        return self.predict_proba(x)[0]

@@ -1,0 +1,137 @@
+"""From feature matrices to model inputs: pad/crop sequences, or pool them to vectors."""
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .dataset import feature_stack
+from .features import FEATURE_NAMES, FeatureParams, silence_frame
+
+POOLINGS = ("sequence", "mean", "stats")
+N_CLASSES = 10
+INPUT_SPEC_FILE = "input_spec.json"
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """What a model consumes: which features, how pooled, how many frames.
+
+    ``sequence`` gives (frames, channels) with the features stacked along channels,
+    padded with silence or centre-cropped to ``frames``; ``mean`` gives the mean of
+    every feature row over time (the seed MLP's 40 mean MFCCs); ``stats`` gives the
+    mean, standard deviation, minimum and maximum of every row and of its deltas.
+    """
+
+    features: tuple
+    pooling: str
+    frames: int
+    feature_params: FeatureParams
+
+    def __post_init__(self):
+        unknown = set(self.features) - set(FEATURE_NAMES)
+        if unknown or not self.features:
+            raise ValueError(f"features must be a non-empty subset of {FEATURE_NAMES}")
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {POOLINGS}, not {self.pooling!r}")
+
+    @classmethod
+    def from_model_config(cls, model_config, frames, feature_params):
+        return cls(
+            features=tuple(model_config["features"]),
+            pooling=model_config.get("pooling", "sequence"),
+            frames=int(frames),
+            feature_params=feature_params,
+        )
+
+    @property
+    def channels(self):
+        return sum(self.feature_params.rows(f) for f in self.features)
+
+    @property
+    def shape(self):
+        """Shape of one example."""
+        if self.pooling == "sequence":
+            return (self.frames, self.channels)
+        if self.pooling == "mean":
+            return (self.channels,)
+        return (8 * self.channels,)
+
+    def to_dict(self):
+        return {
+            "features": list(self.features),
+            "pooling": self.pooling,
+            "frames": self.frames,
+            "feature_params": self.feature_params.as_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data):
+        return cls(
+            features=tuple(data["features"]),
+            pooling=data["pooling"],
+            frames=int(data["frames"]),
+            feature_params=FeatureParams(**data["feature_params"]),
+        )
+
+    def save(self, directory):
+        from .io import write_json
+
+        path = Path(directory) / INPUT_SPEC_FILE
+        write_json(self.to_dict(), path)
+        return path
+
+    @classmethod
+    def load(cls, directory):
+        return cls.from_dict(json.loads((Path(directory) / INPUT_SPEC_FILE).read_text()))
+
+
+def pad_or_crop(matrix, frames, pad_column):
+    """(rows, T) matrix -> (frames, rows): silence-padded at the end, or centre-cropped."""
+    length = matrix.shape[1]
+    if length >= frames:
+        start = (length - frames) // 2
+        return np.ascontiguousarray(matrix[:, start : start + frames].T)
+    padded = np.repeat(pad_column[None, :], frames, axis=0)
+    padded[:length] = matrix.T
+    return padded
+
+
+def _pooled_stats(matrix):
+    deltas = np.diff(matrix, axis=1) if matrix.shape[1] > 1 else np.zeros_like(matrix)
+    parts = []
+    for values in (matrix, deltas):
+        parts += [values.mean(1), values.std(1), values.min(1), values.max(1)]
+    return np.concatenate(parts)
+
+
+def example_from_features(matrices, spec):
+    """One model input from a {feature: (rows, T) matrix} dict."""
+    if spec.pooling == "sequence":
+        return np.concatenate(
+            [
+                pad_or_crop(matrices[f], spec.frames, silence_frame(f, spec.feature_params))
+                for f in spec.features
+            ],
+            axis=1,
+        )
+    if spec.pooling == "mean":
+        return np.concatenate([matrices[f].mean(axis=1) for f in spec.features])
+    # stats: per feature, the 8 statistics of each row, grouped by statistic.
+    return np.concatenate([_pooled_stats(matrices[f]) for f in spec.features])
+
+
+def inputs_from_matrices(matrix_dicts, spec):
+    """Stack model inputs for a list of {feature: matrix} dicts: (n, *spec.shape) float32."""
+    if not matrix_dicts:
+        return np.zeros((0, *spec.shape), dtype=np.float32)
+    return np.stack([example_from_features(m, spec) for m in matrix_dicts]).astype(np.float32)
+
+
+def inputs_from_frame(frame, spec):
+    """Model inputs and labels of dataset rows: (x of shape (n, *spec.shape), y digits)."""
+    stacks = {f: feature_stack(frame, f) for f in spec.features}
+    matrix_dicts = [{f: stacks[f][i] for f in spec.features} for i in range(len(frame))]
+    labels = frame["digit"].to_numpy(dtype=np.int64)
+    return inputs_from_matrices(matrix_dicts, spec), labels

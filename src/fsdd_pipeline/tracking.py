@@ -1,0 +1,198 @@
+"""MLflow tracking: one store and experiment made once, one run per trained model."""
+
+import logging
+import os
+import subprocess
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+RUN_ID_FILE = "mlflow_run_id.txt"
+
+
+def _mlflow():
+    os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
+    import mlflow
+
+    return mlflow
+
+
+def init_tracking(uri, experiment):
+    """Create the tracking store and experiment once, before any parallel writer.
+
+    Several processes opening a fresh SQLite store together race on creating its
+    tables; after this has run, they only add rows.
+    """
+    mlflow = _mlflow()
+    mlflow.set_tracking_uri(uri)
+    found = mlflow.get_experiment_by_name(experiment)
+    experiment_id = found.experiment_id if found else mlflow.create_experiment(experiment)
+    log.info("tracking store %s, experiment %s (id %s)", uri, experiment, experiment_id)
+    return {"tracking_uri": uri, "experiment": experiment, "experiment_id": experiment_id}
+
+
+def use_store(tracking):
+    """Point MLflow at the configured store and experiment; returns the mlflow module."""
+    mlflow = _mlflow()
+    mlflow.set_tracking_uri(tracking["uri"])
+    mlflow.set_experiment(tracking["experiment"])
+    return mlflow
+
+
+def git_commit():
+    """The project's current git commit, or 'unknown' outside a git checkout."""
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=Path(__file__).parent,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def flatten_params(params, prefix=""):
+    """Nested config dicts as flat 'a.b' keys, the form MLflow params take."""
+    flat = {}
+    for key, value in params.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten_params(value, f"{name}."))
+        else:
+            flat[name] = value if not isinstance(value, list | tuple) else ",".join(map(str, value))
+    return flat
+
+
+def epoch_logger():
+    """A Keras callback that logs every epoch's metrics to the active MLflow run."""
+    import keras
+
+    mlflow = _mlflow()
+
+    class MlflowEpochLogger(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            metrics = {k: float(v) for k, v in (logs or {}).items()}
+            mlflow.log_metrics(metrics, step=epoch + 1)
+
+    return MlflowEpochLogger()
+
+
+def log_dataset_input(mlflow, dataset, dataset_path, digest):
+    """Log the combined dataset (its metadata columns) as the run's input."""
+    columns = ["file_name", "digit", "speaker", "sample_number", "split"]
+    data = mlflow.data.from_pandas(
+        dataset[columns],
+        source=str(Path(dataset_path).resolve()),
+        targets="digit",
+        name="fsdd-features",
+        digest=digest,
+    )
+    mlflow.log_input(data, context="training")
+
+
+def read_run_id(path):
+    return Path(path).read_text().strip()
+
+
+def _create_keras_model_dir_first(keras_flavor):
+    """mlflow 3.17's keras flavor writes the input example before it creates the model
+    folder, so log_model with an input example fails; create the folder first."""
+    save_model = keras_flavor.save_model
+    if getattr(save_model, "creates_dir_first", False):
+        return
+
+    def save_model_into_new_dir(model, path, *args, **kwargs):
+        os.makedirs(path, exist_ok=True)
+        return save_model(model, path, *args, **kwargs)
+
+    save_model_into_new_dir.creates_dir_first = True
+    keras_flavor.save_model = save_model_into_new_dir
+
+
+def log_flavor_model(mlflow, classifier, example_x):
+    """Log the classifier in its own flavor (keras or sklearn) with signature and example."""
+    from mlflow.models import infer_signature
+
+    signature = infer_signature(example_x, classifier.predict_proba(example_x))
+    if classifier.is_keras:
+        import mlflow.keras
+
+        _create_keras_model_dir_first(mlflow.keras)
+        mlflow.keras.log_model(
+            classifier.estimator, name="model", signature=signature, input_example=example_x
+        )
+    else:
+        import mlflow.sklearn
+
+        mlflow.sklearn.log_model(
+            classifier.estimator, name="model", signature=signature, input_example=example_x
+        )
+
+
+SCALAR_METRICS = (
+    "accuracy",
+    "precision_macro",
+    "recall_macro",
+    "f1_macro",
+    "precision_weighted",
+    "recall_weighted",
+    "f1_weighted",
+    "roc_auc_macro",
+    "roc_auc_micro",
+)
+
+
+def log_evaluation(mlflow, run_id, metrics_by_split, evaluation_dir):
+    """Log split-prefixed metrics and every evaluation file into an existing run.
+
+    Reopening the training run (rather than starting a new one) keeps a model's whole
+    story in one run, and rerunning the evaluation updates it instead of adding orphans.
+    """
+    with mlflow.start_run(run_id=run_id):
+        for split, metrics in metrics_by_split.items():
+            scalars = {
+                f"{split}_{k}": metrics[k] for k in SCALAR_METRICS if metrics.get(k) is not None
+            }
+            scalars |= {
+                f"{split}_accuracy_{speaker}": value
+                for speaker, value in metrics["accuracy_per_speaker"].items()
+            }
+            mlflow.log_metrics(scalars)
+        mlflow.log_artifacts(str(evaluation_dir), artifact_path="evaluation")
+
+
+CHAMPION_ALIAS = "champion"
+
+
+def register_champion(mlflow, registered_name, model_name, run_id):
+    """Register the run's raw-audio model (once per run) and point 'champion' at it."""
+    client = mlflow.MlflowClient()
+    run = client.get_run(run_id)
+    digest = run.data.tags.get("dataset_digest", "unknown")
+    existing = [
+        v for v in client.search_model_versions(f"name='{registered_name}'") if v.run_id == run_id
+    ]
+    if existing:
+        version = existing[0]
+    else:
+        version = mlflow.register_model(
+            f"runs:/{run_id}/audio_model",
+            registered_name,
+            tags={"model": model_name, "run_id": run_id, "dataset_digest": digest},
+        )
+    client.set_registered_model_alias(registered_name, CHAMPION_ALIAS, version.version)
+    client.update_model_version(
+        registered_name,
+        version.version,
+        description=f"{model_name}: best test macro F1; run {run_id}, dataset {digest}",
+    )
+    return {
+        "registered_model": registered_name,
+        "alias": CHAMPION_ALIAS,
+        "version": int(version.version),
+        "model": model_name,
+        "run_id": run_id,
+        "dataset_digest": digest,
+    }

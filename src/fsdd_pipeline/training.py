@@ -1,0 +1,182 @@
+"""Training one configured model on the combined dataset's train split, validated on val."""
+
+import io
+import logging
+import os
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .classifier import DigitClassifier, sklearn_proba
+from .model_inputs import inputs_from_frame, inputs_from_matrices
+from .models import KERAS_TYPES, build_keras_model, build_sklearn_model
+
+log = logging.getLogger(__name__)
+HISTORY_COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy"]
+
+
+@dataclass
+class TrainingResult:
+    classifier: DigitClassifier
+    history: pd.DataFrame  # one row per epoch, HISTORY_COLUMNS
+    training_time_s: float
+    params: int
+    summary: str
+    learning_curve: pd.DataFrame | None = None  # sklearn models: accuracy vs training size
+
+
+def configure_tensorflow(threads, seed):
+    """Use the job's threads and make training repeatable on this CPU (call before training)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(int(threads))
+    tf.config.threading.set_inter_op_parallelism_threads(int(threads))
+    tf.config.experimental.enable_op_determinism()
+    keras.utils.set_random_seed(int(seed))
+
+
+def augmented_inputs(frame, spec, settings, seed):
+    """Model inputs of augmented copies of the rows' waveforms, made in memory."""
+    from .augment import WaveformAugmenter
+    from .features import extract_features
+
+    params = spec.feature_params
+    augmenter = WaveformAugmenter(settings, params.sample_rate, seed)
+    clips = [np.asarray(s, dtype=np.float32) for s in frame["samples"]]
+    samples, labels = augmenter.augment_dataset(clips, frame["digit"].to_numpy())
+    matrices = [extract_features(s, params) for s in samples]
+    return inputs_from_matrices(matrices, spec), np.asarray(labels, dtype=np.int64)
+
+
+def training_inputs(config, spec, train_frame):
+    """Training inputs and labels, with augmented copies when the model asks for them."""
+    x, y = inputs_from_frame(train_frame, spec)
+    if config.get("augment"):
+        extra_x, extra_y = augmented_inputs(train_frame, spec, config["augment"], config["seed"])
+        log.info("augmentation added %d examples to %d", len(extra_x), len(x))
+        x, y = np.concatenate([x, extra_x]), np.concatenate([y, extra_y])
+    return x, y
+
+
+def keras_summary(model):
+    lines = io.StringIO()
+    model.summary(print_fn=lambda line, **_: lines.write(line + "\n"))
+    return lines.getvalue()
+
+
+def train_keras(config, spec, train_frame, val_frame, threads, callbacks=()):
+    import keras
+
+    configure_tensorflow(threads, config["seed"])
+    x, y = training_inputs(config, spec, train_frame)
+    val_x, val_y = inputs_from_frame(val_frame, spec)
+    model = build_keras_model(config, spec, x)
+    stop = keras.callbacks.EarlyStopping(
+        monitor="val_loss", patience=config["patience"], restore_best_weights=True
+    )
+    start = time.perf_counter()
+    fit = model.fit(
+        x,
+        y,
+        validation_data=(val_x, val_y),
+        epochs=config["epochs"],
+        batch_size=config["batch_size"],
+        shuffle=True,
+        callbacks=[stop, *callbacks],
+        verbose=2,
+    )
+    elapsed = time.perf_counter() - start
+    history = pd.DataFrame(fit.history)
+    history.insert(0, "epoch", np.arange(1, len(history) + 1))
+    return TrainingResult(
+        classifier=DigitClassifier(model, spec),
+        history=history[HISTORY_COLUMNS],
+        training_time_s=elapsed,
+        params=int(model.count_params()),
+        summary=keras_summary(model),
+    )
+
+
+def _scores(estimator, x, y):
+    from sklearn.metrics import log_loss
+
+    proba = sklearn_proba(estimator, x)
+    accuracy = float(np.mean(proba.argmax(1) == y))
+    return log_loss(y, proba, labels=list(range(10))), accuracy
+
+
+def train_sklearn(config, spec, train_frame, val_frame):
+    x, y = training_inputs(config, spec, train_frame)
+    val_x, val_y = inputs_from_frame(val_frame, spec)
+    start = time.perf_counter()
+    model = build_sklearn_model(config).fit(x, y)
+    elapsed = time.perf_counter() - start
+    loss, accuracy = _scores(model, x, y)
+    val_loss, val_accuracy = _scores(model, val_x, val_y)
+    history = pd.DataFrame([[1, loss, accuracy, val_loss, val_accuracy]], columns=HISTORY_COLUMNS)
+    svc = model[-1]
+    params = int(svc.support_vectors_.size + svc.dual_coef_.size + svc.intercept_.size)
+    return TrainingResult(
+        classifier=DigitClassifier(model, spec),
+        history=history,
+        training_time_s=elapsed,
+        params=params,
+        summary=(
+            f"{model}\n\nsupport vectors: {svc.support_vectors_.shape[0]} of {len(x)} "
+            f"training examples, {x.shape[1]} input features\nstored parameters: {params}\n"
+        ),
+        learning_curve=sklearn_learning_curve(config, x, y, val_x, val_y),
+    )
+
+
+def sklearn_learning_curve(config, x, y, val_x, val_y, fractions=(0.1, 0.25, 0.5, 1.0)):
+    """Train/validation accuracy and loss of the classical model vs training set size."""
+    rng = np.random.default_rng(config["seed"])
+    order = rng.permutation(len(x))
+    rows = []
+    for fraction in fractions:
+        chosen = order[: max(20, int(fraction * len(x)))]
+        if len(np.unique(y[chosen])) < 2:
+            continue
+        model = build_sklearn_model(config).fit(x[chosen], y[chosen])
+        loss, accuracy = _scores(model, x[chosen], y[chosen])
+        val_loss, val_accuracy = _scores(model, val_x, val_y)
+        rows.append((len(chosen), loss, accuracy, val_loss, val_accuracy))
+    return pd.DataFrame(
+        rows, columns=["train_examples", "loss", "accuracy", "val_loss", "val_accuracy"]
+    )
+
+
+def train_model(config, spec, train_frame, val_frame, threads=1, callbacks=()):
+    """Train the model ``config`` describes; Keras ``callbacks`` see every epoch."""
+    if config["type"] in KERAS_TYPES:
+        return train_keras(config, spec, train_frame, val_frame, threads, callbacks)
+    return train_sklearn(config, spec, train_frame, val_frame)
+
+
+def plot_training_curves(result, model_name):
+    """Accuracy and loss vs epochs (Keras), or vs training examples (learning curve)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    curve, x_column, x_label = result.history, "epoch", "epoch"
+    if result.learning_curve is not None:
+        curve, x_column, x_label = result.learning_curve, "train_examples", "training examples"
+    figure, (acc_axis, loss_axis) = plt.subplots(1, 2, figsize=(12, 4.5))
+    for axis, metric, label in ((acc_axis, "accuracy", "accuracy"), (loss_axis, "loss", "loss")):
+        axis.plot(curve[x_column], curve[metric], marker="o", markersize=3, label="train")
+        axis.plot(curve[x_column], curve[f"val_{metric}"], marker="o", markersize=3, label="val")
+        axis.set(xlabel=x_label, ylabel=label, title=f"{model_name}: {label} vs {x_label}")
+        axis.grid(alpha=0.3)
+        axis.legend()
+    if result.learning_curve is None and len(curve) > 1:
+        best = int(curve.loc[curve["val_loss"].idxmin(), "epoch"])
+        for axis in (acc_axis, loss_axis):
+            axis.axvline(best, color="grey", linestyle="--", linewidth=1, label="best epoch")
+    return figure
