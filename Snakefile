@@ -20,6 +20,8 @@ include: "workflow/rules/features.smk"
 include: "workflow/rules/eda.smk"
 include: "workflow/rules/training.smk"
 include: "workflow/rules/evaluation.smk"
+include: "workflow/rules/loso.smk"
+include: "workflow/rules/robustness.smk"
 
 
 rule all:
@@ -30,3 +32,5 @@ rule all:
         eda_figures(),
         "results/comparison/comparison.md",
         "results/comparison/champion.json",
+        "results/robustness/robustness.md",
+        loso_outputs(),

@@ -15,18 +15,23 @@ if "snakemake" not in globals():
 configure_logging(snakemake)
 inputs = snakemake.input
 
-rows = []
-for i, name in enumerate(snakemake.params.models):
-    info = read_json(inputs.infos[i])
-    rows.append(
-        comparison.comparison_row(
-            name,
-            info["type"],
-            pd.read_csv(inputs.histories[i]),
-            read_json(inputs.metrics[i]),
-            info,
-        )
+loso = {
+    name: {"mean": summary["mean_accuracy"], "std": summary["std_accuracy"]}
+    for name, summary in zip(snakemake.params.loso_models, map(read_json, inputs.loso), strict=True)
+}
+rows = [
+    comparison.comparison_row(
+        name,
+        read_json(info)["type"],
+        pd.read_csv(history),
+        read_json(metrics),
+        read_json(info),
+        loso.get(name),
     )
+    for name, info, history, metrics in zip(
+        snakemake.params.models, inputs.infos, inputs.histories, inputs.metrics, strict=True
+    )
+]
 table = comparison.comparison_table(rows)
 write_csv(table, snakemake.output.table)
 write_text(comparison.markdown_table(table) + "\n", snakemake.output.markdown)

@@ -196,3 +196,17 @@ def register_champion(mlflow, registered_name, model_name, run_id):
         "run_id": run_id,
         "dataset_digest": digest,
     }
+
+
+def start_parent_run(mlflow, run_name, tags, params):
+    """Create a (finished) parent run that child runs point to with mlflow.parentRunId."""
+    with mlflow.start_run(run_name=run_name, tags=tags) as run:
+        mlflow.log_params(flatten_params(params))
+    return run.info.run_id
+
+
+def child_run(mlflow, parent_run_id, run_name, tags):
+    """Start a run nested under ``parent_run_id``. The parentRunId tag (rather than
+    start_run's parent_run_id, which needs an active parent) lets folds in separate
+    processes, started at any time, nest under the same parent."""
+    return mlflow.start_run(run_name=run_name, tags={**tags, "mlflow.parentRunId": parent_run_id})

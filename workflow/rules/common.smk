@@ -10,6 +10,7 @@ from fsdd_pipeline.naming import batch_of, list_recordings
 wildcard_constraints:
     batch=r"batch\d{3}",
     model="|".join(config["models"]),
+    speaker=r"[a-z][a-z0-9]*",
 
 
 def recordings_dir():
@@ -27,6 +28,12 @@ def recordings_by_batch():
         batch = batch_of(name, config["features"]["batches"])
         batches.setdefault(batch, []).append(os.path.join(folder, name))
     return batches
+
+
+def recording_speakers():
+    """Speakers of the recordings (from their file names): one LOSO fold each."""
+    names = [Path(p).name for paths in recordings_by_batch().values() for p in paths]
+    return sorted({n.split("_")[1] for n in names if n.count("_") == 2})
 
 
 def batch_recordings(wildcards):
@@ -69,6 +76,12 @@ def eda_figures():
 
 
 MODELS = list(config["models"])
+LOSO_MODELS = config["loso"]["models"]
+for name in LOSO_MODELS:
+    if name not in config["models"]:
+        raise ValueError(
+            f"config key 'loso.models': {name!r} is not a model in 'models'"
+        )
 
 
 def models_of_types(types):
@@ -85,3 +98,7 @@ def model_file(model):
 
 def trained_models():
     return [model_file(model) for model in MODELS]
+
+
+def loso_outputs():
+    return ["results/loso/accuracy_per_speaker.png"] if LOSO_MODELS else []

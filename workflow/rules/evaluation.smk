@@ -43,6 +43,7 @@ rule compare_models:
         metrics=expand("results/evaluation/{model}/test_metrics.json", model=MODELS),
         histories=expand("results/models/{model}/history.csv", model=MODELS),
         infos=expand("results/models/{model}/training.json", model=MODELS),
+        loso=expand("results/loso/{model}/summary.json", model=LOSO_MODELS),
     output:
         table="results/comparison/comparison.csv",
         markdown=report(
@@ -64,6 +65,7 @@ rule compare_models:
         "../../environment.yml"
     params:
         models=MODELS,
+        loso_models=LOSO_MODELS,
         tracking=config["tracking"],
     script:
         "../../scripts/compare_models.py"

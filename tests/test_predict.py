@@ -1,0 +1,389 @@
+"""fsdd-predict and the raw-audio MLflow model, with a small model trained on real FSDD takes."""
+
+import base64
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from types import SimpleNamespace
+
+import librosa
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+
+from fsdd_pipeline.classifier import DigitClassifier
+from fsdd_pipeline.cli import main
+from fsdd_pipeline.dataset import read_feature_batches
+from fsdd_pipeline.extraction import extract_batch
+from fsdd_pipeline.features import FeatureParams
+from fsdd_pipeline.metadata import read_speakers
+from fsdd_pipeline.model_inputs import InputSpec, inputs_from_frame
+from fsdd_pipeline.naming import parse_recording_name
+
+from .conftest import PROJECT, requires_fsdd
+
+pytestmark = requires_fsdd
+
+BIN = Path(sys.executable).parent
+TRAIN_TAKES = (5, 6, 7, 8, 9)
+TEST_TAKES = (0, 1)
+REGISTERED = "fsdd-digit-classifier"
+
+
+@contextlib.contextmanager
+def restored_environment():
+    """Undo what main() and the registry do to the process: MLflow's global tracking URI
+    (which MLflow also exports as $MLFLOW_TRACKING_URI) and the CLI's env defaults, so
+    later tests and their subprocesses are unaffected."""
+    saved = dict(os.environ)
+    try:
+        yield
+    finally:
+        if "mlflow" in sys.modules:
+            sys.modules["mlflow"].set_tracking_uri(None)
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def run_cli(capsys, *args):
+    """main() in-process: (exit code, stdout, stderr)."""
+    capsys.readouterr()
+    with restored_environment():
+        code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def run_console(*args, env=None):
+    """The installed fsdd-predict command as a subprocess."""
+    return subprocess.run(
+        [str(BIN / "fsdd-predict"), *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        check=False,
+    )
+
+
+def takes(folder, wanted):
+    return sorted(p for p in folder.glob("*.wav") if parse_recording_name(p).index in wanted)
+
+
+@pytest.fixture(scope="module")
+def test_wavs(fsdd_subset):
+    return takes(fsdd_subset, TEST_TAKES)
+
+
+@pytest.fixture(scope="module")
+def model_dir(fsdd_subset, tmp_path_factory):
+    """A real model: scaled MFCC statistics into a Platt-calibrated SVC, trained on takes 5-9."""
+    tmp = tmp_path_factory.mktemp("model")
+    params = FeatureParams()
+    speakers = read_speakers(PROJECT / "config/speakers.csv")
+    rejected = extract_batch(takes(fsdd_subset, TRAIN_TAKES), tmp / "batch", params, speakers)
+    assert not rejected
+    spec = InputSpec(("mfcc",), "stats", 48, params)
+    x, y = inputs_from_frame(read_feature_batches([tmp / "batch"]), spec)
+    # What SVC(probability=True) did; that flag is deprecated since scikit-learn 1.9.
+    svc = CalibratedClassifierCV(SVC(), ensemble=False)
+    estimator = make_pipeline(StandardScaler(), svc).fit(x, y)
+    DigitClassifier(estimator, spec).save(tmp / "model")
+    return tmp / "model"
+
+
+@pytest.fixture(scope="module")
+def registry(model_dir, fsdd_subset, tmp_path_factory):
+    """A SQLite MLflow store in tmp with the pyfunc model registered as champion."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    from fsdd_pipeline.serving import log_audio_model
+
+    tmp = tmp_path_factory.mktemp("mlflow")
+    uri = f"sqlite:///{tmp}/mlflow.db"
+    with restored_environment():
+        mlflow.set_tracking_uri(uri)
+        # An explicit artifact location: the default would be relative to the current folder.
+        experiment = mlflow.create_experiment("predict-test", (tmp / "artifacts").as_uri())
+        with mlflow.start_run(experiment_id=experiment) as run:
+            info = log_audio_model(model_dir, input_example_wav=fsdd_subset / "0_george_5.wav")
+        version = mlflow.register_model(info.model_uri, REGISTERED)
+        MlflowClient().set_registered_model_alias(REGISTERED, "champion", version.version)
+    return SimpleNamespace(
+        uri=uri, model_uri=info.model_uri, run_uri=f"runs:/{run.info.run_id}/audio_model"
+    )
+
+
+def predict_json(capsys, *args):
+    code, out, err = run_cli(capsys, "--json", "--all-probabilities", *args)
+    assert (code, err) == (0, ""), err
+    return json.loads(out)
+
+
+def probabilities(record):
+    return np.array([record[f"prob_{d}"] for d in range(10)])
+
+
+def test_predicts_real_test_takes_as_json_and_table(model_dir, test_wavs, capsys):
+    records = predict_json(capsys, "--model-dir", model_dir, *test_wavs)
+    assert [r["file"] for r in records] == [str(p) for p in test_wavs]
+    for record in records:
+        assert record["digit"] in range(10)
+        assert probabilities(record).sum() == pytest.approx(1.0, abs=1e-6)
+        assert record["probability"] == pytest.approx(probabilities(record).max())
+        assert record["digit"] == int(probabilities(record).argmax())
+    truth = [parse_recording_name(p).digit for p in test_wavs]
+    accuracy = np.mean([r["digit"] == t for r, t in zip(records, truth, strict=True)])
+    assert accuracy >= 0.75, f"a real model should recognise most test takes ({accuracy:.2f})"
+
+    code, out, err = run_cli(capsys, "--model-dir", model_dir, *test_wavs[:3])
+    assert (code, err) == (0, "")
+    header, _, *rows = out.strip().splitlines()
+    assert header.split() == ["file", "digit", "probability"]
+    for row, record in zip(rows, records[:3], strict=True):
+        file, digit, probability = row.split()
+        assert (file, int(digit)) == (record["file"], record["digit"])
+        assert float(probability) == pytest.approx(record["probability"], abs=1e-4)
+
+
+def test_console_script_and_model_name(model_dir, test_wavs, tmp_path, capsys):
+    project = tmp_path / "project"
+    shutil.copytree(model_dir, project / "results/models/svc")
+    expected = predict_json(capsys, "--model-dir", model_dir, *test_wavs[:2])
+    result = run_console("--project-dir", project, "--model", "svc", "--json", *test_wavs[:2])
+    assert (result.returncode, result.stderr) == (0, ""), result.stderr
+    assert [r["digit"] for r in json.loads(result.stdout)] == [r["digit"] for r in expected]
+
+
+def test_stereo_44k_copy_predicts_like_the_original(model_dir, test_wavs, tmp_path, capsys):
+    records = predict_json(capsys, "--model-dir", model_dir, *test_wavs)
+    # The most confident clips: a digit that is a near tie could flip on resampling noise.
+    chosen = sorted(records, key=lambda r: -r["probability"])[:3]
+    copies = []
+    for record in chosen:
+        samples, rate = soundfile.read(record["file"], dtype="float32")
+        resampled = librosa.resample(samples, orig_sr=rate, target_sr=44100)
+        path = tmp_path / f"{Path(record['file']).stem}_stereo.wav"
+        soundfile.write(path, np.stack([resampled, 0.7 * resampled], axis=1), 44100)
+        assert soundfile.info(path).channels == 2
+        copies.append(path)
+    converted = predict_json(capsys, "--model-dir", model_dir, *copies)
+    assert [r["digit"] for r in converted] == [r["digit"] for r in chosen]
+
+
+def test_folder_input_takes_its_wav_and_flac_files_sorted(model_dir, test_wavs, tmp_path, capsys):
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    for wav in test_wavs[:3]:
+        shutil.copy2(wav, folder / wav.name)
+    samples, rate = soundfile.read(test_wavs[3])
+    flac_path = folder / f"{test_wavs[3].stem}.flac"
+    soundfile.write(flac_path, samples, rate)
+    (folder / "notes.txt").write_text("not a recording")
+    (folder / "sub").mkdir()
+    shutil.copy2(test_wavs[4], folder / "sub" / test_wavs[4].name)
+
+    records = predict_json(capsys, "--model-dir", model_dir, folder)
+    expected = sorted([*(folder / w.name for w in test_wavs[:3]), flac_path])
+    assert [r["file"] for r in records] == [str(p) for p in expected]
+    original = predict_json(capsys, "--model-dir", model_dir, test_wavs[3])[0]
+    flac = next(r for r in records if r["file"] == str(flac_path))
+    assert flac["digit"] == original["digit"]
+    assert flac["probability"] == pytest.approx(original["probability"], abs=1e-3)
+
+    (tmp_path / "empty").mkdir()
+    code, out, err = run_cli(capsys, "--model-dir", model_dir, tmp_path / "empty", test_wavs[0])
+    assert code == 1 and test_wavs[0].name in out
+    assert err.strip() == f"fsdd-predict: {tmp_path / 'empty'}: folder holds no .wav or .flac files"
+
+
+@pytest.fixture
+def bad_files(tmp_path):
+    not_audio = tmp_path / "notes.wav"
+    not_audio.write_text("this is a text file, not a recording\n")
+    empty = tmp_path / "empty.wav"
+    soundfile.write(empty, np.zeros(0, dtype=np.float32), 8000)
+    return {
+        tmp_path / "missing.wav": "file not found",
+        not_audio: "cannot read audio",
+        empty: "empty audio",
+    }
+
+
+@pytest.mark.parametrize("source", ["model-dir", "champion"])
+def test_bad_files_are_named_and_the_rest_predicted(
+    source, model_dir, test_wavs, bad_files, request
+):
+    good = [test_wavs[0], test_wavs[-1]]
+    env = dict(os.environ)
+    if source == "model-dir":
+        args = ["--model-dir", model_dir]
+    else:
+        env["MLFLOW_TRACKING_URI"] = request.getfixturevalue("registry").uri
+        args = []
+    result = run_console(*args, good[0], *bad_files, good[1], env=env)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == len(bad_files), result.stderr
+    for line, (path, reason) in zip(lines, bad_files.items(), strict=True):
+        assert line.startswith(f"fsdd-predict: {path}: {reason}")
+    rows = result.stdout.strip().splitlines()[2:]
+    assert [row.split()[0] for row in rows] == [str(p) for p in good]
+
+
+def test_no_model_exits_2_saying_how_to_train(test_wavs, tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    project = tmp_path / "project"
+    project.mkdir()
+    code, out, err = run_cli(capsys, "--project-dir", project, test_wavs[0])
+    assert (code, out) == (2, "")
+    assert "no MLflow store at" in err and "snakemake" in err
+    assert len(err.strip().splitlines()) == 1
+    assert not (project / "results").exists(), "a missing store must not be created"
+
+    code, _, err = run_cli(capsys, "--project-dir", project, "--model", "cnn", test_wavs[0])
+    assert code == 2 and "no trained model" in err and "snakemake" in err
+    code, _, err = run_cli(capsys, "--model-dir", project, test_wavs[0])
+    assert code == 2 and "model.keras or model.joblib" in err
+
+
+def test_champion_and_run_uri_predict_like_the_model_folder(registry, model_dir, test_wavs, capsys):
+    local = predict_json(capsys, "--model-dir", model_dir, *test_wavs)
+    champion = predict_json(capsys, "--tracking-uri", registry.uri, *test_wavs)
+    by_run = predict_json(
+        capsys, "--tracking-uri", registry.uri, "--model-uri", registry.run_uri, *test_wavs
+    )
+    assert [r["digit"] for r in champion] == [r["digit"] for r in local]
+    assert [r["digit"] for r in by_run] == [r["digit"] for r in local]
+    for a, b in zip(champion, local, strict=True):
+        np.testing.assert_allclose(probabilities(a), probabilities(b), atol=1e-6)
+
+    code, _, err = run_cli(capsys, "--tracking-uri", registry.uri, "--alias", "gone", test_wavs[0])
+    assert code == 2 and "alias gone not found" in err
+
+
+def test_pyfunc_takes_samples_and_names_bad_rows(registry, test_wavs):
+    import mlflow
+
+    from fsdd_pipeline.serving import AudioInputError
+
+    with restored_environment():
+        mlflow.set_tracking_uri(registry.uri)
+        model = mlflow.pyfunc.load_model(f"models:/{REGISTERED}@champion")
+    encoded = base64.b64encode(test_wavs[2].read_bytes()).decode("ascii")
+    samples, rate = soundfile.read(test_wavs[2], dtype="float32")
+    by_bytes = model.predict(pd.DataFrame({"audio_base64": [encoded]}))
+    by_samples = model.predict(pd.DataFrame({"samples": [samples.tolist()], "sample_rate": [rate]}))
+    assert list(by_bytes.columns) == ["digit", "probability", *(f"prob_{d}" for d in range(10))]
+    pd.testing.assert_frame_equal(by_bytes, by_samples, atol=1e-6)
+
+    junk = base64.b64encode(b"not audio").decode("ascii")
+    with pytest.raises(AudioInputError) as caught:
+        model.predict(pd.DataFrame({"audio_base64": [encoded, junk, "%%%", encoded]}))
+    assert set(caught.value.reasons) == {1, 2}
+    assert "row 1: cannot read audio" in str(caught.value)
+    assert "row 2: audio_base64 is not valid base64" in str(caught.value)
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def post_json(url, payload):
+    request = urllib.request.Request(
+        url, json.dumps(payload).encode(), {"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def wait_until_up(server, url, log, timeout=120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"mlflow models serve exited ({server.returncode}):\n{log.read_text()}")
+        with contextlib.suppress(OSError):
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        time.sleep(0.5)
+    pytest.fail(f"mlflow models serve did not answer /ping in {timeout} s:\n{log.read_text()}")
+
+
+def test_served_champion_matches_the_cli(registry, model_dir, test_wavs, tmp_path, capsys):
+    wav = test_wavs[5]
+    expected = predict_json(capsys, "--model-dir", model_dir, wav)[0]["digit"]
+    port = free_port()
+    log = tmp_path / "serve.log"
+    # mlflow starts uvicorn through bash, so the venv's bin folder must be on PATH.
+    env = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": registry.uri,
+        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+    command = [
+        str(BIN / "mlflow"),
+        "models",
+        "serve",
+        "-m",
+        f"models:/{REGISTERED}@champion",
+        "--env-manager",
+        "local",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(port),
+    ]
+    with log.open("w") as log_file:
+        # Own session: the server's uvicorn child is stopped with it.
+        server = subprocess.Popen(
+            command,
+            cwd=tmp_path,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        wait_until_up(server, f"http://127.0.0.1:{port}/ping", log)
+        encoded = base64.b64encode(wav.read_bytes()).decode("ascii")
+        url = f"http://127.0.0.1:{port}/invocations"
+        payload = {"dataframe_split": {"columns": ["audio_base64"], "data": [[encoded]]}}
+        status, body = post_json(url, payload)
+        assert status == 200, body
+        assert body["predictions"][0]["digit"] == expected
+
+        junk = base64.b64encode(b"not audio").decode("ascii")
+        payload = {"dataframe_split": {"columns": ["audio_base64"], "data": [[encoded], [junk]]}}
+        status, body = post_json(url, payload)
+        assert status == 400
+        assert "row 1: cannot read audio" in body["message"]
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()

@@ -1,0 +1,91 @@
+rule loso_start:
+    input:
+        dataset="results/dataset/features.parquet",
+        experiment="results/mlflow/experiment.json",
+    output:
+        run_id="results/loso/{model}/mlflow_parent_run_id.txt",
+    log:
+        "results/logs/loso/{model}/start.log",
+    conda:
+        "../../environment.yml"
+    params:
+        model=lambda wildcards: config["models"][wildcards.model],
+        features=feature_params(),
+        tracking=config["tracking"],
+    script:
+        "../../scripts/loso_start.py"
+
+
+rule loso_fold:
+    input:
+        dataset="results/dataset/features.parquet",
+        parent_run_id="results/loso/{model}/mlflow_parent_run_id.txt",
+    output:
+        metrics="results/loso/{model}/{speaker}/test_metrics.json",
+        predictions="results/loso/{model}/{speaker}/test_predictions.csv",
+    log:
+        "results/logs/loso/{model}/{speaker}.log",
+    benchmark:
+        "results/benchmarks/loso/{model}/{speaker}.tsv"
+    conda:
+        "../../environment.yml"
+    threads: config["training"]["threads"]
+    params:
+        model=lambda wildcards: config["models"][wildcards.model],
+        features=feature_params(),
+        training={"frames": config["training"]["frames"]},
+        tracking=config["tracking"],
+    script:
+        "../../scripts/loso_fold.py"
+
+
+rule loso_summary:
+    input:
+        folds=lambda wildcards: expand(
+            "results/loso/{model}/{speaker}/test_metrics.json",
+            model=wildcards.model,
+            speaker=recording_speakers(),
+        ),
+        parent_run_id="results/loso/{model}/mlflow_parent_run_id.txt",
+    output:
+        per_speaker="results/loso/{model}/accuracy_per_speaker.csv",
+        summary="results/loso/{model}/summary.json",
+        confusion="results/loso/{model}/confusion_matrix.csv",
+        confusion_png=report(
+            "results/loso/{model}/confusion_matrix.png",
+            caption="../report/loso_confusion_matrix.rst",
+            category="5. Speaker-independent",
+            labels={"model": "{model}", "figure": "LOSO confusion matrix"},
+        ),
+    log:
+        "results/logs/loso/{model}/summary.log",
+    conda:
+        "../../environment.yml"
+    params:
+        tracking=config["tracking"],
+    script:
+        "../../scripts/loso_summary.py"
+
+
+rule plot_loso:
+    input:
+        per_speaker=expand(
+            "results/loso/{model}/accuracy_per_speaker.csv", model=LOSO_MODELS
+        ),
+        summaries=expand("results/loso/{model}/summary.json", model=LOSO_MODELS),
+    output:
+        table="results/loso/loso_summary.csv",
+        figure=report(
+            "results/loso/accuracy_per_speaker.png",
+            caption="../report/loso_accuracy.rst",
+            category="5. Speaker-independent",
+            labels={"figure": "LOSO accuracy per speaker"},
+        ),
+    log:
+        "results/logs/loso/plot.log",
+    conda:
+        "../../environment.yml"
+    params:
+        models=LOSO_MODELS,
+    script:
+        "../../scripts/plot_loso.py"

@@ -1,0 +1,38 @@
+rule evaluate_robustness:
+    input:
+        model=lambda wildcards: model_file(wildcards.model),
+        dataset="results/dataset/features.parquet",
+        run_id="results/models/{model}/mlflow_run_id.txt",
+    output:
+        table="results/robustness/{model}.csv",
+    log:
+        "results/logs/robustness/{model}.log",
+    conda:
+        "../../environment.yml"
+    params:
+        model_dir=lambda wildcards: f"results/models/{wildcards.model}",
+        seed=config["robustness"]["seed"],
+        tracking=config["tracking"],
+    script:
+        "../../scripts/evaluate_robustness.py"
+
+
+rule summarize_robustness:
+    input:
+        tables=expand("results/robustness/{model}.csv", model=MODELS),
+    output:
+        table="results/robustness/robustness.csv",
+        markdown=report(
+            "results/robustness/robustness.md",
+            caption="../report/robustness.rst",
+            category="6. Robustness",
+            labels={"figure": "robustness table"},
+        ),
+    log:
+        "results/logs/robustness/summary.log",
+    conda:
+        "../../environment.yml"
+    params:
+        models=MODELS,
+    script:
+        "../../scripts/summarize_robustness.py"
