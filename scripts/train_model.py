@@ -84,7 +84,7 @@ with mlflow.start_run(run_name=name) as run:
     for path in (out.history, out.curves, out.summary, out.info):
         mlflow.log_artifact(path, artifact_path="training")
     example_x, _ = inputs_from_frame(val.head(2), spec)
-    log_flavor_model(mlflow, result.classifier, example_x)
+    log_flavor_model(mlflow, result.classifier, example_x, model_dir)
     with tempfile.TemporaryDirectory() as bundle:
         for path in (model_dir / Path(out.model).name, model_dir / "input_spec.json"):
             shutil.copy2(path, bundle)

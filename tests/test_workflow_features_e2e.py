@@ -1,5 +1,8 @@
 """End-to-end: the real snakemake command on a small real subset of FSDD."""
 
+import subprocess
+import sys
+
 import pandas as pd
 import pytest
 
@@ -72,3 +75,21 @@ def test_invalid_config_names_the_key(tmp_path, fsdd_subset):
     result = run_snakemake(workdir, "-n", check=False)
     assert result.returncode != 0
     assert "n_mfcc" in result.stdout + result.stderr
+
+
+def test_script_runs_outside_snakemake_for_debugging(feature_run):
+    """`python scripts/build_dataset.py` builds its inputs from the workflow itself."""
+    workdir, _ = feature_run
+    dataset = workdir / "results/dataset/features.parquet"
+    before = pd.read_parquet(dataset)
+    dataset.unlink()
+    result = subprocess.run(
+        [sys.executable, "scripts/build_dataset.py"],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    pd.testing.assert_frame_equal(pd.read_parquet(dataset), before)

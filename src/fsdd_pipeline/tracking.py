@@ -111,24 +111,32 @@ def _create_keras_model_dir_first(keras_flavor):
     keras_flavor.save_model = save_model_into_new_dir
 
 
-def log_flavor_model(mlflow, classifier, example_x):
-    """Log the classifier in its own flavor (keras or sklearn) with signature and example."""
+def log_flavor_model(mlflow, classifier, example_x, model_dir):
+    """Log the classifier in its own flavor (keras or sklearn) with signature and example.
+
+    The requirements are given, not inferred: inferring them loads the model again in a
+    subprocess, which costs more than the training of a small model.
+    """
     from mlflow.models import infer_signature
 
+    from .serving import pip_requirements
+
     signature = infer_signature(example_x, classifier.predict_proba(example_x))
+    options = {
+        "name": "model",
+        "signature": signature,
+        "input_example": example_x,
+        "pip_requirements": pip_requirements(model_dir),
+    }
     if classifier.is_keras:
         import mlflow.keras
 
         _create_keras_model_dir_first(mlflow.keras)
-        mlflow.keras.log_model(
-            classifier.estimator, name="model", signature=signature, input_example=example_x
-        )
+        mlflow.keras.log_model(classifier.estimator, **options)
     else:
         import mlflow.sklearn
 
-        mlflow.sklearn.log_model(
-            classifier.estimator, name="model", signature=signature, input_example=example_x
-        )
+        mlflow.sklearn.log_model(classifier.estimator, **options)
 
 
 SCALAR_METRICS = (

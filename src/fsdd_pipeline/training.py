@@ -78,6 +78,13 @@ def train_keras(config, spec, train_frame, val_frame, threads, callbacks=()):
     stop = keras.callbacks.EarlyStopping(
         monitor="val_loss", patience=config["patience"], restore_best_weights=True
     )
+    schedule = []
+    if config.get("reduce_lr_patience"):
+        schedule.append(
+            keras.callbacks.ReduceLROnPlateau(
+                monitor="val_loss", factor=0.5, patience=config["reduce_lr_patience"], min_lr=1e-5
+            )
+        )
     start = time.perf_counter()
     fit = model.fit(
         x,
@@ -86,11 +93,11 @@ def train_keras(config, spec, train_frame, val_frame, threads, callbacks=()):
         epochs=config["epochs"],
         batch_size=config["batch_size"],
         shuffle=True,
-        callbacks=[stop, *callbacks],
+        callbacks=[stop, *schedule, *callbacks],
         verbose=2,
     )
     elapsed = time.perf_counter() - start
-    history = pd.DataFrame(fit.history)
+    history = pd.DataFrame(fit.history).drop(columns=["learning_rate"], errors="ignore")
     history.insert(0, "epoch", np.arange(1, len(history) + 1))
     return TrainingResult(
         classifier=DigitClassifier(model, spec),
