@@ -88,5 +88,7 @@ with mlflow.start_run(run_name=name) as run:
     with tempfile.TemporaryDirectory() as bundle:
         for path in (model_dir / Path(out.model).name, model_dir / "input_spec.json"):
             shutil.copy2(path, bundle)
-        log_audio_model(bundle)
+        audio_model = log_audio_model(bundle)
+    info["audio_model_uri"] = audio_model.model_uri
+    write_json(info, out.info)
     write_text(run.info.run_id + "\n", out.run_id)

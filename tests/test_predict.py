@@ -5,11 +5,8 @@ import contextlib
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -34,11 +31,10 @@ from fsdd_pipeline.metadata import read_speakers
 from fsdd_pipeline.model_inputs import InputSpec, inputs_from_frame
 from fsdd_pipeline.naming import parse_recording_name
 
-from .conftest import PROJECT, requires_fsdd
+from .conftest import BIN, PROJECT, background_server, free_port, requires_fsdd
 
 pytestmark = requires_fsdd
 
-BIN = Path(sys.executable).parent
 TRAIN_TAKES = (5, 6, 7, 8, 9)
 TEST_TAKES = (0, 1)
 REGISTERED = "fsdd-digit-classifier"
@@ -301,12 +297,6 @@ def test_pyfunc_takes_samples_and_names_bad_rows(registry, test_wavs):
     assert "row 2: audio_base64 is not valid base64" in str(caught.value)
 
 
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def post_json(url, payload):
     request = urllib.request.Request(
         url, json.dumps(payload).encode(), {"Content-Type": "application/json"}
@@ -318,30 +308,10 @@ def post_json(url, payload):
         return error.code, json.loads(error.read())
 
 
-def wait_until_up(server, url, log, timeout=120):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            pytest.fail(f"mlflow models serve exited ({server.returncode}):\n{log.read_text()}")
-        with contextlib.suppress(OSError):
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        time.sleep(0.5)
-    pytest.fail(f"mlflow models serve did not answer /ping in {timeout} s:\n{log.read_text()}")
-
-
 def test_served_champion_matches_the_cli(registry, model_dir, test_wavs, tmp_path, capsys):
     wav = test_wavs[5]
     expected = predict_json(capsys, "--model-dir", model_dir, wav)[0]["digit"]
     port = free_port()
-    log = tmp_path / "serve.log"
-    # mlflow starts uvicorn through bash, so the venv's bin folder must be on PATH.
-    env = {
-        **os.environ,
-        "MLFLOW_TRACKING_URI": registry.uri,
-        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-    }
     command = [
         str(BIN / "mlflow"),
         "models",
@@ -355,35 +325,22 @@ def test_served_champion_matches_the_cli(registry, model_dir, test_wavs, tmp_pat
         "-p",
         str(port),
     ]
-    with log.open("w") as log_file:
-        # Own session: the server's uvicorn child is stopped with it.
-        server = subprocess.Popen(
-            command,
-            cwd=tmp_path,
-            env=env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        wait_until_up(server, f"http://127.0.0.1:{port}/ping", log)
+    url = f"http://127.0.0.1:{port}"
+    with background_server(
+        command,
+        f"{url}/ping",
+        tmp_path / "serve.log",
+        cwd=tmp_path,
+        env={"MLFLOW_TRACKING_URI": registry.uri},
+    ):
         encoded = base64.b64encode(wav.read_bytes()).decode("ascii")
-        url = f"http://127.0.0.1:{port}/invocations"
         payload = {"dataframe_split": {"columns": ["audio_base64"], "data": [[encoded]]}}
-        status, body = post_json(url, payload)
+        status, body = post_json(f"{url}/invocations", payload)
         assert status == 200, body
         assert body["predictions"][0]["digit"] == expected
 
         junk = base64.b64encode(b"not audio").decode("ascii")
         payload = {"dataframe_split": {"columns": ["audio_base64"], "data": [[encoded], [junk]]}}
-        status, body = post_json(url, payload)
+        status, body = post_json(f"{url}/invocations", payload)
         assert status == 400
         assert "row 1: cannot read audio" in body["message"]
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()

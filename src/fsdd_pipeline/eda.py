@@ -5,6 +5,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from .features import unflatten_feature  # noqa: E402
 
@@ -13,7 +14,7 @@ SPLIT_COLOURS = {"train": "#4C72B0", "val": "#DD8452", "test": "#55A868"}
 
 
 def _digit_grid(title):
-    figure, axes = plt.subplots(2, 5, figsize=(16, 6), sharex=False, sharey=True)
+    figure, axes = plt.subplots(2, 5, figsize=(17, 7), sharey=True, layout="constrained")
     figure.suptitle(title)
     return figure, axes.ravel()
 
@@ -103,8 +104,12 @@ def plot_feature_examples(dataset, feature, params):
             ax=axis,
         )
         axis.set(title=f"{digit}  ({row.file_name})", xlabel="time (s)")
+        axis.xaxis.set_major_locator(MaxNLocator(3))
         if ylabel and axis in (axes[0], axes[5]):
             axis.set_ylabel(ylabel)
     if image is not None:
-        figure.colorbar(image, ax=axes.tolist(), format="%+.0f" if feature != "chroma" else None)
+        colorbar = figure.colorbar(image, ax=axes.tolist(), shrink=0.8)
+        colorbar.set_label(
+            {"mfcc": "coefficient value", "chroma": "relative energy", "spectrogram": "dB"}[feature]
+        )
     return figure

@@ -163,6 +163,10 @@ def log_evaluation(mlflow, run_id, metrics_by_split, evaluation_dir):
             scalars = {
                 f"{split}_{k}": metrics[k] for k in SCALAR_METRICS if metrics.get(k) is not None
             }
+            # 'val_accuracy' is the per-epoch series of training: adding the evaluation's
+            # value to it would append a point to that curve. The series already holds
+            # it at the restored (best) epoch.
+            scalars.pop(PER_EPOCH_VAL_ACCURACY, None)
             scalars |= {
                 f"{split}_accuracy_{speaker}": value
                 for speaker, value in metrics["accuracy_per_speaker"].items()
@@ -172,10 +176,15 @@ def log_evaluation(mlflow, run_id, metrics_by_split, evaluation_dir):
 
 
 CHAMPION_ALIAS = "champion"
+PER_EPOCH_VAL_ACCURACY = "val_accuracy"
 
 
-def register_champion(mlflow, registered_name, model_name, run_id):
-    """Register the run's raw-audio model (once per run) and point 'champion' at it."""
+def register_champion(mlflow, registered_name, model_name, run_id, model_uri=None):
+    """Register the run's raw-audio model (once per run) and point 'champion' at it.
+
+    ``model_uri`` is the logged model's own URI (models:/m-...); runs:/<id>/audio_model
+    is the fallback for runs that did not record it.
+    """
     client = mlflow.MlflowClient()
     run = client.get_run(run_id)
     digest = run.data.tags.get("dataset_digest", "unknown")
@@ -186,7 +195,7 @@ def register_champion(mlflow, registered_name, model_name, run_id):
         version = existing[0]
     else:
         version = mlflow.register_model(
-            f"runs:/{run_id}/audio_model",
+            model_uri or f"runs:/{run_id}/audio_model",
             registered_name,
             tags={"model": model_name, "run_id": run_id, "dataset_digest": digest},
         )

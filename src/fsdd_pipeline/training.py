@@ -33,8 +33,13 @@ def configure_tensorflow(threads, seed):
     import keras
     import tensorflow as tf
 
-    tf.config.threading.set_intra_op_parallelism_threads(int(threads))
-    tf.config.threading.set_inter_op_parallelism_threads(int(threads))
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(int(threads))
+        tf.config.threading.set_inter_op_parallelism_threads(int(threads))
+    except RuntimeError:
+        # TensorFlow already ran in this process (a notebook, a test session): its
+        # thread pools are fixed by now; training still works, with those threads.
+        log.warning("TensorFlow is already initialized; keeping its thread settings")
     tf.config.experimental.enable_op_determinism()
     keras.utils.set_random_seed(int(seed))
 

@@ -1,0 +1,151 @@
+"""Model builders and training on tiny synthetic data (no workflow)."""
+
+import contextlib
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from fsdd_pipeline import training
+from fsdd_pipeline.classifier import sklearn_proba
+from fsdd_pipeline.dataset import assign_splits, read_feature_batches
+from fsdd_pipeline.extraction import extract_batch
+from fsdd_pipeline.features import FeatureParams
+from fsdd_pipeline.metadata import read_speakers
+from fsdd_pipeline.model_inputs import InputSpec, inputs_from_frame
+from fsdd_pipeline.models import KERAS_TYPES, build_keras_model
+
+from .conftest import PROJECT, write_tone
+
+CONFIG = yaml.safe_load((PROJECT / "config/config.yaml").read_text())
+MODELS = CONFIG["models"]
+KERAS_MODELS = [name for name, model in MODELS.items() if model["type"] in KERAS_TYPES]
+FRAMES = CONFIG["training"]["frames"]
+PARAMS = FeatureParams()
+
+
+def spec_of(config):
+    return InputSpec.from_model_config(config, FRAMES, PARAMS)
+
+
+def quick(name, epochs=2):
+    return MODELS[name] | {"epochs": epochs, "patience": epochs}
+
+
+@pytest.fixture(scope="module")
+def tiny_dataset(tmp_path_factory):
+    """80 tones (2 speakers x 10 digits x takes 0, 5, 6, 7): 40 train, 20 val, 20 test rows."""
+    root = tmp_path_factory.mktemp("tones")
+    (root / "wavs").mkdir()
+    wavs = [
+        write_tone(
+            root / "wavs" / f"{digit}_{speaker}_{take}.wav",
+            frequency=180 + 70 * digit + 4 * take + 9 * s,
+            seconds=0.25 + 0.03 * digit,
+            amplitude=0.2 + 0.05 * take,
+        )
+        for s, speaker in enumerate(("george", "theo"))
+        for digit in range(10)
+        for take in (0, 5, 6, 7)
+    ]
+    speakers = read_speakers(PROJECT / "config/speakers.csv")
+    assert extract_batch(wavs, root / "features", PARAMS, speakers) == []
+    frame = assign_splits(read_feature_batches([root / "features"]), val_fraction=0.1, seed=1)
+    assert frame.groupby("split").size().to_dict() == {"test": 20, "train": 40, "val": 20}
+    return {s: frame[frame.split == s].reset_index(drop=True) for s in ("train", "val", "test")}
+
+
+@pytest.fixture
+def keras_training(monkeypatch):
+    """Let training.configure_tensorflow run in a process where TensorFlow already started
+    (other test modules, earlier tests); see test_configure_tensorflow_after_tf_started."""
+    import tensorflow as tf
+
+    for name in ("set_intra_op_parallelism_threads", "set_inter_op_parallelism_threads"):
+        original = getattr(tf.config.threading, name)
+
+        def tolerant(threads, original=original):
+            with contextlib.suppress(RuntimeError):
+                original(threads)
+
+        monkeypatch.setattr(tf.config.threading, name, tolerant)
+
+
+@pytest.mark.parametrize("name", KERAS_MODELS)
+def test_keras_builders_give_probabilities_of_ten_digits(name):
+    config, spec = MODELS[name], spec_of(MODELS[name])
+    x = np.random.default_rng(0).normal(-20, 15, size=(5, *spec.shape)).astype(np.float32)
+    model = build_keras_model(config, spec, x)
+    assert model.input_shape == (None, *spec.shape)
+    proba = model.predict(x, verbose=0)
+    assert proba.shape == (5, 10)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_seed_mlp_has_the_notebook_architecture():
+    config = MODELS["mlp"]
+    spec = spec_of(config)
+    assert spec.shape == (40,)
+    model = build_keras_model(config, spec, np.ones((4, 40), np.float32))
+    assert sum(int(np.prod(w.shape)) for w in model.trainable_weights) == 72_458
+    dense = [layer.units for layer in model.layers if type(layer).__name__ == "Dense"]
+    assert dense == [128, 256, 128, 10]
+    assert model.get_layer("normalization").trainable_weights == []
+
+
+def test_normalization_is_fitted_on_the_training_split_only(tiny_dataset, keras_training):
+    train, val = tiny_dataset["train"], tiny_dataset["val"].copy()
+    val["mfcc"] = [np.asarray(m) + 1000.0 for m in val["mfcc"]]  # far from every train row
+    config = quick("mlp", epochs=1)
+    spec = spec_of(config)
+    result = training.train_model(config, spec, train, val, threads=1)
+
+    layer = result.classifier.estimator.get_layer("normalization")
+    mean, variance = (np.ravel(np.asarray(v)) for v in (layer.mean, layer.variance))
+    train_x, _ = inputs_from_frame(train, spec)
+    pooled_x = np.concatenate([train_x, inputs_from_frame(val, spec)[0]])
+    np.testing.assert_allclose(mean, train_x.mean(axis=0), rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(variance, train_x.var(axis=0), rtol=1e-3, atol=1e-2)
+    assert np.abs(mean - pooled_x.mean(axis=0)).min() > 100
+
+
+@pytest.mark.parametrize("name", ["mlp", "cnn_small"])
+def test_training_twice_gives_identical_results(tiny_dataset, keras_training, name):
+    config, spec = quick(name), spec_of(MODELS[name])
+    test_x, _ = inputs_from_frame(tiny_dataset["test"], spec)
+    runs = [
+        training.train_model(config, spec, tiny_dataset["train"], tiny_dataset["val"], threads=1)
+        for _ in range(2)
+    ]
+    assert list(runs[0].history.columns) == training.HISTORY_COLUMNS
+    assert len(runs[0].history) == 2
+    pd.testing.assert_frame_equal(runs[0].history, runs[1].history)
+    first, second = (run.classifier.predict_proba(test_x) for run in runs)
+    np.testing.assert_array_equal(first, second)
+
+
+def test_svm_gives_ten_probabilities_without_a_digit_in_training(tiny_dataset):
+    train, val = tiny_dataset["train"], tiny_dataset["val"]
+    config, spec = MODELS["svm"], spec_of(MODELS["svm"])
+    result = training.train_model(config, spec, train[train.digit != 3], val)
+    x, y = inputs_from_frame(val, spec)
+    estimator = result.classifier.estimator
+    assert 3 not in estimator.classes_ and len(estimator.classes_) == 9
+
+    proba = sklearn_proba(estimator, x)
+    assert proba.shape == (len(val), 10)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-9)
+    assert (proba[:, 3] == 0).all()
+    np.testing.assert_array_equal(result.classifier.predict_proba(x), proba)
+    assert np.isfinite(result.history.to_numpy(dtype=float)).all()
+    assert (y == 3).any()  # the missing digit is still scored (log loss over 10 labels)
+
+
+def test_configure_tensorflow_after_tf_started():
+    import keras
+
+    keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)]).predict(
+        np.zeros((1, 3)), verbose=0
+    )
+    training.configure_tensorflow(3, seed=0)
