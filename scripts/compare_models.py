@@ -41,7 +41,10 @@ best = comparison.best_model(table)
 best_info = read_json(inputs.infos[snakemake.params.models.index(best)])
 mlflow = use_store(snakemake.params.tracking)
 champion = register_champion(
-    mlflow, snakemake.params.tracking["registered_model"], best, best_info["run_id"],
+    mlflow,
+    snakemake.params.tracking["registered_model"],
+    best,
+    best_info["run_id"],
     best_info.get("audio_model_uri"),
 )
 write_json(champion, snakemake.output.champion)
