@@ -28,9 +28,6 @@ class InputSpec:
     pooling: str
     frames: int
     feature_params: FeatureParams
-    # Subtract every feature row's mean over the recording (cepstral mean normalization),
-    # which removes per-speaker and per-channel offsets.
-    utterance_norm: bool = False
 
     def __post_init__(self):
         unknown = set(self.features) - set(FEATURE_NAMES)
@@ -46,7 +43,6 @@ class InputSpec:
             pooling=model_config.get("pooling", "sequence"),
             frames=int(frames),
             feature_params=feature_params,
-            utterance_norm=bool(model_config.get("utterance_norm", False)),
         )
 
     @property
@@ -68,7 +64,6 @@ class InputSpec:
             "pooling": self.pooling,
             "frames": self.frames,
             "feature_params": self.feature_params.as_dict(),
-            "utterance_norm": self.utterance_norm,
         }
 
     @classmethod
@@ -78,7 +73,6 @@ class InputSpec:
             pooling=data["pooling"],
             frames=int(data["frames"]),
             feature_params=FeatureParams(**data["feature_params"]),
-            utterance_norm=bool(data.get("utterance_norm", False)),
         )
 
     def save(self, directory):
@@ -115,14 +109,13 @@ def _pooled_stats(matrix):
 def example_from_features(matrices, spec):
     """One model input from a {feature: (rows, T) matrix} dict."""
     if spec.pooling == "sequence":
-        parts = []
-        for feature in spec.features:
-            matrix, pad = matrices[feature], silence_frame(feature, spec.feature_params)
-            if spec.utterance_norm:
-                mean = matrix.mean(axis=1)
-                matrix, pad = matrix - mean[:, None], pad - mean
-            parts.append(pad_or_crop(matrix, spec.frames, pad))
-        return np.concatenate(parts, axis=1)
+        return np.concatenate(
+            [
+                pad_or_crop(matrices[f], spec.frames, silence_frame(f, spec.feature_params))
+                for f in spec.features
+            ],
+            axis=1,
+        )
     if spec.pooling == "mean":
         return np.concatenate([matrices[f].mean(axis=1) for f in spec.features])
     # stats: per feature, the 8 statistics of each row, grouped by statistic.
