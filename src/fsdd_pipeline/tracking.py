@@ -66,7 +66,7 @@ def flatten_params(params, prefix=""):
 
 
 def epoch_logger():
-    """A Keras callback that logs every epoch's metrics to the active MLflow run."""
+    """A Keras callback that logs every epoch's metrics to the active MLflow run and the log."""
     import keras
 
     mlflow = _mlflow()
@@ -75,6 +75,10 @@ def epoch_logger():
         def on_epoch_end(self, epoch, logs=None):
             metrics = {k: float(v) for k, v in (logs or {}).items()}
             mlflow.log_metrics(metrics, step=epoch + 1)
+            # Keras prints its progress to stdout; this puts it in the rule's log too.
+            log.info(
+                "epoch %d: %s", epoch + 1, ", ".join(f"{k} {v:.4f}" for k, v in metrics.items())
+            )
 
     return MlflowEpochLogger()
 
