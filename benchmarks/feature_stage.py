@@ -15,7 +15,6 @@ import argparse
 import json
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -23,9 +22,11 @@ from pathlib import Path
 
 import numpy as np
 import soundfile
+import yaml
+
+from fsdd_pipeline.workflow_copy import copy_workflow, run_snakemake
 
 PROJECT = Path(__file__).resolve().parents[1]
-WORKFLOW_FILES = ("Snakefile", "workflow", "scripts", "config", "profiles", "environment.yml")
 TARGET = "results/dataset/features.parquet"
 
 
@@ -44,13 +45,7 @@ def warm_extraction_seconds(recordings, config):
 
 def snakemake(workdir, *extra):
     start = time.perf_counter()
-    result = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--cores", "8", *extra, TARGET],
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = run_snakemake(workdir, TARGET, *extra, cores=8)
     elapsed = time.perf_counter() - start
     if result.returncode:
         sys.exit(f"snakemake failed:\n{result.stderr[-3000:]}")
@@ -64,21 +59,13 @@ def main():
     parser.add_argument("--batches", type=int, help="override features.batches")
     parser.add_argument("--json", type=Path, help="also write the measurements here")
     args = parser.parse_args()
-    import yaml
-
     with tempfile.TemporaryDirectory(prefix="fsdd-bench-") as tmp:
         workdir = Path(tmp)
-        for name in WORKFLOW_FILES:
-            source = PROJECT / name
-            copy = shutil.copytree if source.is_dir() else shutil.copy2
-            copy(source, workdir / name)
         recordings = workdir / "recordings"
         shutil.copytree(args.recordings, recordings)
+        overrides = {"features.batches": args.batches} if args.batches else {}
+        copy_workflow(PROJECT, workdir, recordings, overrides)
         config = yaml.safe_load((workdir / "config/config.yaml").read_text())
-        config["recordings_dir"] = str(recordings)
-        if args.batches:
-            config["features"]["batches"] = args.batches
-        (workdir / "config/config.yaml").write_text(yaml.safe_dump(config))
 
         warm, n_files = warm_extraction_seconds(recordings, config)
         cold, cold_jobs = snakemake(workdir)

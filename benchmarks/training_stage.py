@@ -9,8 +9,6 @@ then times the training jobs alone and prints each model's own training time.
 
 import argparse
 import json
-import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -18,18 +16,13 @@ from pathlib import Path
 
 import yaml
 
+from fsdd_pipeline.workflow_copy import copy_workflow, run_snakemake
+
 PROJECT = Path(__file__).resolve().parents[1]
-WORKFLOW_FILES = ("Snakefile", "workflow", "scripts", "config", "profiles", "environment.yml")
 
 
-def snakemake(workdir, *args):
-    result = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--cores", "8", *args],
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+def snakemake(workdir, *targets):
+    result = run_snakemake(workdir, *targets, cores=8)
     if result.returncode:
         sys.exit(f"snakemake failed:\n{result.stderr[-3000:]}")
 
@@ -41,12 +34,8 @@ def main():
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="fsdd-train-bench-") as tmp:
         workdir = Path(tmp)
-        for name in WORKFLOW_FILES:
-            source = PROJECT / name
-            (shutil.copytree if source.is_dir() else shutil.copy2)(source, workdir / name)
+        copy_workflow(PROJECT, workdir, args.recordings)
         config = yaml.safe_load((workdir / "config/config.yaml").read_text())
-        config["recordings_dir"] = str(args.recordings.resolve())
-        (workdir / "config/config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
         snakemake(workdir, "results/dataset/features.parquet", "results/mlflow/experiment.json")
         models = list(config["models"])
         targets = [f"results/models/{m}/training.json" for m in models]

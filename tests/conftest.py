@@ -14,10 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
-import yaml
+
+from fsdd_pipeline import workflow_copy
+from fsdd_pipeline.workflow_copy import copy_workflow
 
 PROJECT = Path(__file__).resolve().parents[1]
-WORKFLOW_FILES = ("Snakefile", "workflow", "scripts", "config", "profiles", "environment.yml")
 SUBSET_SPEAKERS = ("george", "theo")
 # Takes 0-1 fall in the official test split, 5-9 in train/val.
 SUBSET_TAKES = (0, 1, 5, 6, 7, 8, 9)
@@ -53,32 +54,12 @@ def fsdd_subset(tmp_path_factory):
 
 def make_workdir(path, recordings, overrides=None):
     """Copy the workflow into ``path`` with a config pointing at ``recordings``."""
-    path.mkdir(parents=True, exist_ok=True)
-    for name in WORKFLOW_FILES:
-        source = PROJECT / name
-        (shutil.copytree if source.is_dir() else shutil.copy2)(source, path / name)
-    config = yaml.safe_load((path / "config/config.yaml").read_text())
-    config["recordings_dir"] = str(recordings)
-    for key, value in (overrides or {}).items():
-        section = config
-        *parents, leaf = key.split(".")
-        for parent in parents:
-            section = section[parent]
-        section[leaf] = value
-    (path / "config/config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    return path
+    return copy_workflow(PROJECT, path, recordings, overrides)
 
 
 def run_snakemake(workdir, *args, check=True, timeout=1200):
-    """Run the real snakemake command line in ``workdir``."""
-    result = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--cores", "2", *args],
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    """Run the real snakemake command line in ``workdir``; fail the test if it fails."""
+    result = workflow_copy.run_snakemake(workdir, *args, timeout=timeout)
     if check and result.returncode != 0:
         raise AssertionError(
             f"snakemake {' '.join(args)} failed ({result.returncode}):\n"
