@@ -70,6 +70,12 @@ with mlflow.start_run(run_name=name) as run:
     write_csv(result.history, out.history)
     save_figure(plot_training_curves(result, name), out.curves)
     write_text(result.summary, out.summary)
+    example_x, _ = inputs_from_frame(val.head(2), spec)
+    log_flavor_model(mlflow, result.classifier, example_x, model_dir)
+    with tempfile.TemporaryDirectory() as bundle:
+        for path in (model_dir / Path(out.model).name, model_dir / "input_spec.json"):
+            shutil.copy2(path, bundle)
+        audio_model = log_audio_model(bundle)
     info = {
         "model": name,
         "type": config["type"],
@@ -77,18 +83,10 @@ with mlflow.start_run(run_name=name) as run:
         "training_time_s": round(result.training_time_s, 2),
         "epochs": len(result.history),
         "run_id": run.info.run_id,
+        "audio_model_uri": audio_model.model_uri,
     }
     write_json(info, out.info)
-
     mlflow.log_metrics({"training_time_s": result.training_time_s, "params": result.params})
     for path in (out.history, out.curves, out.summary, out.info):
         mlflow.log_artifact(path, artifact_path="training")
-    example_x, _ = inputs_from_frame(val.head(2), spec)
-    log_flavor_model(mlflow, result.classifier, example_x, model_dir)
-    with tempfile.TemporaryDirectory() as bundle:
-        for path in (model_dir / Path(out.model).name, model_dir / "input_spec.json"):
-            shutil.copy2(path, bundle)
-        audio_model = log_audio_model(bundle)
-    info["audio_model_uri"] = audio_model.model_uri
-    write_json(info, out.info)
     write_text(run.info.run_id + "\n", out.run_id)
