@@ -176,6 +176,7 @@ def plot_training_curves(result, model_name):
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     curve, x_column, x_label = result.history, "epoch", "epoch"
     if result.learning_curve is not None:
@@ -186,6 +187,7 @@ def plot_training_curves(result, model_name):
         axis.plot(curve[x_column], curve[f"val_{metric}"], marker="o", markersize=3, label="val")
         axis.set(xlabel=x_label, ylabel=label, title=f"{model_name}: {label} vs {x_label}")
         axis.grid(alpha=0.3)
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
         axis.legend()
     if result.learning_curve is None and len(curve) > 1:
         best = int(curve.loc[curve["val_loss"].idxmin(), "epoch"])
