@@ -87,20 +87,24 @@ class DigitClassifier:
         x, _ = inputs_from_frame(frame, self.spec)
         return self.predict_proba(x)
 
+    def clip_features(self, samples, rate, source="<samples>"):
+        """Feature matrices of raw audio, prepared exactly like the training recordings."""
+        params = self.spec.feature_params
+        prepared = prepare_samples(
+            samples, rate, params.sample_rate, params.trim_top_db, source=source
+        )
+        return extract_features(prepared, params)
+
+    def predict_proba_matrices(self, matrices):
+        """Probabilities for a list of {feature: matrix} dicts."""
+        return self.predict_proba(inputs_from_matrices(matrices, self.spec))
+
     def predict_proba_samples(self, clips):
         """Probabilities for raw audio: ``clips`` is a list of (samples, sample_rate)."""
-        params = self.spec.feature_params
-        matrices = [
-            extract_features(
-                prepare_samples(samples, rate, params.sample_rate, params.trim_top_db), params
-            )
-            for samples, rate in clips
-        ]
-        return self.predict_proba(inputs_from_matrices(matrices, self.spec))
+        return self.predict_proba_matrices([self.clip_features(s, rate) for s, rate in clips])
 
     def predict_proba_file(self, path):
         """Probabilities (10,) for one audio file, loaded exactly like the training data."""
         params = self.spec.feature_params
         samples = load_audio(path, params.sample_rate, params.trim_top_db)
-        x = inputs_from_matrices([extract_features(samples, params)], self.spec)
-        return self.predict_proba(x)[0]
+        return self.predict_proba_matrices([extract_features(samples, params)])[0]

@@ -21,11 +21,9 @@ from mlflow.models import ModelSignature
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.types.schema import Array, ColSpec, Schema
 
-from .audio import prepare_samples
 from .classifier import KERAS_FILE, DigitClassifier
 from .errors import PipelineError, RecordingError
-from .features import extract_features
-from .model_inputs import N_CLASSES, inputs_from_matrices
+from .model_inputs import N_CLASSES
 
 AUDIO_COLUMN = "audio_base64"
 SAMPLES_COLUMN = "samples"
@@ -143,29 +141,18 @@ class AudioDigitModel(mlflow.pyfunc.PythonModel):
     # The DataFrame hint keeps MLflow from inferring a schema from hints (it has ours).
     def predict(self, context, model_input: pd.DataFrame, params=None):
         frame = _as_frame(model_input)
-        feature_params = self.classifier.spec.feature_params
         matrices, reasons = [], {}
         for position, row in enumerate(frame.to_dict("records")):
             try:
                 samples, rate = _row_clip(row)
-                samples = prepare_samples(
-                    samples,
-                    rate,
-                    feature_params.sample_rate,
-                    feature_params.trim_top_db,
-                    source=position,
-                )
+                matrices.append(self.classifier.clip_features(samples, rate, source=position))
             except RecordingError as error:
                 reasons[position] = error.reason
-                continue
             except ValueError as error:
                 reasons[position] = str(error)
-                continue
-            matrices.append(extract_features(samples, feature_params))
         if reasons:
             raise AudioInputError(reasons)
-        x = inputs_from_matrices(matrices, self.classifier.spec)
-        return predictions_frame(self.classifier.predict_proba(x))
+        return predictions_frame(self.classifier.predict_proba_matrices(matrices))
 
 
 def signature():
