@@ -10,11 +10,11 @@ from fsdd_pipeline.loso import fold_splits
 from fsdd_pipeline.model_inputs import InputSpec
 from fsdd_pipeline.models import KERAS_TYPES
 from fsdd_pipeline.tracking import (
-    SCALAR_METRICS,
     child_run,
     epoch_logger,
     flatten_params,
     read_run_id,
+    split_metrics,
     use_store,
 )
 from fsdd_pipeline.training import train_model
@@ -49,6 +49,6 @@ with child_run(mlflow, parent, f"{name}-loso-{speaker}", tags):
         proba,
     )
     mlflow.log_metrics(
-        {f"test_{k}": metrics[k] for k in SCALAR_METRICS if metrics.get(k) is not None}
+        split_metrics("test", metrics)
         | {"training_time_s": result.training_time_s, "epochs": len(result.history)}
     )

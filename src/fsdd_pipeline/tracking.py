@@ -156,6 +156,11 @@ SCALAR_METRICS = (
 )
 
 
+def split_metrics(split, metrics):
+    """The scalar metrics of one evaluated split, as MLflow metrics prefixed with the split."""
+    return {f"{split}_{k}": metrics[k] for k in SCALAR_METRICS if metrics.get(k) is not None}
+
+
 def log_evaluation(mlflow, run_id, metrics_by_split, evaluation_dir):
     """Log split-prefixed metrics and every evaluation file into an existing run.
 
@@ -164,9 +169,7 @@ def log_evaluation(mlflow, run_id, metrics_by_split, evaluation_dir):
     """
     with mlflow.start_run(run_id=run_id):
         for split, metrics in metrics_by_split.items():
-            scalars = {
-                f"{split}_{k}": metrics[k] for k in SCALAR_METRICS if metrics.get(k) is not None
-            }
+            scalars = split_metrics(split, metrics)
             # 'val_accuracy' is the per-epoch series of training: adding the evaluation's
             # value to it would append a point to that curve. The series already holds
             # it at the restored (best) epoch.
