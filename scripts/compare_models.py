@@ -19,17 +19,18 @@ loso = {
     name: {"mean": summary["mean_accuracy"], "std": summary["std_accuracy"]}
     for name, summary in zip(snakemake.params.loso_models, map(read_json, inputs.loso), strict=True)
 }
+infos = dict(zip(snakemake.params.models, map(read_json, inputs.infos), strict=True))
 rows = [
     comparison.comparison_row(
         name,
-        read_json(info)["type"],
+        infos[name]["type"],
         pd.read_csv(history),
         read_json(metrics),
-        read_json(info),
+        infos[name],
         loso.get(name),
     )
-    for name, info, history, metrics in zip(
-        snakemake.params.models, inputs.infos, inputs.histories, inputs.metrics, strict=True
+    for name, history, metrics in zip(
+        snakemake.params.models, inputs.histories, inputs.metrics, strict=True
     )
 ]
 table = comparison.comparison_table(rows)
@@ -38,7 +39,7 @@ write_text(comparison.markdown_table(table) + "\n", snakemake.output.markdown)
 save_figure(comparison.plot_comparison(table), snakemake.output.figure)
 
 best = comparison.best_model(table)
-best_info = read_json(inputs.infos[snakemake.params.models.index(best)])
+best_info = infos[best]
 mlflow = use_store(snakemake.params.tracking)
 champion = register_champion(
     mlflow,
