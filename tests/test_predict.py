@@ -12,7 +12,6 @@ import urllib.request
 from pathlib import Path
 from types import SimpleNamespace
 
-import librosa
 import numpy as np
 import pandas as pd
 import pytest
@@ -27,6 +26,7 @@ from fsdd_pipeline.cli import main
 from fsdd_pipeline.dataset import read_feature_batches
 from fsdd_pipeline.extraction import extract_batch
 from fsdd_pipeline.features import FeatureParams
+from fsdd_pipeline.librosa_runtime import load_librosa
 from fsdd_pipeline.metadata import read_speakers
 from fsdd_pipeline.model_inputs import InputSpec, inputs_from_frame
 from fsdd_pipeline.naming import parse_recording_name
@@ -173,7 +173,7 @@ def test_stereo_44k_copy_predicts_like_the_original(model_dir, test_wavs, tmp_pa
     copies = []
     for record in chosen:
         samples, rate = soundfile.read(record["file"], dtype="float32")
-        resampled = librosa.resample(samples, orig_sr=rate, target_sr=44100)
+        resampled = load_librosa().resample(samples, orig_sr=rate, target_sr=44100)
         path = tmp_path / f"{Path(record['file']).stem}_stereo.wav"
         soundfile.write(path, np.stack([resampled, 0.7 * resampled], axis=1), 44100)
         assert soundfile.info(path).channels == 2

@@ -6,6 +6,7 @@ import numpy as np
 import soundfile
 
 from .errors import RecordingError
+from .librosa_runtime import load_librosa
 
 
 def load_audio(path, sample_rate, trim_top_db=None):
@@ -28,7 +29,7 @@ def load_audio(path, sample_rate, trim_top_db=None):
 
 def prepare_samples(samples, file_rate, sample_rate, trim_top_db=None, source="<samples>"):
     """Downmix, resample and trim samples already in memory (frames x channels or 1-D)."""
-    import librosa  # deferred: librosa's import is paid only by code that needs it
+    librosa = load_librosa()
 
     samples = np.asarray(samples, dtype=np.float32)
     if samples.ndim == 2:

@@ -10,6 +10,8 @@ from collections import OrderedDict
 import keras
 import numpy as np
 
+from .librosa_runtime import load_librosa
+
 AUGMENT_KEYS = (
     "copies",
     "probability",
@@ -72,7 +74,7 @@ def change_speed(samples, factor):
     Resampling by the factor and keeping the original rate (as Kaldi's speed
     perturbation does) changes tempo and pitch together.
     """
-    import librosa
+    librosa = load_librosa()
 
     samples = _mono(samples)
     if factor <= 0:
@@ -82,7 +84,7 @@ def change_speed(samples, factor):
 
 def shift_pitch(samples, sample_rate, semitones):
     """Shift the pitch by ``semitones`` while keeping the duration."""
-    import librosa
+    librosa = load_librosa()
 
     samples = _mono(samples)
     # librosa's default 2048-point FFT suits 22 kHz; keep the window near 64 ms at any rate.
@@ -280,7 +282,7 @@ def _silence_padding(samples, sample_rate, rng):
 
 
 def _resampled_44k_stereo(samples, sample_rate, rng):
-    import librosa
+    librosa = load_librosa()
 
     samples = _mono(samples)
     resampled = librosa.resample(samples, orig_sr=sample_rate, target_sr=ROBUSTNESS_RATE)

@@ -8,6 +8,7 @@ import numpy as np  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from .features import unflatten_feature  # noqa: E402
+from .librosa_runtime import load_librosa
 
 DIGITS = range(10)
 SPLIT_COLOURS = {"train": "#4C72B0", "val": "#DD8452", "test": "#55A868"}
@@ -76,6 +77,7 @@ def plot_waveforms(examples, sample_rate):
 
 def plot_feature_examples(dataset, feature, params):
     """One example of ``feature`` per digit, the first recording of that digit by name."""
+    load_librosa()  # compiles librosa's kernels safely before librosa.display uses them
     import librosa.display
 
     labels = {

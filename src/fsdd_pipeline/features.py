@@ -5,6 +5,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from .librosa_runtime import load_librosa
+
 FEATURE_NAMES = ("mfcc", "chroma", "spectrogram")
 CHROMA_BINS = 12
 
@@ -54,7 +56,7 @@ def extract_features(samples, params):
     ``top_db`` below it, so the features do not depend on the recording's gain;
     the MFCCs are the DCT of that spectrogram.
     """
-    import librosa
+    librosa = load_librosa()
 
     with warnings.catch_warnings():
         # Very short clips trigger librosa's "n_fft too large" warning; they are padded as usual.
