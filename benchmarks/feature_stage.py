@@ -8,7 +8,7 @@ Measures, on a copy of the recordings in a temporary folder:
 and checks the targets: cold <= 5x warm, no-op < 3 s, and that 4 and 5 re-extract only
 the batch holding that file and rebuild the dataset.
 
-    python benchmarks/feature_stage.py --recordings ../shared/data/fsdd/recordings
+    python -m benchmarks.feature_stage --recordings ../shared/data/fsdd/recordings
 """
 
 import argparse
@@ -24,7 +24,7 @@ import numpy as np
 import soundfile
 import yaml
 
-from fsdd_pipeline.workflow_copy import copy_workflow, run_snakemake
+from tests.workflow_copy import copy_workflow, run_snakemake
 
 PROJECT = Path(__file__).resolve().parents[1]
 TARGET = "results/dataset/features.parquet"

@@ -1,7 +1,7 @@
 """Benchmark: train every default model in one `snakemake --cores 8` run (issue target:
 all within 10 minutes on a 2-core CPU machine), on an existing combined dataset.
 
-    python benchmarks/training_stage.py --recordings ../shared/data/fsdd/recordings
+    python -m benchmarks.training_stage --recordings ../shared/data/fsdd/recordings
 
 It copies the workflow and the dataset already built under results/ (or builds it),
 then times the training jobs alone and prints each model's own training time.
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from fsdd_pipeline.workflow_copy import copy_workflow, run_snakemake
+from tests.workflow_copy import copy_workflow, run_snakemake
 
 PROJECT = Path(__file__).resolve().parents[1]
 

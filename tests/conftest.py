@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 import soundfile
 
-from fsdd_pipeline import workflow_copy
-from fsdd_pipeline.workflow_copy import copy_workflow
+from . import workflow_copy
+from .workflow_copy import copy_workflow
 
 PROJECT = Path(__file__).resolve().parents[1]
 SUBSET_SPEAKERS = ("george", "theo")

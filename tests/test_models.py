@@ -142,10 +142,17 @@ def test_svm_gives_ten_probabilities_without_a_digit_in_training(tiny_dataset):
     assert (y == 3).any()  # the missing digit is still scored (log loss over 10 labels)
 
 
-def test_configure_tensorflow_after_tf_started():
+def test_configure_tensorflow_after_tf_started(caplog):
+    """Once TensorFlow ran, its thread pools are fixed: configuring warns instead of failing,
+    and still makes training repeatable (seeded, deterministic ops)."""
     import keras
 
     keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)]).predict(
         np.zeros((1, 3)), verbose=0
     )
+    with caplog.at_level("WARNING"):
+        training.configure_tensorflow(3, seed=0)
+    assert "already initialized" in caplog.text
+    first = keras.random.uniform((4,), seed=None)
     training.configure_tensorflow(3, seed=0)
+    np.testing.assert_array_equal(keras.random.uniform((4,), seed=None), first)

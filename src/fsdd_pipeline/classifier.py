@@ -8,7 +8,8 @@ import numpy as np
 from .audio import load_audio, prepare_samples
 from .features import extract_features
 from .io import atomic_path
-from .model_inputs import N_CLASSES, InputSpec, inputs_from_frame, inputs_from_matrices
+from .labels import N_CLASSES
+from .model_inputs import InputSpec, inputs_from_frame, inputs_from_matrices
 
 KERAS_FILE = "model.keras"
 SKLEARN_FILE = "model.joblib"
@@ -53,9 +54,11 @@ class DigitClassifier:
         if path.suffix == ".keras":
             import keras
 
-            from . import augment  # noqa: F401  (registers the SpecAugment layer for loading)
+            from .spec_augment import SpecAugment
 
-            estimator = keras.models.load_model(path)
+            estimator = keras.models.load_model(
+                path, custom_objects={"fsdd_pipeline>SpecAugment": SpecAugment}
+            )
         else:
             import joblib
 
@@ -77,7 +80,7 @@ class DigitClassifier:
     def predict_proba(self, x):
         """Class probabilities (n, 10) for model inputs ``x`` (n, *spec.shape)."""
         if len(x) == 0:
-            return np.zeros((0, 10), dtype=np.float32)
+            return np.zeros((0, N_CLASSES), dtype=np.float32)
         if self.is_keras:
             return np.asarray(self.estimator.predict(x, batch_size=256, verbose=0), np.float64)
         return sklearn_proba(self.estimator, x)

@@ -7,6 +7,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from .labels import HISTORY_COLUMNS  # noqa: E402
+
 COLUMNS = [
     "model",
     "type",
@@ -22,7 +24,6 @@ COLUMNS = [
     "training_time_s",
     "loso_accuracy",
 ]
-HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy")
 
 
 def _optional_float(value):

@@ -10,7 +10,6 @@ from .dataset import feature_stack
 from .features import FEATURE_NAMES, FeatureParams, silence_frame
 
 POOLINGS = ("sequence", "mean", "stats")
-N_CLASSES = 10
 INPUT_SPEC_FILE = "input_spec.json"
 
 

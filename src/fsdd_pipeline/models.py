@@ -5,11 +5,10 @@ whose statistics are fitted on the training split only, so the saved model carri
 them and nothing of the validation or test splits leaks in.
 """
 
-from .model_inputs import N_CLASSES
+from .labels import N_CLASSES
 
 KERAS_TYPES = ("cnn", "rnn", "crnn", "mlp")
 SKLEARN_TYPES = ("svm",)
-MODEL_TYPES = KERAS_TYPES + SKLEARN_TYPES
 
 
 def _keras():
@@ -27,7 +26,7 @@ def _normalized_input(spec, train_x, model_config):
     x = normalizer(inputs)
     masking = model_config.get("spec_augment")
     if masking:
-        from .augment import SpecAugment
+        from .spec_augment import SpecAugment
 
         x = SpecAugment(**masking, seed=model_config["seed"], name="spec_augment")(x)
     return inputs, x

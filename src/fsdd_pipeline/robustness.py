@@ -1,9 +1,62 @@
 """Accuracy of a model on transformed copies of the official test split."""
 
+from collections import OrderedDict
+
 import numpy as np
 import pandas as pd
 
-from .augment import ROBUSTNESS_TRANSFORMS
+from .augment import add_noise, apply_gain, mono
+from .librosa_runtime import load_librosa
+
+ROBUSTNESS_RATE = 44100
+PADDING_S = 0.5
+
+
+def _clean(samples, sample_rate, rng):
+    return np.asarray(samples, dtype=np.float32), sample_rate
+
+
+def _white_noise(snr_db):
+    def transform(samples, sample_rate, rng):
+        # A recording cannot exceed full scale, so the noisy clip is clipped like one.
+        noisy = add_noise(samples, snr_db, rng)
+        return np.clip(noisy, -1.0, 1.0).astype(np.float32), sample_rate
+
+    transform.__name__ = f"white_noise_{snr_db}db"
+    return transform
+
+
+def _silence_padding(samples, sample_rate, rng):
+    samples = np.asarray(samples, dtype=np.float32)
+    pad = int(round(PADDING_S * sample_rate))
+    widths = [(pad, pad)] + [(0, 0)] * (samples.ndim - 1)
+    return np.pad(samples, widths), sample_rate
+
+
+def _resampled_44k_stereo(samples, sample_rate, rng):
+    librosa = load_librosa()
+
+    samples = mono(samples)
+    resampled = librosa.resample(samples, orig_sr=sample_rate, target_sr=ROBUSTNESS_RATE)
+    return np.stack([resampled, resampled], axis=1).astype(np.float32), ROBUSTNESS_RATE
+
+
+def _gain_minus_12db(samples, sample_rate, rng):
+    return apply_gain(samples, -12.0), sample_rate
+
+
+# Evaluation-time perturbations of a raw test clip, in report order:
+# name -> f(samples, sample_rate, rng) -> (samples, sample_rate), samples (frames, 2) for stereo.
+ROBUSTNESS_TRANSFORMS = OrderedDict(
+    [
+        ("clean", _clean),
+        ("white_noise_20db", _white_noise(20)),
+        ("white_noise_10db", _white_noise(10)),
+        ("silence_padding", _silence_padding),
+        ("resampled_44k_stereo", _resampled_44k_stereo),
+        ("gain_minus_12db", _gain_minus_12db),
+    ]
+)
 
 
 def robustness_table(classifier, test_frame, seed=0):

@@ -23,13 +23,11 @@ from mlflow.types.schema import Array, ColSpec, Schema
 
 from .classifier import KERAS_FILE, DigitClassifier
 from .errors import PipelineError, RecordingError
-from .model_inputs import N_CLASSES
+from .labels import N_CLASSES, PROB_COLUMNS
 
 AUDIO_COLUMN = "audio_base64"
 SAMPLES_COLUMN = "samples"
 RATE_COLUMN = "sample_rate"
-PROB_COLUMNS = [f"prob_{digit}" for digit in range(N_CLASSES)]
-OUTPUT_COLUMNS = ["digit", "probability", *PROB_COLUMNS]
 
 # Pinned to this environment so that the logged model states what it was built with
 # (and MLflow does not spend time inferring the requirements).

@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 
 from .classifier import DigitClassifier, sklearn_proba
+from .labels import HISTORY_COLUMNS
 from .model_inputs import inputs_from_frame, inputs_from_matrices
 from .models import KERAS_TYPES, build_keras_model, build_sklearn_model
 
 log = logging.getLogger(__name__)
-HISTORY_COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy"]
 
 
 @dataclass

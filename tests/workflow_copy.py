@@ -1,4 +1,5 @@
-"""Running the workflow from a throw-away copy, as the tests and benchmarks do."""
+"""Running the workflow from a throw-away copy, as the tests and benchmarks do (not shipped
+with the package: it would be copied into every logged MLflow model)."""
 
 import shutil
 import subprocess
