@@ -7,7 +7,7 @@ import pandas as pd
 
 from fsdd_pipeline import comparison
 from fsdd_pipeline.io import read_json, save_figure, write_csv, write_json, write_text
-from fsdd_pipeline.tracking import register_champion, use_store
+from fsdd_pipeline.tracking import register_champion
 from fsdd_pipeline.workflow_logging import configure_logging, mock_snakemake
 
 if "snakemake" not in globals():
@@ -40,13 +40,12 @@ save_figure(comparison.plot_comparison(table), snakemake.output.figure)
 
 best = comparison.best_model(table)
 best_info = infos[best]
-mlflow = use_store(snakemake.params.tracking)
 champion = register_champion(
-    mlflow,
-    snakemake.params.tracking["registered_model"],
+    snakemake.params.tracking,
     best,
     best_info["run_id"],
-    best_info.get("audio_model_uri"),
+    best_info["audio_model_uri"],
+    reason="best test macro F1",
 )
 write_json(champion, snakemake.output.champion)
 logging.info("champion: %s (version %s)\n%s", best, champion["version"], table.to_string())

@@ -5,19 +5,17 @@ from fsdd_pipeline.classifier import DigitClassifier
 from fsdd_pipeline.dataset import read_dataset
 from fsdd_pipeline.io import write_csv
 from fsdd_pipeline.robustness import robustness_table
-from fsdd_pipeline.tracking import read_run_id, use_store
+from fsdd_pipeline.tracking import log_robustness, read_run_id
 from fsdd_pipeline.workflow_logging import configure_logging, mock_snakemake
 
 if "snakemake" not in globals():
     snakemake = mock_snakemake("evaluate_robustness", model="cnn")
 configure_logging(snakemake)
 
-classifier = DigitClassifier.load(snakemake.params.model_dir)
+classifier = DigitClassifier.load(snakemake.input.model)
 test = read_dataset(snakemake.input.dataset, splits=["test"])
 table = robustness_table(classifier, test, seed=snakemake.params.seed)
 write_csv(table, snakemake.output.table)
-
-mlflow = use_store(snakemake.params.tracking)
-with mlflow.start_run(run_id=read_run_id(snakemake.input.run_id)):
-    mlflow.log_metrics({f"robust_{r.transform}_accuracy": r.accuracy for r in table.itertuples()})
-    mlflow.log_artifact(snakemake.output.table, artifact_path="evaluation")
+log_robustness(
+    snakemake.params.tracking, read_run_id(snakemake.input.run_id), table, snakemake.output.table
+)

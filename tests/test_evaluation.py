@@ -13,6 +13,7 @@ from fsdd_pipeline.comparison import (
     plot_comparison,
 )
 from fsdd_pipeline.evaluation import (
+    EVALUATION_FILES,
     classification_report_text,
     evaluate,
     plot_roc_curves,
@@ -110,8 +111,9 @@ def test_absent_class_does_not_crash(tmp_path):
 
 def test_write_evaluation_writes_all_outputs(tmp_path):
     file_names, y_true, speakers, proba = _random_case()
-    metrics = write_evaluation(tmp_path / "out", "test", file_names, y_true, speakers, proba)
     out = tmp_path / "out"
+    paths = {kind: out / f"test_{name}" for kind, name in EVALUATION_FILES.items()}
+    metrics = write_evaluation(paths, file_names, y_true, speakers, proba)
     names = [
         "test_predictions.csv",
         "test_metrics.json",

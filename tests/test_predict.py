@@ -16,10 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import soundfile
-from sklearn.calibration import CalibratedClassifierCV
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
-from sklearn.svm import SVC
+import yaml
 
 from fsdd_pipeline.classifier import DigitClassifier
 from fsdd_pipeline.cli import main
@@ -29,6 +26,7 @@ from fsdd_pipeline.features import FeatureParams
 from fsdd_pipeline.librosa_runtime import load_librosa
 from fsdd_pipeline.metadata import read_speakers
 from fsdd_pipeline.model_inputs import InputSpec, inputs_from_frame
+from fsdd_pipeline.models import build_sklearn_model
 from fsdd_pipeline.naming import parse_recording_name
 
 from .conftest import BIN, PROJECT, background_server, free_port, requires_fsdd
@@ -87,17 +85,17 @@ def test_wavs(fsdd_subset):
 
 @pytest.fixture(scope="module")
 def model_dir(fsdd_subset, tmp_path_factory):
-    """A real model: scaled MFCC statistics into a Platt-calibrated SVC, trained on takes 5-9."""
+    """A real model: the pipeline's own svm (scaled MFCC statistics into an RBF SVC, as the
+    project's config sets it up), trained on takes 5-9."""
     tmp = tmp_path_factory.mktemp("model")
     params = FeatureParams()
     speakers = read_speakers(PROJECT / "config/speakers.csv")
     rejected = extract_batch(takes(fsdd_subset, TRAIN_TAKES), tmp / "batch", params, speakers)
     assert not rejected
-    spec = InputSpec(("mfcc",), "stats", 48, params)
+    config = yaml.safe_load((PROJECT / "config/config.yaml").read_text())["models"]["svm"]
+    spec = InputSpec.from_model_config(config, 48, params)
     x, y = inputs_from_frame(read_feature_batches([tmp / "batch"]), spec)
-    # What SVC(probability=True) did; that flag is deprecated since scikit-learn 1.9.
-    svc = CalibratedClassifierCV(SVC(), ensemble=False)
-    estimator = make_pipeline(StandardScaler(), svc).fit(x, y)
+    estimator = build_sklearn_model(config).fit(x, y)
     DigitClassifier(estimator, spec).save(tmp / "model")
     return tmp / "model"
 
@@ -159,7 +157,7 @@ def test_predicts_real_test_takes_as_json_and_table(model_dir, test_wavs, capsys
 
 def test_console_script_and_model_name(model_dir, test_wavs, tmp_path, capsys):
     project = tmp_path / "project"
-    shutil.copytree(model_dir, project / "results/models/svc")
+    shutil.copytree(model_dir, project / "results/models/svc/model")
     expected = predict_json(capsys, "--model-dir", model_dir, *test_wavs[:2])
     result = run_console("--project-dir", project, "--model", "svc", "--json", *test_wavs[:2])
     assert (result.returncode, result.stderr) == (0, ""), result.stderr
@@ -247,6 +245,10 @@ def test_no_model_exits_2_saying_how_to_train(test_wavs, tmp_path, capsys, monke
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     project = tmp_path / "project"
     project.mkdir()
+    code, out, err = run_cli(capsys, "--project-dir", project, test_wavs[0])
+    assert (code, out) == (2, "")
+    assert "has no config/config.yaml" in err and "--model-dir" in err
+    shutil.copytree(PROJECT / "config", project / "config")
     code, out, err = run_cli(capsys, "--project-dir", project, test_wavs[0])
     assert (code, out) == (2, "")
     assert "no MLflow store at" in err and "snakemake" in err

@@ -76,8 +76,8 @@ def read_json(path):
 def test_every_model_has_its_training_outputs(workdir):
     for name in MODELS:
         folder = workdir / "results/models" / name
-        model_file = "model.keras" if name in KERAS else "model.joblib"
-        for file in (model_file, "input_spec.json", "summary.txt", "mlflow_run_id.txt"):
+        model_file = "model/model.keras" if name in KERAS else "model/model.joblib"
+        for file in (model_file, "model/input_spec.json", "summary.txt", "mlflow_run_id.txt"):
             assert (folder / file).stat().st_size > 0, f"{name}/{file}"
         assert (folder / "training_curves.png").stat().st_size > 10_000
         history = pd.read_csv(folder / "history.csv")
@@ -92,6 +92,11 @@ def test_every_model_has_its_training_outputs(workdir):
 def test_one_finished_mlflow_run_per_model(workdir, client):
     runs = experiment_runs(client)
     assert sorted(runs) == sorted(MODELS)
+    experiment = client.get_experiment_by_name(EXPERIMENT)
+    # The UI opens on training runs; artifacts stay under results/, none in ./mlruns.
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    assert experiment.artifact_location.endswith("results/mlflow/artifacts")
+    assert not (workdir / "mlruns").exists()
     digest = hashlib.sha256((workdir / "results/dataset/features.parquet").read_bytes())
     for name, run in runs.items():
         config = tiny_models()[name]
@@ -101,6 +106,7 @@ def test_one_finished_mlflow_run_per_model(workdir, client):
         )
         tags = run.data.tags
         assert tags["model_type"] == config["type"] and tags["git_commit"]
+        assert tags["mlflow.source.name"] == "scripts/train_model.py (snakemake rule train_model)"
         assert tags["dataset_digest"] == digest.hexdigest()[:16]
         params = run.data.params
         for key, value in logged_params(config, "model."):
@@ -248,7 +254,7 @@ def test_changed_hyperparameter_retrains_only_that_model(workdir):
     assert planned_jobs(dry.stdout + dry.stderr) == [
         ("compare_models", None),
         ("evaluate", "mlp"),
-        ("train_keras_model", "mlp"),
+        ("train_model", "mlp"),
     ]
 
 

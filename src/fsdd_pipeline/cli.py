@@ -14,13 +14,13 @@ import os
 import sys
 from pathlib import Path
 
+from .labels import PROB_COLUMNS
 from .naming import AUDIO_SUFFIXES
+from .tracking import CHAMPION_ALIAS, project_tracking
 
-DEFAULT_REGISTERED_NAME = "fsdd-digit-classifier"
-DEFAULT_ALIAS = "champion"
-DEFAULT_STORE = Path("results/mlflow/mlflow.db")
 MODELS_DIR = Path("results/models")
-N_CLASSES = 10
+# Inside a model's folder, the trained model itself (the train_model rule's output).
+MODEL_SUBDIR = "model"
 PYFUNC_BATCH = 64
 EXIT_BAD_INPUT = 1
 EXIT_NO_MODEL = 2
@@ -35,8 +35,9 @@ def build_parser():
     parser = argparse.ArgumentParser(
         prog="fsdd-predict",
         description="Predict the spoken digit (0-9) of WAV/FLAC recordings.",
-        epilog="Without a model option the registered model "
-        f"'{DEFAULT_REGISTERED_NAME}@{DEFAULT_ALIAS}' of the MLflow store is used.",
+        epilog="Without a model option the registered model (tracking.registered_model "
+        f"of the project's config) with the alias '{CHAMPION_ALIAS}' is used, from the "
+        "project's MLflow store (tracking.uri).",
     )
     parser.add_argument(
         "paths", nargs="+", metavar="PATH", help="a WAV/FLAC file, or a folder of them"
@@ -49,16 +50,15 @@ def build_parser():
     )
     parser.add_argument(
         "--registered-name",
-        default=DEFAULT_REGISTERED_NAME,
-        help="registered model name (default: %(default)s)",
+        help="registered model name (default: tracking.registered_model of the project)",
     )
     parser.add_argument(
-        "--alias", default=DEFAULT_ALIAS, help="registered model alias (default: %(default)s)"
+        "--alias", default=CHAMPION_ALIAS, help="registered model alias (default: %(default)s)"
     )
     parser.add_argument(
         "--tracking-uri",
         help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, "
-        f"else sqlite:///{DEFAULT_STORE} in the project folder)",
+        "else tracking.uri of the project's config)",
     )
     parser.add_argument(
         "--project-dir",
@@ -203,9 +203,8 @@ class PyfuncPredictor:
                 for item in items:
                     results.update(self._predict_encoded([item]))
                 break
-            columns = [f"prob_{digit}" for digit in range(N_CLASSES)]
             for (index, _), probabilities in zip(
-                items, output[columns].to_numpy(dtype=float), strict=True
+                items, output[PROB_COLUMNS].to_numpy(dtype=float), strict=True
             ):
                 results[index] = (probabilities, None)
             break
@@ -218,22 +217,26 @@ def make_predictor(args):
     if args.model_dir:
         return FolderPredictor(Path(args.model_dir))
     if args.model:
-        model_dir = project / MODELS_DIR / args.model
+        model_dir = project / MODELS_DIR / args.model / MODEL_SUBDIR
         if not model_dir.is_dir():
             trained = sorted(p.name for p in (project / MODELS_DIR).glob("*") if p.is_dir())
             known = f"trained models: {', '.join(trained)}" if trained else "no models trained yet"
             raise NoModelError(f"no trained model {model_dir} ({known}): {HOW_TO_TRAIN}")
         return FolderPredictor(model_dir)
-    tracking_uri = (
-        args.tracking_uri
-        or os.environ.get("MLFLOW_TRACKING_URI")
-        or f"sqlite:///{project / DEFAULT_STORE}"
-    )
+    settings = project_tracking(project)
+    tracking_uri = args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or settings["uri"]
+    registered_name = args.registered_name or settings["registered_model"]
+    if not tracking_uri or not registered_name:
+        raise NoModelError(
+            f"{project} has no config/config.yaml to read the MLflow store and registered "
+            "model from: run in the project folder, give --project-dir, or choose a model "
+            "with --model-dir or --model-uri (and --tracking-uri, --registered-name)"
+        )
     hint = (
         f"{HOW_TO_TRAIN} and register the best one, "
         "or choose a model with --model, --model-dir or --model-uri"
     )
-    uri = args.model_uri or f"models:/{args.registered_name}@{args.alias}"
+    uri = args.model_uri or f"models:/{registered_name}@{args.alias}"
     return PyfuncPredictor(uri, tracking_uri, hint)
 
 

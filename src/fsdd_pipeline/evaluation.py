@@ -1,7 +1,5 @@
 """Evaluation of a 10-class digit classifier: metrics, reports and figures."""
 
-from pathlib import Path
-
 import matplotlib
 
 matplotlib.use("Agg")
@@ -20,9 +18,17 @@ from sklearn.metrics import (  # noqa: E402
 from sklearn.preprocessing import label_binarize  # noqa: E402
 
 from .io import save_figure, write_csv, write_json, write_text  # noqa: E402
+from .labels import LABELS, PROB_COLUMNS  # noqa: E402
 
-LABELS = list(range(10))
-PROB_COLUMNS = [f"prob_{digit}" for digit in LABELS]
+# The files of one evaluated split, by kind; the rules name them "{split}_{file name}".
+EVALUATION_FILES = {
+    "metrics": "metrics.json",
+    "predictions": "predictions.csv",
+    "report": "classification_report.txt",
+    "confusion": "confusion_matrix.csv",
+    "confusion_png": "confusion_matrix.png",
+    "roc_png": "roc_curves.png",
+}
 
 
 def _validate(y_true, proba):
@@ -215,23 +221,24 @@ def plot_roc_curves(y_true, proba):
     return figure
 
 
-def write_evaluation(out_dir, split_name, file_names, y_true, speakers, proba):
-    """Write predictions, metrics, report, confusion matrix and ROC figure; return the metrics."""
-    out_dir = Path(out_dir)
-    predictions, metrics = evaluate(file_names, y_true, speakers, proba)
-    prefix = out_dir / split_name
+def split_paths(output, split):
+    """{kind: path} of one split's evaluation files among a rule's named outputs."""
+    return {kind: output[f"{split}_{kind}"] for kind in EVALUATION_FILES}
 
-    write_csv(predictions, f"{prefix}_predictions.csv")
-    write_json(metrics, f"{prefix}_metrics.json")
+
+def write_evaluation(paths, file_names, y_true, speakers, proba):
+    """Write predictions, metrics, report, confusion matrix and ROC figure to ``paths``
+    ({kind: path} with every kind of EVALUATION_FILES); return the metrics."""
+    predictions, metrics = evaluate(file_names, y_true, speakers, proba)
+    write_csv(predictions, paths["predictions"])
+    write_json(metrics, paths["metrics"])
     write_text(
         classification_report_text(predictions.true_digit, predictions.predicted_digit),
-        f"{prefix}_classification_report.txt",
+        paths["report"],
     )
     confusion = pd.DataFrame(metrics["confusion_matrix"], columns=[str(d) for d in LABELS])
     confusion.insert(0, "true_digit", LABELS)
-    write_csv(confusion, f"{prefix}_confusion_matrix.csv")
-    save_figure(
-        plot_confusion_matrix(metrics["confusion_matrix"]), f"{prefix}_confusion_matrix.png"
-    )
-    save_figure(plot_roc_curves(y_true, proba), f"{prefix}_roc_curves.png")
+    write_csv(confusion, paths["confusion"])
+    save_figure(plot_confusion_matrix(metrics["confusion_matrix"]), paths["confusion_png"])
+    save_figure(plot_roc_curves(y_true, proba), paths["roc_png"])
     return metrics

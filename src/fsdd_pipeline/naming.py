@@ -1,5 +1,6 @@
 """FSDD file names: ``{digit}_{speaker}_{index}.wav``."""
 
+import contextlib
 import os
 import re
 import zlib
@@ -52,6 +53,32 @@ def list_recordings(directory):
         for entry in os.scandir(directory)
         if entry.is_file() and Path(entry.name).suffix.lower() in AUDIO_SUFFIXES
     )
+
+
+def recordings_by_batch(directory, n_batches):
+    """{batch: [recording paths]} of every audio file in ``directory`` (see batch_of)."""
+    batches = {}
+    for name in list_recordings(directory):
+        batches.setdefault(batch_of(name, n_batches), []).append(str(Path(directory) / name))
+    return batches
+
+
+def speakers_of(paths):
+    """Sorted speakers of well-named recordings; misnamed ones are rejected by extraction."""
+    speakers = set()
+    for path in paths:
+        with contextlib.suppress(RecordingError):
+            speakers.add(parse_recording_name(path).speaker)
+    return sorted(speakers)
+
+
+def first_recording_per_digit(paths):
+    """{digit: path} of the first well-named recording of each digit, by file name."""
+    examples = {}
+    for path in sorted(paths, key=lambda p: Path(p).name):
+        with contextlib.suppress(RecordingError):
+            examples.setdefault(parse_recording_name(path).digit, path)
+    return dict(sorted(examples.items()))
 
 
 def batch_of(file_name, n_batches):

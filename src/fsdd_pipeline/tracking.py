@@ -1,5 +1,8 @@
-"""MLflow tracking: one store and experiment made once, one run per trained model."""
+"""Everything the workflow logs to MLflow, one function per story: the store and its
+experiment, a model's training run, its evaluation and robustness, the leave-one-speaker-out
+runs and the registered champion. Scripts call these; none opens a run itself."""
 
+import contextlib
 import logging
 import os
 import subprocess
@@ -7,7 +10,14 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-RUN_ID_FILE = "mlflow_run_id.txt"
+CHAMPION_ALIAS = "champion"
+# MLflow 3's UI opens an experiment of this kind on its training runs (not the GenAI view).
+EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
+# Artifacts of a SQLite store go beside it (under results/), not into ./mlruns.
+ARTIFACTS_DIR_NAME = "artifacts"
+SQLITE_PREFIX = "sqlite:///"
+# 'val_accuracy' is the per-epoch series of training; the evaluation must not append to it.
+PER_EPOCH_VAL_ACCURACY = "val_accuracy"
 
 
 def _mlflow():
@@ -15,6 +25,26 @@ def _mlflow():
     import mlflow
 
     return mlflow
+
+
+def sqlite_file(uri):
+    """The database file of a sqlite:/// URI (relative to the current folder), else None."""
+    return Path(uri[len(SQLITE_PREFIX) :]) if uri.startswith(SQLITE_PREFIX) else None
+
+
+def project_tracking(project_dir):
+    """``tracking.uri`` and ``tracking.registered_model`` of a project's config/config.yaml
+    (a relative SQLite path resolved against the project); None values without a config."""
+    import yaml
+
+    path = Path(project_dir) / "config" / "config.yaml"
+    if not path.is_file():
+        return {"uri": None, "registered_model": None}
+    tracking = yaml.safe_load(path.read_text())["tracking"]
+    uri, database = tracking["uri"], sqlite_file(tracking["uri"])
+    if database is not None and not database.is_absolute():
+        uri = f"{SQLITE_PREFIX}{(Path(project_dir) / database).resolve()}"
+    return {"uri": uri, "registered_model": tracking["registered_model"]}
 
 
 def init_tracking(uri, experiment):
@@ -26,7 +56,17 @@ def init_tracking(uri, experiment):
     mlflow = _mlflow()
     mlflow.set_tracking_uri(uri)
     found = mlflow.get_experiment_by_name(experiment)
-    experiment_id = found.experiment_id if found else mlflow.create_experiment(experiment)
+    if found:
+        experiment_id = found.experiment_id
+    else:
+        database = sqlite_file(uri)
+        location = None
+        if database is not None:
+            location = (database.resolve().parent / ARTIFACTS_DIR_NAME).as_uri()
+        experiment_id = mlflow.create_experiment(experiment, artifact_location=location)
+    client = mlflow.MlflowClient()
+    for key, value in EXPERIMENT_KIND.items():
+        client.set_experiment_tag(experiment_id, key, value)
     log.info("tracking store %s, experiment %s (id %s)", uri, experiment, experiment_id)
     return {"tracking_uri": uri, "experiment": experiment, "experiment_id": experiment_id}
 
@@ -65,8 +105,32 @@ def flatten_params(params, prefix=""):
     return flat
 
 
-def epoch_logger():
-    """A Keras callback that logs every epoch's metrics to the active MLflow run and the log."""
+def run_tags(name, config, rule, dataset_path=None, **extra):
+    """Tags of every run: which model, the code (commit, and the Snakemake rule and script
+    as the run's source, not Snakemake's temporary copy of the script), the dataset."""
+    tags = {
+        "model": name,
+        "model_type": config["type"],
+        "git_commit": git_commit(),
+        "mlflow.source.name": f"scripts/{rule}.py (snakemake rule {rule})",
+        "mlflow.source.type": "JOB",
+        **extra,
+    }
+    if dataset_path is not None:
+        from .dataset import dataset_digest
+
+        tags["dataset_digest"] = dataset_digest(dataset_path)
+    return tags
+
+
+def epoch_callbacks(config):
+    """Keras callbacks that log every epoch to the active run (none for scikit-learn)."""
+    from .models import KERAS_TYPES
+
+    return [_epoch_logger()] if config["type"] in KERAS_TYPES else []
+
+
+def _epoch_logger():
     import keras
 
     mlflow = _mlflow()
@@ -83,7 +147,7 @@ def epoch_logger():
     return MlflowEpochLogger()
 
 
-def log_dataset_input(mlflow, dataset, dataset_path, digest):
+def _log_dataset_input(mlflow, dataset, dataset_path, digest):
     """Log the combined dataset (its metadata columns) as the run's input."""
     columns = ["file_name", "digit", "speaker", "sample_number", "split"]
     data = mlflow.data.from_pandas(
@@ -94,6 +158,40 @@ def log_dataset_input(mlflow, dataset, dataset_path, digest):
         digest=digest,
     )
     mlflow.log_input(data, context="training")
+
+
+@contextlib.contextmanager
+def training_run(tracking, name, config, params, dataset, dataset_path, rule="train_model"):
+    """The MLflow run of one model's training, with its tags, parameters and dataset input;
+    yields the run. Train inside it so that epoch_callbacks() log into it."""
+    mlflow = use_store(tracking)
+    tags = run_tags(name, config, rule, dataset_path)
+    with mlflow.start_run(run_name=name, tags=tags) as run:
+        mlflow.log_params(flatten_params(params))
+        _log_dataset_input(mlflow, dataset, dataset_path, tags["dataset_digest"])
+        yield run
+
+
+def log_trained_model(result, model_dir, example_x, files):
+    """Log a trained model into the active run: its final figures, the model in its own
+    flavor, the raw-audio model, and the training ``files``; returns the raw-audio model's
+    URI (what the registry registers)."""
+    from .serving import log_audio_model
+
+    mlflow = _mlflow()
+    if result.learning_curve is not None:  # scikit-learn: one "epoch", logged once
+        mlflow.log_metrics(result.history.iloc[-1].drop("epoch").to_dict(), step=1)
+    mlflow.log_metrics({"training_time_s": result.training_time_s, "params": result.params})
+    _log_flavor_model(mlflow, result.classifier, example_x, model_dir)
+    audio_model = log_audio_model(model_dir)
+    for path in files:
+        mlflow.log_artifact(str(path), artifact_path="training")
+    return audio_model.model_uri
+
+
+def log_training_file(path):
+    """Add one more file (written after the model was logged) to the active run."""
+    _mlflow().log_artifact(str(path), artifact_path="training")
 
 
 def read_run_id(path):
@@ -115,7 +213,7 @@ def _create_keras_model_dir_first(keras_flavor):
     keras_flavor.save_model = save_model_into_new_dir
 
 
-def log_flavor_model(mlflow, classifier, example_x, model_dir):
+def _log_flavor_model(mlflow, classifier, example_x, model_dir):
     """Log the classifier in its own flavor (keras or sklearn) with signature and example.
 
     The requirements are given, not inferred: inferring them loads the model again in a
@@ -161,37 +259,90 @@ def split_metrics(split, metrics):
     return {f"{split}_{k}": metrics[k] for k in SCALAR_METRICS if metrics.get(k) is not None}
 
 
-def log_evaluation(mlflow, run_id, metrics_by_split, evaluation_dir):
-    """Log split-prefixed metrics and every evaluation file into an existing run.
+def log_evaluation(tracking, run_id, metrics_by_split, paths_by_split):
+    """Log split-prefixed metrics and every evaluation file into the model's training run.
 
     Reopening the training run (rather than starting a new one) keeps a model's whole
     story in one run, and rerunning the evaluation updates it instead of adding orphans.
     """
+    mlflow = use_store(tracking)
     with mlflow.start_run(run_id=run_id):
         for split, metrics in metrics_by_split.items():
             scalars = split_metrics(split, metrics)
-            # 'val_accuracy' is the per-epoch series of training: adding the evaluation's
-            # value to it would append a point to that curve. The series already holds
-            # it at the restored (best) epoch.
+            # The per-epoch series already holds this value at the restored (best) epoch.
             scalars.pop(PER_EPOCH_VAL_ACCURACY, None)
             scalars |= {
                 f"{split}_accuracy_{speaker}": value
                 for speaker, value in metrics["accuracy_per_speaker"].items()
             }
             mlflow.log_metrics(scalars)
-        mlflow.log_artifacts(str(evaluation_dir), artifact_path="evaluation")
+            for path in paths_by_split[split].values():
+                mlflow.log_artifact(str(path), artifact_path="evaluation")
 
 
-CHAMPION_ALIAS = "champion"
-PER_EPOCH_VAL_ACCURACY = "val_accuracy"
+def log_robustness(tracking, run_id, table, table_path):
+    """Log the accuracy under each robustness transform into the model's training run."""
+    mlflow = use_store(tracking)
+    with mlflow.start_run(run_id=run_id):
+        mlflow.log_metrics(
+            {f"robust_{r.transform}_accuracy": r.accuracy for r in table.itertuples()}
+        )
+        mlflow.log_artifact(str(table_path), artifact_path="evaluation")
 
 
-def register_champion(mlflow, registered_name, model_name, run_id, model_uri=None):
-    """Register the run's raw-audio model (once per run) and point 'champion' at it.
+def start_loso_parent(tracking, name, config, feature_params, dataset_path):
+    """Create the (finished) parent run of one model's leave-one-speaker-out evaluation;
+    its folds, in other processes, nest under it. Returns its run id."""
+    mlflow = use_store(tracking)
+    tags = run_tags(name, config, "loso_start", dataset_path, evaluation="leave-one-speaker-out")
+    with mlflow.start_run(run_name=f"{name}-loso", tags=tags) as run:
+        mlflow.log_params(flatten_params({"model": config, "features": feature_params}))
+    return run.info.run_id
 
-    ``model_uri`` is the logged model's own URI (models:/m-...); runs:/<id>/audio_model
-    is the fallback for runs that did not record it.
-    """
+
+@contextlib.contextmanager
+def loso_fold_run(tracking, parent_run_id, name, config, speaker):
+    """The child run of one LOSO fold. The parentRunId tag (rather than start_run's
+    parent_run_id, which needs an active parent) lets folds in separate processes,
+    started at any time, nest under the same parent."""
+    mlflow = use_store(tracking)
+    tags = run_tags(
+        name, config, "loso_fold", held_out_speaker=speaker, **{"mlflow.parentRunId": parent_run_id}
+    )
+    with mlflow.start_run(run_name=f"{name}-loso-{speaker}", tags=tags) as run:
+        mlflow.log_params(flatten_params({"model": config, "held_out_speaker": speaker}))
+        yield run
+
+
+def log_loso_fold(result, metrics):
+    """The held-out speaker's test metrics and the fold's training cost, in the fold's run."""
+    _mlflow().log_metrics(
+        split_metrics("test", metrics)
+        | {"training_time_s": result.training_time_s, "epochs": len(result.history)}
+    )
+
+
+def log_loso_summary(tracking, parent_run_id, summary, per_speaker, files):
+    """Mean, spread, worst fold and per-speaker accuracy of the folds, in the parent run."""
+    mlflow = use_store(tracking)
+    with mlflow.start_run(run_id=parent_run_id):
+        mlflow.log_metrics(
+            {
+                "loso_mean_accuracy": summary["mean_accuracy"],
+                "loso_std_accuracy": summary["std_accuracy"],
+                "loso_min_accuracy": summary["min_accuracy"],
+            }
+            | {f"loso_accuracy_{r.speaker}": r.accuracy for r in per_speaker.itertuples()}
+        )
+        for path in files:
+            mlflow.log_artifact(str(path), artifact_path="loso")
+
+
+def register_champion(tracking, model_name, run_id, model_uri, reason):
+    """Register the run's raw-audio model (once per run) and point 'champion' at it;
+    ``reason`` (why it won) becomes the version's description."""
+    mlflow = use_store(tracking)
+    registered_name = tracking["registered_model"]
     client = mlflow.MlflowClient()
     run = client.get_run(run_id)
     digest = run.data.tags.get("dataset_digest", "unknown")
@@ -202,7 +353,7 @@ def register_champion(mlflow, registered_name, model_name, run_id, model_uri=Non
         version = existing[0]
     else:
         version = mlflow.register_model(
-            model_uri or f"runs:/{run_id}/audio_model",
+            model_uri,
             registered_name,
             tags={"model": model_name, "run_id": run_id, "dataset_digest": digest},
         )
@@ -210,7 +361,7 @@ def register_champion(mlflow, registered_name, model_name, run_id, model_uri=Non
     client.update_model_version(
         registered_name,
         version.version,
-        description=f"{model_name}: best test macro F1; run {run_id}, dataset {digest}",
+        description=f"{model_name}: {reason}; run {run_id}, dataset {digest}",
     )
     return {
         "registered_model": registered_name,
@@ -219,18 +370,5 @@ def register_champion(mlflow, registered_name, model_name, run_id, model_uri=Non
         "model": model_name,
         "run_id": run_id,
         "dataset_digest": digest,
+        "reason": reason,
     }
-
-
-def start_parent_run(mlflow, run_name, tags, params):
-    """Create a (finished) parent run that child runs point to with mlflow.parentRunId."""
-    with mlflow.start_run(run_name=run_name, tags=tags) as run:
-        mlflow.log_params(flatten_params(params))
-    return run.info.run_id
-
-
-def child_run(mlflow, parent_run_id, run_name, tags):
-    """Start a run nested under ``parent_run_id``. The parentRunId tag (rather than
-    start_run's parent_run_id, which needs an active parent) lets folds in separate
-    processes, started at any time, nest under the same parent."""
-    return mlflow.start_run(run_name=run_name, tags={**tags, "mlflow.parentRunId": parent_run_id})

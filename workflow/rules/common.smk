@@ -1,16 +1,23 @@
-# Helpers shared by the rules: where the recordings are, how they are batched, and
-# the config sections that reach the rules through params.
+# Helpers shared by the rules: where the recordings are, how they are batched, the
+# config sections that reach the rules through params, and repeated output lists.
 import os
-from pathlib import Path
 
-from fsdd_pipeline.models import KERAS_TYPES, SKLEARN_TYPES
-from fsdd_pipeline.naming import batch_of, list_recordings
+from fsdd_pipeline.evaluation import EVALUATION_FILES
+from fsdd_pipeline.naming import (
+    first_recording_per_digit,
+    recordings_by_batch,
+    speakers_of,
+)
 
 
 wildcard_constraints:
     batch=r"batch\d{3}",
     model="|".join(config["models"]),
     speaker=r"[a-z][a-z0-9]*",
+
+
+MODELS = list(config["models"])
+LOSO_MODELS = config["loso"]["models"]
 
 
 def recordings_dir():
@@ -20,28 +27,31 @@ def recordings_dir():
     return checkpoints.download_fsdd.get().output.recordings
 
 
-def recordings_by_batch():
-    """{batch: [recording paths]} for every recording in the recordings folder."""
-    folder = recordings_dir()
-    batches = {}
-    for name in list_recordings(folder):
-        batch = batch_of(name, config["features"]["batches"])
-        batches.setdefault(batch, []).append(os.path.join(folder, name))
-    return batches
+def batches():
+    """{batch: [recording paths]} of every recording in the recordings folder."""
+    return recordings_by_batch(recordings_dir(), config["features"]["batches"])
+
+
+def all_recordings():
+    return [path for paths in batches().values() for path in paths]
+
+
+def batch_recordings(wildcards):
+    return batches()[wildcards.batch]
+
+
+def feature_batch_dirs(wildcards):
+    return expand(rules.extract_features.output.features, batch=sorted(batches()))
 
 
 def recording_speakers():
     """Speakers of the recordings (from their file names): one LOSO fold each."""
-    names = [Path(p).name for paths in recordings_by_batch().values() for p in paths]
-    return sorted({n.split("_")[1] for n in names if n.count("_") == 2})
+    return speakers_of(all_recordings())
 
 
-def batch_recordings(wildcards):
-    return recordings_by_batch()[wildcards.batch]
-
-
-def feature_batch_dirs(wildcards):
-    return expand("results/features/{batch}", batch=sorted(recordings_by_batch()))
+def eda_example_recordings(wildcards):
+    """One recording per digit (the first by name) for the waveform figure."""
+    return list(first_recording_per_digit(all_recordings()).values())
 
 
 def feature_params():
@@ -52,12 +62,31 @@ def feature_params():
     return config["audio"] | features
 
 
-def eda_example_recordings(wildcards):
-    """One recording per digit (the first by name) for the waveform figure."""
-    examples = {}
-    for path in sorted(p for paths in recordings_by_batch().values() for p in paths):
-        examples.setdefault(Path(path).name.split("_")[0], path)
-    return [examples[digit] for digit in sorted(examples)]
+def model_config(wildcards):
+    return config["models"][wildcards.model]
+
+
+def training_params():
+    return {"frames": config["training"]["frames"]}
+
+
+def evaluation_outputs(folder, split, report_category=None):
+    """The evaluation files of one split (EVALUATION_FILES) as named outputs
+    ``{split}_{kind}``; with ``report_category``, its figures go into the report."""
+    outputs = {}
+    for kind, file_name in EVALUATION_FILES.items():
+        path = f"{folder}/{split}_{file_name}"
+        if report_category and file_name.endswith(".png"):
+            figure = file_name.removesuffix(".png")
+            path = report(
+                path,
+                caption=f"../report/{figure}.rst",
+                category=report_category,
+                subcategory=figure.replace("_", " "),
+                labels={"model": "{model}", "figure": figure.replace("_", " ")},
+            )
+        outputs[f"{split}_{kind}"] = path
+    return outputs
 
 
 EDA_FIGURES = [
@@ -71,34 +100,5 @@ EDA_FIGURES = [
 ]
 
 
-def eda_figures():
-    return expand("results/figures/eda/{figure}.png", figure=EDA_FIGURES)
-
-
-MODELS = list(config["models"])
-LOSO_MODELS = config["loso"]["models"]
-for name in LOSO_MODELS:
-    if name not in config["models"]:
-        raise ValueError(
-            f"config key 'loso.models': {name!r} is not a model in 'models'"
-        )
-
-
-def models_of_types(types):
-    """Regex matching the configured model names of the given types (never matches if none)."""
-    names = [name for name, model in config["models"].items() if model["type"] in types]
-    return "|".join(names) if names else "(?!)"
-
-
-def model_file(model):
-    """The saved model of a configured model: model.keras, or model.joblib for scikit-learn."""
-    suffix = "joblib" if config["models"][model]["type"] in SKLEARN_TYPES else "keras"
-    return f"results/models/{model}/model.{suffix}"
-
-
-def trained_models():
-    return [model_file(model) for model in MODELS]
-
-
 def loso_outputs():
-    return ["results/loso/accuracy_per_speaker.png"] if LOSO_MODELS else []
+    return [rules.plot_loso.output.figure] if LOSO_MODELS else []

@@ -1,6 +1,6 @@
 rule plot_eda:
     input:
-        dataset="results/dataset/features.parquet",
+        dataset=rules.build_dataset.output.dataset,
         examples=eda_example_recordings,
     output:
         **{

@@ -1,33 +1,11 @@
 rule evaluate:
     input:
-        model=lambda wildcards: model_file(wildcards.model),
-        dataset="results/dataset/features.parquet",
-        run_id="results/models/{model}/mlflow_run_id.txt",
+        model=rules.train_model.output.model,
+        dataset=rules.build_dataset.output.dataset,
+        run_id=rules.train_model.output.run_id,
     output:
-        test_metrics="results/evaluation/{model}/test_metrics.json",
-        test_predictions="results/evaluation/{model}/test_predictions.csv",
-        test_report="results/evaluation/{model}/test_classification_report.txt",
-        test_confusion="results/evaluation/{model}/test_confusion_matrix.csv",
-        test_confusion_png=report(
-            "results/evaluation/{model}/test_confusion_matrix.png",
-            caption="../report/confusion_matrix.rst",
-            category="3. Evaluation",
-            subcategory="Confusion matrices",
-            labels={"model": "{model}", "figure": "confusion matrix"},
-        ),
-        test_roc_png=report(
-            "results/evaluation/{model}/test_roc_curves.png",
-            caption="../report/roc_curves.rst",
-            category="3. Evaluation",
-            subcategory="ROC curves",
-            labels={"model": "{model}", "figure": "ROC curves"},
-        ),
-        val_metrics="results/evaluation/{model}/val_metrics.json",
-        val_predictions="results/evaluation/{model}/val_predictions.csv",
-        val_report="results/evaluation/{model}/val_classification_report.txt",
-        val_confusion="results/evaluation/{model}/val_confusion_matrix.csv",
-        val_confusion_png="results/evaluation/{model}/val_confusion_matrix.png",
-        val_roc_png="results/evaluation/{model}/val_roc_curves.png",
+        **evaluation_outputs("results/evaluation/{model}", "test", "3. Evaluation"),
+        **evaluation_outputs("results/evaluation/{model}", "val"),
     log:
         "results/logs/evaluate/{model}.log",
     conda:
@@ -40,10 +18,10 @@ rule evaluate:
 
 rule compare_models:
     input:
-        metrics=expand("results/evaluation/{model}/test_metrics.json", model=MODELS),
-        histories=expand("results/models/{model}/history.csv", model=MODELS),
-        infos=expand("results/models/{model}/training.json", model=MODELS),
-        loso=expand("results/loso/{model}/summary.json", model=LOSO_MODELS),
+        metrics=expand(rules.evaluate.output.test_metrics, model=MODELS),
+        histories=expand(rules.train_model.output.history, model=MODELS),
+        infos=expand(rules.train_model.output.info, model=MODELS),
+        loso=expand(rules.loso_summary.output.summary, model=LOSO_MODELS),
     output:
         table="results/comparison/comparison.csv",
         markdown=report(

@@ -1,7 +1,7 @@
 rule loso_start:
     input:
-        dataset="results/dataset/features.parquet",
-        experiment="results/mlflow/experiment.json",
+        dataset=rules.build_dataset.output.dataset,
+        experiment=rules.init_tracking.output.experiment,
     output:
         run_id="results/loso/{model}/mlflow_parent_run_id.txt",
     log:
@@ -9,7 +9,7 @@ rule loso_start:
     conda:
         "../../environment.yml"
     params:
-        model=lambda wildcards: config["models"][wildcards.model],
+        model=model_config,
         features=feature_params(),
         tracking=config["tracking"],
     script:
@@ -18,11 +18,10 @@ rule loso_start:
 
 rule loso_fold:
     input:
-        dataset="results/dataset/features.parquet",
-        parent_run_id="results/loso/{model}/mlflow_parent_run_id.txt",
+        dataset=rules.build_dataset.output.dataset,
+        parent_run_id=rules.loso_start.output.run_id,
     output:
-        metrics="results/loso/{model}/{speaker}/test_metrics.json",
-        predictions="results/loso/{model}/{speaker}/test_predictions.csv",
+        **evaluation_outputs("results/loso/{model}/{speaker}", "test"),
     log:
         "results/logs/loso/{model}/{speaker}.log",
     benchmark:
@@ -31,9 +30,9 @@ rule loso_fold:
         "../../environment.yml"
     threads: config["training"]["threads"]
     params:
-        model=lambda wildcards: config["models"][wildcards.model],
+        model=model_config,
         features=feature_params(),
-        training={"frames": config["training"]["frames"]},
+        training=training_params(),
         tracking=config["tracking"],
     script:
         "../../scripts/loso_fold.py"
@@ -42,11 +41,11 @@ rule loso_fold:
 rule loso_summary:
     input:
         folds=lambda wildcards: expand(
-            "results/loso/{model}/{speaker}/test_metrics.json",
+            rules.loso_fold.output.test_metrics,
             model=wildcards.model,
             speaker=recording_speakers(),
         ),
-        parent_run_id="results/loso/{model}/mlflow_parent_run_id.txt",
+        parent_run_id=rules.loso_start.output.run_id,
     output:
         per_speaker="results/loso/{model}/accuracy_per_speaker.csv",
         summary="results/loso/{model}/summary.json",
@@ -62,6 +61,7 @@ rule loso_summary:
     conda:
         "../../environment.yml"
     params:
+        speakers=lambda wildcards: recording_speakers(),
         tracking=config["tracking"],
     script:
         "../../scripts/loso_summary.py"
@@ -69,10 +69,8 @@ rule loso_summary:
 
 rule plot_loso:
     input:
-        per_speaker=expand(
-            "results/loso/{model}/accuracy_per_speaker.csv", model=LOSO_MODELS
-        ),
-        summaries=expand("results/loso/{model}/summary.json", model=LOSO_MODELS),
+        per_speaker=expand(rules.loso_summary.output.per_speaker, model=LOSO_MODELS),
+        summaries=expand(rules.loso_summary.output.summary, model=LOSO_MODELS),
     output:
         table="results/loso/loso_summary.csv",
         figure=report(

@@ -1,8 +1,8 @@
 rule evaluate_robustness:
     input:
-        model=lambda wildcards: model_file(wildcards.model),
-        dataset="results/dataset/features.parquet",
-        run_id="results/models/{model}/mlflow_run_id.txt",
+        model=rules.train_model.output.model,
+        dataset=rules.build_dataset.output.dataset,
+        run_id=rules.train_model.output.run_id,
     output:
         table="results/robustness/{model}.csv",
     log:
@@ -10,7 +10,6 @@ rule evaluate_robustness:
     conda:
         "../../environment.yml"
     params:
-        model_dir=lambda wildcards: f"results/models/{wildcards.model}",
         seed=config["robustness"]["seed"],
         tracking=config["tracking"],
     script:
@@ -19,7 +18,7 @@ rule evaluate_robustness:
 
 rule summarize_robustness:
     input:
-        tables=expand("results/robustness/{model}.csv", model=MODELS),
+        tables=expand(rules.evaluate_robustness.output.table, model=MODELS),
     output:
         table="results/robustness/robustness.csv",
         markdown=report(

@@ -11,13 +11,13 @@ rule init_tracking:
         "../../scripts/init_tracking.py"
 
 
-rule train_keras_model:
+rule train_model:
     input:
-        dataset="results/dataset/features.parquet",
-        experiment="results/mlflow/experiment.json",
+        dataset=rules.build_dataset.output.dataset,
+        experiment=rules.init_tracking.output.experiment,
     output:
-        model="results/models/{model}/model.keras",
-        spec="results/models/{model}/input_spec.json",
+        # The model file (model.keras or model.joblib) and its input_spec.json.
+        model=directory("results/models/{model}/model"),
         history="results/models/{model}/history.csv",
         curves=report(
             "results/models/{model}/training_curves.png",
@@ -32,33 +32,13 @@ rule train_keras_model:
         "results/logs/train/{model}.log",
     benchmark:
         "results/benchmarks/train/{model}.tsv"
-    wildcard_constraints:
-        model=models_of_types(KERAS_TYPES),
     conda:
         "../../environment.yml"
     threads: config["training"]["threads"]
     params:
-        model=lambda wildcards: config["models"][wildcards.model],
+        model=model_config,
         features=feature_params(),
-        training={"frames": config["training"]["frames"]},
+        training=training_params(),
         tracking=config["tracking"],
     script:
         "../../scripts/train_model.py"
-
-
-use rule train_keras_model as train_sklearn_model with:
-    output:
-        model="results/models/{model}/model.joblib",
-        spec="results/models/{model}/input_spec.json",
-        history="results/models/{model}/history.csv",
-        curves=report(
-            "results/models/{model}/training_curves.png",
-            caption="../report/training_curves.rst",
-            category="2. Training",
-            labels={"model": "{model}", "figure": "training curves"},
-        ),
-        summary="results/models/{model}/summary.txt",
-        info="results/models/{model}/training.json",
-        run_id="results/models/{model}/mlflow_run_id.txt",
-    wildcard_constraints:
-        model=models_of_types(SKLEARN_TYPES),
