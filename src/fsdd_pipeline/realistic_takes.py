@@ -69,8 +69,11 @@ def coloured_noise(length, color, sample_rate, rng):
 
 
 def _add_edge_clicks(take, sample_rate, amplitude, rng):
-    """Add one few-millisecond decaying impulse of random polarity within ``CLICK_ZONE_S`` of
-    each end of ``take`` (in place), as a switch or a plug makes when recording starts/stops."""
+    """Add a click near each end of ``take``, in place.
+
+    A click is a few-millisecond decaying impulse of random polarity within
+    ``CLICK_ZONE_S`` of the end, as a switch or a plug makes when recording starts or stops.
+    """
     zone = min(len(take), int(round(CLICK_ZONE_S * sample_rate)))
     shape = np.exp(-np.arange(max(1, int(CLICK_S * sample_rate))) / (CLICK_DECAY_S * sample_rate))
     for position in (int(rng.integers(0, zone)), int(rng.integers(len(take) - zone, len(take)))):
@@ -131,8 +134,11 @@ def noise_take(
     dc_offset=0.0,
     click_amplitude=None,
 ):
-    """A take holding no word: noise at ``level_dbfs`` (None: digital silence), optional
-    edge clicks of ``click_amplitude`` and a DC offset. What a detector must call "no speech"."""
+    """A take holding no word, which an endpoint detector must call "no speech".
+
+    Noise at ``level_dbfs`` (None: digital silence), optional edge clicks of
+    ``click_amplitude``, and a DC offset.
+    """
     length = int(round(duration_s * sample_rate))
     take = np.zeros(length)
     if level_dbfs is not None:
