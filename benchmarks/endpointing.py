@@ -4,17 +4,18 @@ Every take is a real FSDD clip at a random place in a 2.5-3 s take (``place_in_t
 with a white, pink or brown noise floor 20, 30 or 40 dB below the word, a random DC
 offset and gain, and a click near each end, stored as 16-bit PCM would be. Each detector
 gives per-frame speech decisions that go through the same word segmentation and crop
-(``fsdd_pipeline.endpoint``); the crop (loudest word plus margin) is scored against the
-true word position: IoU, coverage (share of the word kept) and the rate of takes where
-speech was found. Takes without a word (noise at several levels, digital silence,
-dither) score the rate of "no speech". Finally the energy detector crops clean FSDD
-clips, which must come out essentially intact.
+(``fsdd_pipeline.endpoint``), scored against the true word position: IoU of the loudest
+detected word, coverage (share of the word inside the crop, which adds the margin), and
+the rate of takes where speech was found. Takes without a word (noise at several levels,
+digital silence, dither) score the rate of "no speech". Finally the energy detector crops
+clean FSDD clips, which must come out essentially intact.
 
     python benchmarks/endpointing.py --recordings ../shared/data/fsdd/recordings --json out.json
 
 Detectors: ``energy`` (this package), ``webrtcvad-N`` (``pip install webrtcvad-wheels``,
-aggressiveness N) and ``silero`` (the Silero VAD ONNX file shipped in the openwakeword
-wheel), each skipped when its package is missing.
+aggressiveness N, 10 ms frames at 8 kHz) and ``silero-8k``/``silero-16k`` (the Silero VAD
+ONNX file shipped in the openwakeword wheel, with Silero's own hysteresis), each skipped
+when its package is missing; ``--detectors`` picks some.
 """
 
 import argparse
