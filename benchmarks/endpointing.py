@@ -36,6 +36,7 @@ from fsdd_pipeline.endpoint import (
     detect_speech,
     frame_levels_db,
 )
+from fsdd_pipeline.librosa_runtime import load_librosa
 from fsdd_pipeline.realistic_takes import noise_take, place_in_take
 
 SNRS_DB = (40, 30, 20)
@@ -79,7 +80,7 @@ def silero_detector(rate, threshold=0.5):
     As in Silero's own ``get_speech_timestamps``, speech starts at ``threshold`` and
     continues while the probability stays above ``threshold - 0.15``.
     """
-    import librosa
+    librosa = load_librosa()
     import onnxruntime
 
     location = importlib.util.find_spec("openwakeword").submodule_search_locations[0]

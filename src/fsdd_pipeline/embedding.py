@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .librosa_runtime import load_librosa
+
 MODEL_PACKAGE = "openwakeword"
 MODEL_FILES = {"melspectrogram": "melspectrogram.onnx", "embedding": "embedding_model.onnx"}
 MODEL_RATE = 16000
@@ -113,7 +115,7 @@ class SpeechEmbedder:
 
     def model_audio(self, samples, sample_rate):
         """Mono float samples in [-1, 1] as the model takes them: 16 kHz, int16 scale, padded."""
-        import librosa
+        librosa = load_librosa()
 
         samples = np.asarray(samples, dtype=np.float32)
         if samples.ndim != 1 or samples.size == 0:
