@@ -4,7 +4,7 @@ import os
 from pathlib import Path
 
 from fsdd_pipeline.models import KERAS_TYPES, SKLEARN_TYPES
-from fsdd_pipeline.naming import batch_of, list_recordings
+from fsdd_pipeline.naming import AUDIO_SUFFIXES, batch_of, list_recordings
 
 
 wildcard_constraints:
@@ -53,10 +53,11 @@ def feature_params():
 
 
 def eda_example_recordings(wildcards):
-    """One recording per digit (the first by name) for the waveform figure."""
+    """One WAV/FLAC recording per digit (the first by name) for the waveform figure."""
     examples = {}
     for path in sorted(p for paths in recordings_by_batch().values() for p in paths):
-        examples.setdefault(Path(path).name.split("_")[0], path)
+        if Path(path).suffix.lower() in AUDIO_SUFFIXES:
+            examples.setdefault(Path(path).name.split("_")[0], path)
     return [examples[digit] for digit in sorted(examples)]
 
 
