@@ -244,6 +244,42 @@ def test_bad_files_are_named_and_the_rest_predicted(
     assert [row.split()[0] for row in rows] == [str(p) for p in good]
 
 
+@pytest.mark.parametrize("source", ["model-dir", "champion"])
+def test_truncated_empty_silent_and_mp3_files_are_named_with_file_reasons(
+    source, model_dir, test_wavs, tmp_path, request
+):
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    good = folder / test_wavs[0].name
+    shutil.copy2(test_wavs[0], good)
+    truncated = folder / "truncated.wav"
+    truncated.write_bytes(test_wavs[1].read_bytes()[:100])
+    (folder / "zero_bytes.wav").write_bytes(b"")
+    dither = np.random.default_rng(0).standard_normal(8000) * 10 ** (-90 / 20)
+    soundfile.write(folder / "silence.wav", dither, 8000, subtype="PCM_16")
+    (folder / "take.mp3").write_bytes(test_wavs[2].read_bytes())
+    expected = {
+        folder / "take.mp3": "unsupported format .mp3: convert to WAV or FLAC",
+        truncated: "truncated file: the WAV header promises",
+        folder / "zero_bytes.wav": "cannot read audio: the file is empty (0 bytes)",
+        folder / "silence.wav": "no speech: the loudest 32 ms is",
+    }
+    env = dict(os.environ)
+    if source == "model-dir":
+        args = ["--model-dir", model_dir]
+    else:
+        env["MLFLOW_TRACKING_URI"] = request.getfixturevalue("registry").uri
+        args = []
+    result = run_console(*args, folder, env=env)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == len(expected), result.stderr
+    assert "audio_base64" not in result.stderr and "row" not in result.stderr
+    for path, reason in expected.items():
+        assert any(line.startswith(f"fsdd-predict: {path}: {reason}") for line in lines), path
+    assert [row.split()[0] for row in result.stdout.strip().splitlines()[2:]] == [str(good)]
+
+
 def test_no_model_exits_2_saying_how_to_train(test_wavs, tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     project = tmp_path / "project"
