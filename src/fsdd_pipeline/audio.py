@@ -16,11 +16,11 @@ MIN_SAMPLE_RATE = 1_000
 MAX_SAMPLE_RATE = 384_000
 # Default of ``min_duration_s``: FSDD's shortest clip is 0.12 s after trimming.
 MIN_DURATION_S = 0.1
-# has_speech: a clip whose loudest 32 ms is below this level holds no sound worth a label
-# (FSDD's quietest clip peaks at -48 dBFS; 12 dB quieter still passes).
+# reject_if_no_speech: a clip whose loudest 32 ms is below this level holds no sound worth
+# a label (FSDD's quietest clip peaks at -48 dBFS; 12 dB quieter still passes).
 SPEECH_MIN_LEVEL_DBFS = -70.0
 # ... and one whose average spectrum is this flat is noise, not speech (white noise and
-# dither measure >= 0.87 from 0.1 s on; FSDD <= 0.43, <= 0.64 with noise at 5 dB SNR).
+# dither measure >= 0.87 from 0.1 s on; FSDD <= 0.43, and <= 0.72 with noise at 5 dB SNR).
 NOISE_MIN_FLATNESS = 0.8
 # The top of the band is left out of the flatness: resampling filters roll it off.
 FLATNESS_BAND = 0.9
@@ -95,7 +95,7 @@ def read_audio(handle, source):
 
 
 def _reason(error):
-    """The text of a soundfile error, without the file name it sometimes repeats."""
+    """libsndfile's message of a soundfile error (without the file name soundfile adds)."""
     reason = getattr(error, "error_string", None) or str(error) or type(error).__name__
     return reason.strip().removeprefix("Error : ")
 
