@@ -19,7 +19,7 @@ dataset = read_dataset(snakemake.input.dataset)
 examples = {
     parse_recording_name(path).digit: (
         Path(path).name,
-        load_audio(path, params["sample_rate"], params["trim_top_db"]),
+        load_audio(path, params["sample_rate"], params["trim_top_db"], params["min_duration_s"]),
     )
     for path in snakemake.input.examples
 }

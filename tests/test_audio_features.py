@@ -1,3 +1,5 @@
+import struct
+
 import numpy as np
 import pytest
 import soundfile
@@ -13,7 +15,7 @@ from fsdd_pipeline.features import (
 )
 from fsdd_pipeline.librosa_runtime import load_librosa
 
-from .conftest import write_tone
+from .conftest import fsdd_recordings, requires_fsdd, write_tone
 
 PARAMS = FeatureParams()
 
@@ -61,6 +63,113 @@ def test_missing_file(tmp_path):
 def test_all_zero_samples_are_rejected():
     with pytest.raises(RecordingError, match="silent audio"):
         prepare_samples(np.zeros(800), 8000, 8000)
+
+
+def test_wav_cut_to_its_first_100_bytes_is_truncated(tmp_path):
+    path = write_tone(tmp_path / "1_theo_3.wav", seconds=0.5)
+    path.write_bytes(path.read_bytes()[:100])
+    assert soundfile.info(path).frames == 28, "libsndfile itself reads the 28 samples present"
+    with pytest.raises(RecordingError, match="1_theo_3.wav: truncated file") as error:
+        load_audio(path, 8000)
+    assert "promises 0.500 s of audio (8000 bytes)" in error.value.reason
+    assert "holds only 0.0035 s (56 bytes)" in error.value.reason
+
+
+def test_wav_cut_inside_its_header_is_truncated(tmp_path):
+    path = write_tone(tmp_path / "1_theo_4.wav")
+    path.write_bytes(path.read_bytes()[:30])
+    with pytest.raises(RecordingError, match="truncated file: .* before its audio data"):
+        load_audio(path, 8000)
+
+
+@pytest.mark.parametrize("endian, container", [("BIG", "WAV"), ("LITTLE", "RF64")])
+def test_big_endian_and_rf64_wavs_cut_short_are_truncated(tmp_path, endian, container):
+    path = tmp_path / "tone.wav"
+    tone = 0.5 * np.sin(2 * np.pi * 440 * np.arange(4000) / 8000)
+    soundfile.write(path, tone, 8000, format=container, subtype="PCM_16", endian=endian)
+    load_audio(path, 8000)  # complete: fine
+    path.write_bytes(path.read_bytes()[:1000])
+    with pytest.raises(RecordingError, match="truncated file: the WAV header promises 0.500 s"):
+        load_audio(path, 8000)
+
+
+def test_wav_whose_writer_left_the_size_open_is_read_whole(tmp_path):
+    data = bytearray(write_tone(tmp_path / "streamed.wav", seconds=0.5).read_bytes())
+    chunk = data.index(b"data")
+    data[4:8] = data[chunk + 4 : chunk + 8] = struct.pack("<I", 0xFFFFFFFF)
+    (tmp_path / "streamed.wav").write_bytes(data)
+    assert load_audio(tmp_path / "streamed.wav", 8000).size == 4000
+
+
+def test_flac_cut_short_is_truncated_or_corrupt(tmp_path):
+    path = tmp_path / "2_theo_3.flac"
+    soundfile.write(path, 0.5 * np.sin(np.arange(8000) / 3), 8000)
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(RecordingError, match="2_theo_3.flac: truncated or corrupt file") as error:
+        load_audio(path, 8000)
+    assert "the header promises 1.000 s of audio" in error.value.reason
+
+
+def test_dithered_silence_has_no_speech(tmp_path):
+    path = tmp_path / "3_theo_3.wav"
+    dither = np.random.default_rng(0).standard_normal(8000) * 10 ** (-90 / 20)
+    soundfile.write(path, dither, 8000, subtype="PCM_16")
+    assert soundfile.read(path)[0].any(), "the dither survives 16-bit quantization"
+    with pytest.raises(RecordingError, match=r"3_theo_3.wav: no speech: the loudest 32 ms is -8"):
+        load_audio(path, 8000, trim_top_db=30)
+
+
+def test_noise_66_db_below_full_scale_has_no_speech(tmp_path):
+    path = tmp_path / "4_theo_3.wav"
+    noise = np.random.default_rng(0).standard_normal(8000) * 10 ** (-66 / 20)
+    soundfile.write(path, noise, 8000, subtype="PCM_16")
+    with pytest.raises(RecordingError, match="4_theo_3.wav: no speech: the spectrum is as flat"):
+        load_audio(path, 8000, trim_top_db=30)
+
+
+def test_loud_noise_has_no_speech_but_noisy_speech_does():
+    rng = np.random.default_rng(1)
+    with pytest.raises(RecordingError, match="no speech"):
+        prepare_samples(0.3 * rng.standard_normal(8000), 8000, 8000)
+    tone = 0.5 * np.sin(2 * np.pi * 300 * np.arange(4000) / 8000)
+    noisy = tone + rng.standard_normal(4000) * np.std(tone) / np.sqrt(10)  # 10 dB SNR
+    assert prepare_samples(noisy, 8000, 8000).size == 4000
+
+
+def test_clip_shorter_than_the_minimum_after_trimming_is_rejected(tmp_path):
+    rate = 8000
+    blip = 0.5 * np.sin(2 * np.pi * 440 * np.arange(int(0.05 * rate)) / rate)
+    path = tmp_path / "5_theo_3.wav"
+    soundfile.write(path, np.concatenate([np.zeros(rate), blip, np.zeros(rate)]), rate)
+    with pytest.raises(RecordingError, match=r"5_theo_3.wav: too short: 0.0\d\d s of sound"):
+        load_audio(path, rate, trim_top_db=30)
+    assert load_audio(path, rate, trim_top_db=30, min_duration_s=0.02).size < 0.1 * rate
+
+
+def test_mp3_content_is_an_unsupported_format(tmp_path):
+    path = tmp_path / "6_theo_3.mp3"
+    soundfile.write(path, 0.5 * np.sin(np.arange(8000) / 3), 8000, format="MP3")
+    with pytest.raises(RecordingError, match="unsupported format MP3: convert to WAV or FLAC"):
+        load_audio(path, 8000)
+
+
+@pytest.mark.parametrize("rate", [999, 1_000_000_000])
+def test_sample_rate_outside_the_supported_range_is_refused(rate):
+    with pytest.raises(RecordingError, match=f"sample rate {rate} Hz is outside the supported"):
+        prepare_samples(np.ones(rate // 100), rate, 8000)
+
+
+@requires_fsdd
+def test_no_fsdd_recording_is_rejected():
+    """The checks must keep all of FSDD: the shortest clip is 0.12 s after trimming."""
+    params = FeatureParams()
+    durations = [
+        load_audio(path, params.sample_rate, params.trim_top_db, params.min_duration_s).size
+        / params.sample_rate
+        for path in sorted(fsdd_recordings().glob("*.wav"))
+    ]
+    assert len(durations) == 3000
+    assert min(durations) >= 0.12
 
 
 def test_feature_shapes_and_known_values_of_a_tone():

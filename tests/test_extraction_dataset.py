@@ -3,6 +3,7 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
+import soundfile
 
 from fsdd_pipeline.dataset import (
     RejectedRecordingsError,
@@ -42,6 +43,34 @@ def test_bad_recordings_are_rejected_and_the_rest_extracted(tmp_path):
         read_feature_batches([out])
     frame = read_feature_batches([out], allow_rejected=True)
     assert len(frame) == 4
+
+
+def test_truncated_speechless_short_and_mp3_recordings_are_rejected_by_name(tmp_path):
+    wavs = tmp_path / "wavs"
+    wavs.mkdir()
+    rng = np.random.default_rng(0)
+    good = write_tone(wavs / "1_theo_7.wav")
+    truncated = write_tone(wavs / "2_theo_7.wav")
+    truncated.write_bytes(truncated.read_bytes()[:100])
+    soundfile.write(wavs / "3_theo_7.wav", rng.standard_normal(8000) * 10 ** (-90 / 20), 8000)
+    soundfile.write(wavs / "4_theo_7.wav", rng.standard_normal(8000) * 10 ** (-66 / 20), 8000)
+    write_tone(wavs / "5_theo_7.wav", seconds=0.05)
+    write_tone(tmp_path / "tone.wav").rename(wavs / "6_theo_7.mp3")  # the name alone rejects it
+    out = tmp_path / "batch000"
+    rejected = dict(extract_batch(sorted(wavs.iterdir()), out, FeatureParams(), SPEAKERS))
+    assert sorted(rejected) == [f"{d}_theo_7.{'mp3' if d == 6 else 'wav'}" for d in range(2, 7)]
+    assert rejected["2_theo_7.wav"].startswith("truncated file: the WAV header promises 0.500 s")
+    assert rejected["3_theo_7.wav"].startswith("no speech: the loudest 32 ms is")
+    assert rejected["4_theo_7.wav"].startswith("no speech: the spectrum is as flat as noise")
+    assert rejected["5_theo_7.wav"].startswith("too short: 0.050 s of sound after trimming")
+    assert rejected["6_theo_7.mp3"] == "unsupported format .mp3: convert to WAV or FLAC"
+    listed = pd.read_csv(out / REJECTED_FILE).set_index("file_name")["reason"].to_dict()
+    assert listed == rejected
+    assert [p.name for p in out.glob("*.parquet")] == [good.with_suffix(".parquet").name]
+    with pytest.raises(RejectedRecordingsError) as error:
+        read_feature_batches([out])
+    for name, reason in rejected.items():
+        assert f"  {name}: {reason}" in str(error.value)
 
 
 def test_feature_tables_round_trip_with_shapes(tmp_path):

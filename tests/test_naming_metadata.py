@@ -39,3 +39,13 @@ def test_batches_are_stable_and_listing_keeps_audio_only(tmp_path):
     for name in ("b.wav", "a.flac", "notes.txt"):
         (tmp_path / name).write_bytes(b"")
     assert list_recordings(tmp_path) == ["a.flac", "b.wav"]
+
+
+@pytest.mark.parametrize("suffix", [".mp3", ".ogg", ".m4a", ".aiff", ".MP3"])
+def test_unsupported_audio_is_listed_and_rejected_by_format(tmp_path, suffix):
+    for name in ("3_theo_1.wav", f"3_theo_2{suffix}", "notes.txt"):
+        (tmp_path / name).write_bytes(b"")
+    assert list_recordings(tmp_path) == ["3_theo_1.wav", f"3_theo_2{suffix}"]
+    with pytest.raises(RecordingError) as error:
+        parse_recording_name(tmp_path / f"3_theo_2{suffix}")
+    assert error.value.reason == f"unsupported format {suffix.lower()}: convert to WAV or FLAC"

@@ -2,6 +2,7 @@
 
 import base64
 import contextlib
+import io
 import json
 import os
 import shutil
@@ -241,6 +242,42 @@ def test_bad_files_are_named_and_the_rest_predicted(
     assert [row.split()[0] for row in rows] == [str(p) for p in good]
 
 
+@pytest.mark.parametrize("source", ["model-dir", "champion"])
+def test_truncated_empty_silent_and_mp3_files_are_named_with_file_reasons(
+    source, model_dir, test_wavs, tmp_path, request
+):
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    good = folder / test_wavs[0].name
+    shutil.copy2(test_wavs[0], good)
+    truncated = folder / "truncated.wav"
+    truncated.write_bytes(test_wavs[1].read_bytes()[:100])
+    (folder / "zero_bytes.wav").write_bytes(b"")
+    dither = np.random.default_rng(0).standard_normal(8000) * 10 ** (-90 / 20)
+    soundfile.write(folder / "silence.wav", dither, 8000, subtype="PCM_16")
+    (folder / "take.mp3").write_bytes(test_wavs[2].read_bytes())
+    expected = {
+        folder / "take.mp3": "unsupported format .mp3: convert to WAV or FLAC",
+        truncated: "truncated file: the WAV header promises",
+        folder / "zero_bytes.wav": "cannot read audio: the file is empty (0 bytes)",
+        folder / "silence.wav": "no speech: the loudest 32 ms is",
+    }
+    env = dict(os.environ)
+    if source == "model-dir":
+        args = ["--model-dir", model_dir]
+    else:
+        env["MLFLOW_TRACKING_URI"] = request.getfixturevalue("registry").uri
+        args = []
+    result = run_console(*args, folder, env=env)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == len(expected), result.stderr
+    assert "audio_base64" not in result.stderr and "row" not in result.stderr
+    for path, reason in expected.items():
+        assert any(line.startswith(f"fsdd-predict: {path}: {reason}") for line in lines), path
+    assert [row.split()[0] for row in result.stdout.strip().splitlines()[2:]] == [str(good)]
+
+
 def test_no_model_exits_2_saying_how_to_train(test_wavs, tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     project = tmp_path / "project"
@@ -310,9 +347,175 @@ def post_json(url, payload):
         return error.code, json.loads(error.read())
 
 
-def test_served_champion_matches_the_cli(registry, model_dir, test_wavs, tmp_path, capsys):
-    wav = test_wavs[5]
-    expected = predict_json(capsys, "--model-dir", model_dir, wav)[0]["digit"]
+@pytest.fixture(scope="module")
+def audio_model(model_dir):
+    """The pyfunc model's own class over the trained folder, called as MLflow calls it."""
+    from fsdd_pipeline.serving import AudioDigitModel
+
+    model = AudioDigitModel()
+    model.load_context(SimpleNamespace(artifacts={"model_dir": str(model_dir)}))
+    return model
+
+
+@pytest.fixture(scope="module")
+def clips(test_wavs):
+    """Two real test takes as base64 WAV bytes and as (samples, rate)."""
+    encoded = [base64.b64encode(p.read_bytes()).decode("ascii") for p in test_wavs[:2]]
+    samples = [soundfile.read(p, dtype="float32") for p in test_wavs[:2]]
+    return SimpleNamespace(encoded=encoded, samples=samples)
+
+
+def wav_bytes(samples, rate=8000):
+    buffer = io.BytesIO()
+    soundfile.write(buffer, samples, rate, format="WAV", subtype="PCM_16")
+    return buffer.getvalue()
+
+
+def b64(data):
+    return base64.b64encode(data).decode("ascii")
+
+
+# What MLflow's scoring server hands predict() for each request format, for a model without
+# an input schema (mlflow.pyfunc.scoring_server.infer_and_parse_data): a DataFrame for
+# dataframe_split/_records, a dict of numpy arrays for `inputs` as columns and for
+# `instances` (its rows merged into columns), a list of dicts of 0-d arrays for `inputs` as rows.
+TWO_CLIP_SHAPES = {
+    "dataframe": lambda c: pd.DataFrame({"audio_base64": c.encoded}),
+    "dict_of_arrays": lambda c: {"audio_base64": np.array(c.encoded)},
+    "dict_of_lists": lambda c: {"audio_base64": list(c.encoded)},
+    "list_of_dicts_of_0d_arrays": lambda c: [{"audio_base64": np.array(e)} for e in c.encoded],
+    "samples_dataframe": lambda c: pd.DataFrame(
+        {"samples": [s.tolist() for s, _ in c.samples], "sample_rate": [r for _, r in c.samples]}
+    ),
+    "samples_list_of_dicts": lambda c: [
+        {"samples": s.astype(np.float64), "sample_rate": np.array(r)} for s, r in c.samples
+    ],
+}
+
+
+@pytest.mark.parametrize("shape", TWO_CLIP_SHAPES)
+def test_pyfunc_predicts_every_row_of_each_input_shape(audio_model, clips, shape):
+    expected = audio_model.predict(None, pd.DataFrame({"audio_base64": clips.encoded}))
+    output = audio_model.predict(None, TWO_CLIP_SHAPES[shape](clips))
+    assert len(output) == 2
+    pd.testing.assert_frame_equal(output, expected, atol=1e-6)
+
+
+ONE_CLIP_SHAPES = {
+    # {"inputs": {"audio_base64": "<b64>"}}
+    "dict_of_0d_array": lambda c: {"audio_base64": np.array(c.encoded[0])},
+    # {"inputs"/"instances": ... {"samples": [[...]], "sample_rate": [8000]}}
+    "samples_2d_array": lambda c: {
+        "samples": c.samples[0][0][None, :].astype(np.float64),
+        "sample_rate": np.array([c.samples[0][1]]),
+    },
+    # {"inputs": {"samples": [...], "sample_rate": 8000}}
+    "samples_1d_array_and_0d_rate": lambda c: {
+        "samples": c.samples[0][0].astype(np.float64),
+        "sample_rate": np.array(c.samples[0][1]),
+    },
+}
+
+
+@pytest.mark.parametrize("shape", ONE_CLIP_SHAPES)
+def test_pyfunc_predicts_one_row_of_each_single_clip_shape(audio_model, clips, shape):
+    expected = audio_model.predict(None, pd.DataFrame({"audio_base64": clips.encoded[:1]}))
+    output = audio_model.predict(None, ONE_CLIP_SHAPES[shape](clips))
+    pd.testing.assert_frame_equal(output, expected, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "model_input",
+    [
+        pd.DataFrame({"audio": ["x"]}),
+        {"audio": np.array(["x"])},
+        [{"audio_base64": "x", "rate": 1}],
+    ],
+    ids=["dataframe", "dict", "list_of_dicts"],
+)
+def test_pyfunc_refuses_unknown_columns_naming_them_and_the_accepted_ones(audio_model, model_input):
+    from fsdd_pipeline.serving import AudioRequestError
+
+    with pytest.raises(
+        AudioRequestError, match=r"unknown column\(s\) '(audio|rate)': accepted"
+    ) as error:
+        audio_model.predict(None, model_input)
+    assert error.value.error_code == "INVALID_PARAMETER_VALUE"
+    assert "audio_base64 (base64 of a WAV/FLAC file), or samples" in error.value.message
+
+
+@pytest.mark.parametrize(
+    "model_input",
+    [np.array(["UklGRg==", "UklGRg=="]), np.zeros((2, 3)), "UklGRg=="],
+    ids=["array_of_strings", "array_of_numbers", "string"],
+)
+def test_pyfunc_refuses_unnamed_inputs(audio_model, model_input):
+    from fsdd_pipeline.serving import AudioRequestError
+
+    with pytest.raises(AudioRequestError, match="unnamed input .*: name the columns"):
+        audio_model.predict(None, model_input)
+
+
+def test_pyfunc_refuses_columns_of_different_lengths(audio_model):
+    from fsdd_pipeline.serving import AudioRequestError
+
+    model_input = {"samples": np.zeros((2, 800)), "sample_rate": np.array([8000, 8000, 8000])}
+    with pytest.raises(
+        AudioRequestError, match="different numbers of rows .*samples 2, sample_rate 3"
+    ):
+        audio_model.predict(None, model_input)
+
+
+def test_pyfunc_refuses_a_row_with_both_forms_of_audio(audio_model, clips):
+    from fsdd_pipeline.serving import AudioInputError
+
+    # {"instances": [{"audio_base64": ...}, {"samples": ..., "sample_rate": ...}]} after MLflow
+    # merged the two rows into one.
+    samples, rate = clips.samples[0]
+    model_input = {
+        "audio_base64": np.array(clips.encoded[:1]),
+        "samples": samples[None, :].astype(np.float64),
+        "sample_rate": np.array([rate]),
+    }
+    with pytest.raises(AudioInputError, match="row 0: both audio_base64 and samples"):
+        audio_model.predict(None, model_input)
+
+
+@pytest.mark.parametrize("rate", [1e9, 10])
+def test_pyfunc_bounds_the_sample_rate(audio_model, clips, rate):
+    from fsdd_pipeline.serving import AudioInputError
+
+    samples, _ = clips.samples[0]
+    model_input = pd.DataFrame({"samples": [samples.tolist()], "sample_rate": [rate]})
+    with pytest.raises(AudioInputError) as error:
+        audio_model.predict(None, model_input)
+    assert error.value.reasons == {
+        0: f"sample rate {int(rate)} Hz is outside the supported 1000-384000 Hz"
+    }
+
+
+def test_pyfunc_names_truncated_silent_and_empty_rows(audio_model, clips, test_wavs):
+    from fsdd_pipeline.serving import AudioInputError
+
+    rng = np.random.default_rng(0)
+    truncated = test_wavs[0].read_bytes()[:100]
+    dither = wav_bytes(rng.standard_normal(8000) * 10 ** (-90 / 20))
+    noise = wav_bytes(rng.standard_normal(8000) * 10 ** (-66 / 20))
+    rows = [clips.encoded[0], b64(truncated), b64(dither), b64(noise), "", clips.encoded[1]]
+    with pytest.raises(AudioInputError) as caught:
+        audio_model.predict(None, pd.DataFrame({"audio_base64": rows}))
+    reasons = caught.value.reasons
+    assert sorted(reasons) == [1, 2, 3, 4]
+    assert reasons[1].startswith("truncated file: the WAV header promises")
+    assert reasons[2].startswith("no speech: the loudest 32 ms")
+    assert reasons[3].startswith("no speech: the spectrum is as flat as noise")
+    assert reasons[4] == "cannot read audio: the file is empty (0 bytes)"
+
+
+@pytest.fixture(scope="module")
+def served(registry, tmp_path_factory):
+    """A real `mlflow models serve` of the registered champion; yields its invocations URL."""
+    tmp = tmp_path_factory.mktemp("serve")
     port = free_port()
     command = [
         str(BIN / "mlflow"),
@@ -331,18 +534,110 @@ def test_served_champion_matches_the_cli(registry, model_dir, test_wavs, tmp_pat
     with background_server(
         command,
         f"{url}/ping",
-        tmp_path / "serve.log",
-        cwd=tmp_path,
+        tmp / "serve.log",
+        cwd=tmp,
         env={"MLFLOW_TRACKING_URI": registry.uri},
     ):
-        encoded = base64.b64encode(wav.read_bytes()).decode("ascii")
-        payload = {"dataframe_split": {"columns": ["audio_base64"], "data": [[encoded]]}}
-        status, body = post_json(f"{url}/invocations", payload)
-        assert status == 200, body
-        assert body["predictions"][0]["digit"] == expected
+        yield f"{url}/invocations"
 
-        junk = base64.b64encode(b"not audio").decode("ascii")
-        payload = {"dataframe_split": {"columns": ["audio_base64"], "data": [[encoded], [junk]]}}
-        status, body = post_json(f"{url}/invocations", payload)
-        assert status == 400
-        assert "row 1: cannot read audio" in body["message"]
+
+def test_served_champion_matches_the_cli(served, model_dir, test_wavs, capsys):
+    wav = test_wavs[5]
+    expected = predict_json(capsys, "--model-dir", model_dir, wav)[0]["digit"]
+    encoded = base64.b64encode(wav.read_bytes()).decode("ascii")
+    payload = {"dataframe_split": {"columns": ["audio_base64"], "data": [[encoded]]}}
+    status, body = post_json(served, payload)
+    assert status == 200, body
+    assert body["predictions"][0]["digit"] == expected
+
+    junk = base64.b64encode(b"not audio").decode("ascii")
+    payload = {"dataframe_split": {"columns": ["audio_base64"], "data": [[encoded], [junk]]}}
+    status, body = post_json(served, payload)
+    assert status == 400
+    assert "row 1: cannot read audio" in body["message"]
+
+
+def samples_rows(clips):
+    return [{"samples": s.tolist(), "sample_rate": int(r)} for s, r in clips.samples]
+
+
+REQUESTS = {
+    "dataframe_split": lambda c: {
+        "dataframe_split": {"columns": ["audio_base64"], "data": [[e] for e in c.encoded]}
+    },
+    "dataframe_records": lambda c: {"dataframe_records": [{"audio_base64": e} for e in c.encoded]},
+    "instances": lambda c: {"instances": [{"audio_base64": e} for e in c.encoded]},
+    "inputs_columns": lambda c: {"inputs": {"audio_base64": c.encoded}},
+    "inputs_rows": lambda c: {"inputs": [{"audio_base64": e} for e in c.encoded]},
+    "samples_dataframe_records": lambda c: {"dataframe_records": samples_rows(c)},
+    "samples_inputs_rows": lambda c: {"inputs": samples_rows(c)},
+}
+
+
+@pytest.mark.parametrize("request_format", REQUESTS)
+def test_served_model_predicts_every_row_of_each_request_format(
+    served, audio_model, clips, request_format
+):
+    expected = audio_model.predict(None, pd.DataFrame({"audio_base64": clips.encoded}))
+    status, body = post_json(served, REQUESTS[request_format](clips))
+    assert status == 200, body
+    assert [row["digit"] for row in body["predictions"]] == expected["digit"].tolist()
+    np.testing.assert_allclose(
+        [row["probability"] for row in body["predictions"]], expected["probability"], atol=1e-6
+    )
+
+
+def test_served_model_takes_instances_of_samples_of_one_length(served, audio_model, clips):
+    length = min(len(s) for s, _ in clips.samples)
+    rows = [{"samples": s[:length].tolist(), "sample_rate": int(r)} for s, r in clips.samples]
+    expected = audio_model.predict(None, pd.DataFrame(rows))
+    status, body = post_json(served, {"instances": rows})
+    assert status == 200, body
+    assert [row["digit"] for row in body["predictions"]] == expected["digit"].tolist()
+
+
+def test_served_instances_of_samples_of_different_lengths_are_refused_by_mlflow(served, clips):
+    """MLflow stacks `instances` into arrays before the model sees them: ragged rows fail."""
+    status, body = post_json(served, {"instances": samples_rows(clips)})
+    assert status == 400, body
+    assert "inhomogeneous shape" in body["message"]
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"dataframe_split": {"columns": ["audio"], "data": [["UklGRg=="]]}},
+        {"instances": [{"audio": "UklGRg=="}]},
+        {"inputs": {"audio": ["UklGRg=="]}},
+    ],
+    ids=["dataframe_split", "instances", "inputs"],
+)
+def test_served_model_refuses_an_unknown_column_naming_it(served, payload):
+    status, body = post_json(served, payload)
+    assert status == 400, body
+    assert "unknown column(s) 'audio': accepted columns are audio_base64" in body["message"]
+
+
+def test_served_model_refuses_unnamed_inputs(served, clips):
+    status, body = post_json(served, {"inputs": clips.encoded})
+    assert status == 400, body
+    assert "unnamed input (ndarray): name the columns" in body["message"]
+
+
+def test_served_model_bounds_the_sample_rate(served, clips):
+    samples, _ = clips.samples[0]
+    rows = [[samples.tolist(), 1e9]]
+    payload = {"dataframe_split": {"columns": ["samples", "sample_rate"], "data": rows}}
+    status, body = post_json(served, payload)
+    assert status == 400, body
+    assert (
+        "row 0: sample rate 1000000000 Hz is outside the supported 1000-384000 Hz"
+        in (body["message"])
+    )
+
+
+def test_served_model_names_a_truncated_row(served, clips, test_wavs):
+    truncated = b64(test_wavs[0].read_bytes()[:100])
+    status, body = post_json(served, {"inputs": {"audio_base64": [clips.encoded[0], truncated]}})
+    assert status == 400, body
+    assert "row 1: truncated file: the WAV header promises" in body["message"]

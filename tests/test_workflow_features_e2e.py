@@ -3,8 +3,10 @@
 import subprocess
 import sys
 
+import numpy as np
 import pandas as pd
 import pytest
+import soundfile
 
 from .conftest import make_workdir, run_snakemake
 
@@ -68,6 +70,44 @@ def test_bad_recording_is_named_and_other_files_finish(tmp_path, fsdd_subset):
     extracted = list((workdir / "results/features").glob("batch*/*.parquet"))
     assert len(extracted) == 12
     assert not (workdir / "results/dataset/features.parquet").exists()
+
+
+def test_truncated_silent_and_mp3_recordings_are_rejected_and_named(tmp_path, fsdd_subset):
+    recordings = tmp_path / "recordings"
+    recordings.mkdir()
+    for path in sorted(fsdd_subset.glob("*_theo_*.wav"))[:12]:
+        (recordings / path.name).write_bytes(path.read_bytes())
+    real = fsdd_subset / "4_george_5.wav"
+    (recordings / "4_theo_3.wav").write_bytes(real.read_bytes()[:100])  # truncated copy
+    rng = np.random.default_rng(0)
+    dither = rng.standard_normal(8000) * 10 ** (-90 / 20)
+    soundfile.write(recordings / "5_theo_3.wav", dither, 8000, subtype="PCM_16")
+    (recordings / "6_theo_3.mp3").write_bytes(real.read_bytes())
+    expected = {
+        "4_theo_3.wav": "truncated file: the WAV header promises",
+        "5_theo_3.wav": "no speech: the loudest 32 ms is",
+        "6_theo_3.mp3": "unsupported format .mp3: convert to WAV or FLAC",
+    }
+    workdir = make_workdir(tmp_path / "wf", recordings, {"features.batches": 2})
+    result = run_snakemake(workdir, "--keep-going", "build_dataset", check=False)
+    assert result.returncode != 0
+    batches = sorted((workdir / "results/features").glob("batch*"))
+    listed = pd.concat([pd.read_csv(batch / "rejected.csv") for batch in batches])
+    reasons = dict(zip(listed.file_name, listed.reason, strict=True))
+    assert sorted(reasons) == sorted(expected)
+    for name, reason in expected.items():
+        assert reasons[name].startswith(reason), reasons[name]
+    # build_dataset's error, in its log and in snakemake's output of the failed job.
+    for text in ((workdir / "results/logs/build_dataset.log").read_text(), result.stderr):
+        assert "3 recording(s) could not be used" in text
+        for name, reason in reasons.items():
+            assert f"{name}: {reason}" in text
+    assert len(list((workdir / "results/features").glob("batch*/*.parquet"))) == 12
+
+    (workdir / "config/skip.yaml").write_text("dataset:\n  skip_rejected: true\n")
+    run_snakemake(workdir, "build_dataset", "--configfile", "config/skip.yaml")
+    dataset = pd.read_parquet(workdir / "results/dataset/features.parquet")
+    assert len(dataset) == 12 and not set(expected) & set(dataset.file_name)
 
 
 def test_invalid_config_names_the_key(tmp_path, fsdd_subset):

@@ -94,7 +94,12 @@ class DigitClassifier:
         """Feature matrices of raw audio, prepared exactly like the training recordings."""
         params = self.spec.feature_params
         prepared = prepare_samples(
-            samples, rate, params.sample_rate, params.trim_top_db, source=source
+            samples,
+            rate,
+            params.sample_rate,
+            params.trim_top_db,
+            params.min_duration_s,
+            source=source,
         )
         return extract_features(prepared, params)
 
@@ -109,5 +114,5 @@ class DigitClassifier:
     def predict_proba_file(self, path):
         """Probabilities (10,) for one audio file, loaded exactly like the training data."""
         params = self.spec.feature_params
-        samples = load_audio(path, params.sample_rate, params.trim_top_db)
+        samples = load_audio(path, params.sample_rate, params.trim_top_db, params.min_duration_s)
         return self.predict_proba_matrices([extract_features(samples, params)])[0]

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from .labels import PROB_COLUMNS
-from .naming import AUDIO_SUFFIXES
+from .naming import AUDIO_SUFFIXES, UNSUPPORTED_AUDIO_SUFFIXES, unsupported_format
 from .tracking import CHAMPION_ALIAS, project_tracking
 
 MODELS_DIR = Path("results/models")
@@ -76,20 +76,28 @@ def build_parser():
 def collect_files(paths):
     """The files to predict: files as given, folders as their sorted .wav/.flac files.
 
-    Returns (files, problems) where problems are (path, reason) of empty folders.
+    Returns (files, problems) where problems are (path, reason) of empty folders and of
+    files in an audio format the pipeline does not take (given, or found in a folder).
     """
     files, problems = [], []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
             found = sorted(
-                p for p in path.iterdir() if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES
+                p
+                for p in path.iterdir()
+                if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES + UNSUPPORTED_AUDIO_SUFFIXES
             )
             if not found:
                 problems.append((path, "folder holds no .wav or .flac files"))
-            files += found
         else:
-            files.append(path)
+            found = [path]
+        for file in found:
+            reason = unsupported_format(file)
+            if reason:
+                problems.append((file, reason))
+            else:
+                files.append(file)
     return files, problems
 
 
@@ -167,6 +175,8 @@ class PyfuncPredictor:
 
     def predict(self, paths):
         """(probabilities or None, reason or None) per path, sent in batches."""
+        from .audio import EMPTY_FILE_REASON
+
         results = [None] * len(paths)
         for start in range(0, len(paths), PYFUNC_BATCH):
             items = []
@@ -175,6 +185,9 @@ class PyfuncPredictor:
                     data = paths[index].read_bytes()
                 except OSError as error:
                     results[index] = (None, f"cannot read file ({error.strerror or error})")
+                    continue
+                if not data:  # said here: models logged by older versions speak of audio_base64
+                    results[index] = (None, EMPTY_FILE_REASON)
                     continue
                 items.append((index, base64.b64encode(data).decode("ascii")))
             for index, result in self._predict_encoded(items).items():

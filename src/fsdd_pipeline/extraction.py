@@ -45,7 +45,7 @@ def recording_record(path, params, speakers):
     """The feature row of one recording (a dict matching FEATURE_SCHEMA)."""
     name = parse_recording_name(path)
     meta = speaker_metadata(speakers, name.speaker, path)
-    samples = load_audio(path, params.sample_rate, params.trim_top_db)
+    samples = load_audio(path, params.sample_rate, params.trim_top_db, params.min_duration_s)
     matrices = extract_features(samples, params)
     record = {
         "file_name": Path(path).name,

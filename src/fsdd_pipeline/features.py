@@ -5,6 +5,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from .audio import MIN_DURATION_S
 from .librosa_runtime import load_librosa
 
 FEATURE_NAMES = ("mfcc", "chroma", "spectrogram")
@@ -17,6 +18,8 @@ class FeatureParams:
 
     sample_rate: int = 8000
     trim_top_db: float | None = 30.0
+    # Recordings with less sound than this after trimming are rejected (audio.min_duration_s).
+    min_duration_s: float = MIN_DURATION_S
     n_fft: int = 512
     hop_length: int = 128
     n_mfcc: int = 40
@@ -32,6 +35,7 @@ class FeatureParams:
         return cls(
             sample_rate=int(audio["sample_rate"]),
             trim_top_db=audio.get("trim_top_db"),
+            min_duration_s=float(audio.get("min_duration_s", MIN_DURATION_S)),
             n_fft=int(features["n_fft"]),
             hop_length=int(features["hop_length"]),
             n_mfcc=int(features["n_mfcc"]),

@@ -3,8 +3,21 @@
 import contextlib
 import json
 import os
-import tempfile
+import secrets
 from pathlib import Path
+
+
+def _create_temporary(path):
+    """Create an empty, unique file beside ``path``, with the mode a plain open() gives it.
+
+    os.open with 0o666 lets the umask (and default ACLs) decide the permissions, as for
+    any new file; tempfile.mkstemp would make every output readable by its owner only.
+    """
+    while True:
+        temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}{path.suffix}")
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            return temporary
 
 
 @contextlib.contextmanager
@@ -12,12 +25,9 @@ def atomic_path(path):
     """Yield a temporary path beside ``path``; rename it onto ``path`` only on success."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(
-        prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent
-    )
-    os.close(handle)
+    temporary = _create_temporary(path)
     try:
-        yield Path(temporary)
+        yield temporary
         os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

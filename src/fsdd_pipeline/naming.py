@@ -10,6 +10,12 @@ from pathlib import Path
 from .errors import RecordingError
 
 AUDIO_SUFFIXES = (".wav", ".flac")
+# Audio the pipeline does not take: listed with the recordings so that they are rejected
+# with a reason instead of being ignored.
+UNSUPPORTED_AUDIO_SUFFIXES = (
+    ".aac", ".aif", ".aifc", ".aiff", ".amr", ".au", ".caf", ".m4a", ".mp3", ".mp4", ".oga",
+    ".ogg", ".opus", ".w64", ".webm", ".wma",
+)  # fmt: skip
 NAME_PATTERN = re.compile(r"^(?P<digit>[0-9])_(?P<speaker>[a-z][a-z0-9]*)_(?P<index>[0-9]+)$")
 # The dataset's README defines the official split: takes 0-4 of each digit and speaker are test.
 OFFICIAL_TEST_INDICES = range(0, 5)
@@ -29,6 +35,9 @@ class RecordingName:
 def parse_recording_name(path):
     """Parse digit, speaker and take index from a recording's file name."""
     path = Path(path)
+    reason = unsupported_format(path)
+    if reason:
+        raise RecordingError(path, reason)
     if path.suffix.lower() not in AUDIO_SUFFIXES:
         raise RecordingError(
             path, f"not an audio file name: expected one of {', '.join(AUDIO_SUFFIXES)}"
@@ -43,15 +52,28 @@ def parse_recording_name(path):
     return RecordingName(int(match["digit"]), match["speaker"], int(match["index"]))
 
 
+def unsupported_format(path):
+    """Why the file's name marks it as audio the pipeline does not take, or None."""
+    suffix = Path(path).suffix.lower()
+    if suffix in UNSUPPORTED_AUDIO_SUFFIXES:
+        return f"unsupported format {suffix}: convert to WAV or FLAC"
+    return None
+
+
 def list_recordings(directory):
-    """All audio files (by suffix) directly in ``directory``, sorted by name."""
+    """All audio files (by suffix) directly in ``directory``, sorted by name.
+
+    Unsupported audio formats (UNSUPPORTED_AUDIO_SUFFIXES) are listed too, so that the
+    extraction rejects them by name instead of the dataset silently missing them.
+    """
     directory = Path(directory)
     if not directory.is_dir():
         raise FileNotFoundError(f"recordings folder not found: {directory}")
+    suffixes = AUDIO_SUFFIXES + UNSUPPORTED_AUDIO_SUFFIXES
     return sorted(
         entry.name
         for entry in os.scandir(directory)
-        if entry.is_file() and Path(entry.name).suffix.lower() in AUDIO_SUFFIXES
+        if entry.is_file() and Path(entry.name).suffix.lower() in suffixes
     )
 
 

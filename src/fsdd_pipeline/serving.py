@@ -9,6 +9,7 @@ import base64
 import binascii
 import importlib.metadata
 import io
+import numbers
 import shutil
 import tempfile
 from pathlib import Path
@@ -19,8 +20,9 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
-from mlflow.types.schema import Array, ColSpec, Schema
+from mlflow.types.schema import ColSpec, Schema
 
+from .audio import read_audio
 from .classifier import KERAS_FILE, DigitClassifier
 from .errors import PipelineError, RecordingError
 from .labels import N_CLASSES, PROB_COLUMNS
@@ -28,6 +30,11 @@ from .labels import N_CLASSES, PROB_COLUMNS
 AUDIO_COLUMN = "audio_base64"
 SAMPLES_COLUMN = "samples"
 RATE_COLUMN = "sample_rate"
+INPUT_COLUMNS = (AUDIO_COLUMN, SAMPLES_COLUMN, RATE_COLUMN)
+ACCEPTED_INPUT = (
+    f"{AUDIO_COLUMN} (base64 of a WAV/FLAC file), or {SAMPLES_COLUMN} (a list of numbers) "
+    f"with {RATE_COLUMN} (Hz)"
+)
 
 # Pinned to this environment so that the logged model states what it was built with
 # (and MLflow does not spend time inferring the requirements).
@@ -45,55 +52,115 @@ BASE_REQUIREMENTS = (
 KERAS_REQUIREMENTS = ("keras", "tensorflow-cpu")
 
 
-class AudioInputError(MlflowException, PipelineError):
-    """Rows of a request that are not usable audio; ``reasons`` maps row position to reason.
+class AudioRequestError(MlflowException, PipelineError):
+    """A request the model cannot take (unknown columns, unnamed inputs, unusable rows).
 
     An MLflow exception with INVALID_PARAMETER_VALUE, so the scoring server answers 400
     with the message instead of a generic 500.
     """
 
-    def __init__(self, reasons):
-        self.reasons = dict(reasons)
-        message = "; ".join(f"row {row}: {reason}" for row, reason in sorted(self.reasons.items()))
+    def __init__(self, message):
         super().__init__(message, error_code=INVALID_PARAMETER_VALUE)
 
 
+class AudioInputError(AudioRequestError):
+    """Rows of a request that are not usable audio; ``reasons`` maps row position to reason."""
+
+    def __init__(self, reasons):
+        self.reasons = dict(reasons)
+        super().__init__(
+            "; ".join(f"row {row}: {reason}" for row, reason in sorted(self.reasons.items()))
+        )
+
+
 def _missing(value):
-    """None, NaN or NA (a missing cell of a mixed request); arrays are not missing."""
-    return value is None or (np.ndim(value) == 0 and bool(pd.isna(value)))
+    """None, NaN or NA (a missing cell of a mixed request); lists and arrays are not missing."""
+    return value is None or (pd.api.types.is_scalar(value) and bool(pd.isna(value)))
 
 
-def decode_audio_bytes(data):
-    """(samples frames x channels, sample rate) of WAV/FLAC file bytes, read by soundfile."""
-    import soundfile
+def _plain(value):
+    """Python scalars and lists for numpy values (MLflow hands JSON values as arrays)."""
+    return value.tolist() if isinstance(value, np.ndarray) else value
 
-    if not data:
-        raise ValueError("no audio data (0 bytes)")
-    try:
-        return soundfile.read(io.BytesIO(data), dtype="float32", always_2d=True)
-    except Exception as error:  # soundfile raises several types for bad data
-        reason = getattr(error, "error_string", None) or str(error) or type(error).__name__
-        raise ValueError(f"cannot read audio ({reason.strip()})") from error
+
+def _is_one_clip(samples):
+    """A flat list of numbers: the samples of one clip, not one list of samples per row."""
+    return isinstance(samples, list) and all(isinstance(x, numbers.Real) for x in samples)
+
+
+def _check_columns(names):
+    unknown = [name for name in names if name not in INPUT_COLUMNS]
+    if unknown:
+        raise AudioRequestError(
+            f"unknown column(s) {', '.join(map(repr, unknown))}: accepted columns are "
+            f"{ACCEPTED_INPUT}"
+        )
+
+
+def _column_rows(name, value):
+    """The per-row values of one column given as a whole (dict form of a request)."""
+    value = _plain(value)
+    if not isinstance(value, list) or (name == SAMPLES_COLUMN and _is_one_clip(value)):
+        return [value]
+    return value
+
+
+def request_rows(model_input):
+    """The rows of a request as dicts, in whichever form MLflow hands them to the model.
+
+    The scoring server passes a DataFrame for ``dataframe_split``/``dataframe_records``, a
+    dict of arrays for ``inputs`` given as columns and for ``instances`` (whose rows it
+    merges into columns), and a list of dicts for ``inputs`` given as rows. Unknown
+    columns and unnamed values raise AudioRequestError naming them.
+    """
+    if isinstance(model_input, pd.DataFrame):
+        _check_columns(model_input.columns)
+        return model_input.to_dict("records")
+    if isinstance(model_input, dict):
+        _check_columns(model_input)
+        columns = {name: _column_rows(name, value) for name, value in model_input.items()}
+        lengths = {name: len(values) for name, values in columns.items()}
+        if len(set(lengths.values())) > 1:
+            counts = ", ".join(f"{name} {length}" for name, length in lengths.items())
+            raise AudioRequestError(
+                f"the columns hold different numbers of rows ({counts}): give every "
+                "column one value per row"
+            )
+        n_rows = next(iter(lengths.values()), 0)
+        return [{name: values[i] for name, values in columns.items()} for i in range(n_rows)]
+    if isinstance(model_input, list) and all(isinstance(row, dict) for row in model_input):
+        for row in model_input:
+            _check_columns(row)
+        return [{name: _plain(value) for name, value in row.items()} for row in model_input]
+    raise AudioRequestError(
+        f"unnamed input ({type(model_input).__name__}): name the columns, accepted are "
+        f'{ACCEPTED_INPUT}; e.g. {{"inputs": {{"{AUDIO_COLUMN}": ["<base64>"]}}}}'
+    )
 
 
 def _row_clip(row):
-    """(samples, rate) of one request row; ValueError with the reason if unusable."""
+    """(samples, rate) of one request row; RecordingError or ValueError with the reason."""
     encoded = row.get(AUDIO_COLUMN)
-    if isinstance(encoded, bytes):
-        encoded = encoded.decode("ascii", errors="replace")
-    if isinstance(encoded, str) and encoded.strip():
+    if not _missing(encoded):
+        if not (_missing(row.get(SAMPLES_COLUMN)) and _missing(row.get(RATE_COLUMN))):
+            raise ValueError(
+                f"both {AUDIO_COLUMN} and {SAMPLES_COLUMN}/{RATE_COLUMN} given: give one form "
+                "of audio per row (MLflow merges the rows of an `instances` request into "
+                "columns: give them all the same columns)"
+            )
+        if isinstance(encoded, bytes):
+            encoded = encoded.decode("ascii", errors="replace")
+        if not isinstance(encoded, str):
+            raise ValueError(f"{AUDIO_COLUMN} is not a base64 string ({type(encoded).__name__})")
         try:
             # Line breaks are allowed: `base64` wraps its output at 76 characters.
             data = base64.b64decode("".join(encoded.split()), validate=True)
         except (binascii.Error, ValueError) as error:
             raise ValueError(f"{AUDIO_COLUMN} is not valid base64 ({error})") from None
-        return decode_audio_bytes(data)
+        return read_audio(io.BytesIO(data), source=AUDIO_COLUMN)
     samples = row.get(SAMPLES_COLUMN)
     if _missing(samples):
-        raise ValueError(
-            f"no audio: give {AUDIO_COLUMN} (base64 of a WAV/FLAC file), "
-            f"or {SAMPLES_COLUMN} and {RATE_COLUMN}"
-        )
+        raise ValueError(f"no audio: give {ACCEPTED_INPUT}")
     rate = row.get(RATE_COLUMN)
     try:
         rate = None if _missing(rate) else int(rate)
@@ -108,14 +175,6 @@ def _row_clip(row):
     return samples, rate
 
 
-def _as_frame(model_input):
-    if isinstance(model_input, pd.DataFrame):
-        return model_input
-    if isinstance(model_input, dict):
-        return pd.DataFrame({k: v if isinstance(v, list) else [v] for k, v in model_input.items()})
-    return pd.DataFrame(model_input)
-
-
 def predictions_frame(probabilities):
     """The output frame of probabilities (n, 10): digit, probability, prob_0..prob_9."""
     probabilities = np.asarray(probabilities, dtype=np.float64).reshape(-1, N_CLASSES)
@@ -128,19 +187,20 @@ def predictions_frame(probabilities):
 class AudioDigitModel(mlflow.pyfunc.PythonModel):
     """Pyfunc model over a trained model folder (artifact ``model_dir``).
 
-    Input: a DataFrame with a column ``audio_base64`` (base64 of a WAV/FLAC file, any
-    rate, mono or stereo) or columns ``samples`` (floats) and ``sample_rate``. Output:
-    ``digit``, ``probability`` (of that digit) and ``prob_0``..``prob_9``.
+    Input: rows with a column ``audio_base64`` (base64 of a WAV/FLAC file, any rate, mono
+    or stereo) or columns ``samples`` (floats) and ``sample_rate``, in any MLflow request
+    format (request_rows). Output: ``digit``, ``probability`` (of that digit) and
+    ``prob_0``..``prob_9``, one row per input row; otherwise AudioRequestError (HTTP 400)
+    naming every unusable row or column and why.
     """
 
     def load_context(self, context):
         self.classifier = DigitClassifier.load(context.artifacts["model_dir"])
 
-    # The DataFrame hint keeps MLflow from inferring a schema from hints (it has ours).
+    # The DataFrame hint keeps MLflow from deriving an input schema from type hints.
     def predict(self, context, model_input: pd.DataFrame, params=None):
-        frame = _as_frame(model_input)
         matrices, reasons = [], {}
-        for position, row in enumerate(frame.to_dict("records")):
+        for position, row in enumerate(request_rows(model_input)):
             try:
                 samples, rate = _row_clip(row)
                 matrices.append(self.classifier.clip_features(samples, rate, source=position))
@@ -154,20 +214,17 @@ class AudioDigitModel(mlflow.pyfunc.PythonModel):
 
 
 def signature():
-    """Input: ``audio_base64`` (or ``samples`` + ``sample_rate``); output: the digit columns."""
-    inputs = Schema(
-        [
-            # Optional so that either form passes MLflow's schema enforcement.
-            ColSpec("string", AUDIO_COLUMN, required=False),
-            ColSpec(Array("double"), SAMPLES_COLUMN, required=False),
-            ColSpec("long", RATE_COLUMN, required=False),
-        ]
-    )
+    """The output columns, and no input schema: the model checks its inputs itself.
+
+    With an input schema, MLflow drops unknown columns before the model sees them (a
+    request of unknown columns only would get an empty answer) and reshapes ``inputs``
+    and ``instances`` requests into a single row, so request_rows does the checking.
+    """
     outputs = Schema(
         [ColSpec("long", "digit"), ColSpec("double", "probability")]
         + [ColSpec("double", column) for column in PROB_COLUMNS]
     )
-    return ModelSignature(inputs=inputs, outputs=outputs)
+    return ModelSignature(inputs=None, outputs=outputs)
 
 
 def _pinned(package):
