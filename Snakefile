@@ -24,6 +24,7 @@ include: "workflow/rules/training.smk"
 include: "workflow/rules/loso.smk"
 include: "workflow/rules/evaluation.smk"
 include: "workflow/rules/robustness.smk"
+include: "workflow/rules/levers.smk"
 
 
 rule all:
@@ -35,4 +36,5 @@ rule all:
         rules.compare_models.output.markdown,
         rules.compare_models.output.champion,
         rules.summarize_robustness.output.markdown,
+        rules.lever_table.output.markdown,
         loso_outputs(),

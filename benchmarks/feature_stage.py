@@ -36,10 +36,10 @@ def warm_extraction_seconds(recordings, config):
 
     params = FeatureParams.from_config(config)
     files = sorted(recordings.glob("*.wav"))
-    extract_features(load_audio(files[0], params.sample_rate, params.trim_top_db), params)
+    extract_features(load_audio(files[0], params.sample_rate, params.endpoint), params)
     start = time.perf_counter()
     for path in files:
-        extract_features(load_audio(path, params.sample_rate, params.trim_top_db), params)
+        extract_features(load_audio(path, params.sample_rate, params.endpoint), params)
     return time.perf_counter() - start, len(files)
 
 

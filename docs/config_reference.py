@@ -17,6 +17,10 @@ MARKERS = re.compile(r"(<!-- config:start -->\n).*?(<!-- config:end -->)", re.S)
 
 
 def _default(value):
+    if isinstance(value, dict) and len(value) > 3:
+        return "see its table"
+    if isinstance(value, list) and value and isinstance(value[0], dict):
+        return "see `config/config.yaml`"
     return "`" + json.dumps(value) + "`"
 
 
@@ -39,6 +43,7 @@ def config_table(schema_path=SCHEMA):
     parts = []
     for title, properties, prefix in (
         ("Workflow", schema["properties"], ""),
+        ("`audio.endpoint`", definitions["endpoint"]["properties"], "audio.endpoint."),
         ("Each model (`models.{name}.*`)", definitions["model"]["properties"], ""),
         ("`augment` of a model", definitions["augment"]["properties"], "augment."),
         ("`spec_augment` of a model", definitions["spec_augment"]["properties"], "spec_augment."),

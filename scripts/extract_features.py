@@ -9,7 +9,7 @@ if "snakemake" not in globals():
     snakemake = mock_snakemake("extract_features", batch="batch000")
 configure_logging(snakemake)
 
-params = FeatureParams(**snakemake.params.features)
+params = FeatureParams.from_dict(snakemake.params.features)
 extract_batch(
     wav_paths=list(snakemake.input.recordings),
     out_dir=snakemake.output.features,

@@ -18,7 +18,7 @@ name, speaker, config = (
     snakemake.wildcards.speaker,
     snakemake.params.model,
 )
-feature_params = FeatureParams(**snakemake.params.features)
+feature_params = FeatureParams.from_dict(snakemake.params.features)
 spec = InputSpec.from_model_config(config, snakemake.params.training["frames"], feature_params)
 train, val, test = fold_splits(read_dataset(snakemake.input.dataset), speaker)
 parent = tracking.read_run_id(snakemake.input.parent_run_id)

@@ -15,7 +15,7 @@ if "snakemake" not in globals():
     snakemake = mock_snakemake("train_model", model="cnn")
 configure_logging(snakemake)
 name, config, out = snakemake.wildcards.model, snakemake.params.model, snakemake.output
-feature_params = FeatureParams(**snakemake.params.features)
+feature_params = FeatureParams.from_dict(snakemake.params.features)
 spec = InputSpec.from_model_config(config, snakemake.params.training["frames"], feature_params)
 
 dataset = read_dataset(snakemake.input.dataset)

@@ -5,6 +5,7 @@ import pytest
 import soundfile
 
 from fsdd_pipeline.audio import load_audio, prepare_samples
+from fsdd_pipeline.endpoint import EndpointParams
 from fsdd_pipeline.errors import RecordingError
 from fsdd_pipeline.features import (
     FeatureParams,
@@ -22,18 +23,19 @@ PARAMS = FeatureParams()
 
 def test_stereo_other_rate_is_downmixed_and_resampled(tmp_path):
     path = write_tone(tmp_path / "tone.wav", rate=44100, channels=2, seconds=0.5)
-    samples = load_audio(path, 8000, trim_top_db=None)
+    samples = load_audio(path, 8000, endpoint=None)
     assert samples.ndim == 1 and samples.dtype == np.float32
     assert abs(samples.size - 4000) <= 2
 
 
-def test_silence_padding_is_trimmed(tmp_path):
+def test_silence_padding_is_cut_by_endpointing(tmp_path):
     rate = 8000
     tone = 0.5 * np.sin(2 * np.pi * 440 * np.arange(rate // 2) / rate)
     padded = np.concatenate([np.zeros(rate // 2), tone, np.zeros(rate // 2)])
     soundfile.write(tmp_path / "padded.wav", padded, rate, subtype="PCM_16")
-    trimmed = load_audio(tmp_path / "padded.wav", rate, trim_top_db=30)
-    assert 0.45 * rate < trimmed.size < 0.6 * rate
+    trimmed = load_audio(tmp_path / "padded.wav", rate, endpoint=EndpointParams())
+    # The 0.5 s tone and a 50 ms margin on each side (plus part of a 10 ms analysis hop).
+    assert 0.45 * rate < trimmed.size < 0.65 * rate
 
 
 @pytest.mark.parametrize(
@@ -116,7 +118,7 @@ def test_dithered_silence_has_no_speech(tmp_path):
     soundfile.write(path, dither, 8000, subtype="PCM_16")
     assert soundfile.read(path)[0].any(), "the dither survives 16-bit quantization"
     with pytest.raises(RecordingError, match=r"3_theo_3.wav: no speech: the loudest 32 ms is -8"):
-        load_audio(path, 8000, trim_top_db=30)
+        load_audio(path, 8000, endpoint=EndpointParams())
 
 
 def test_noise_66_db_below_full_scale_has_no_speech(tmp_path):
@@ -124,7 +126,7 @@ def test_noise_66_db_below_full_scale_has_no_speech(tmp_path):
     noise = np.random.default_rng(0).standard_normal(8000) * 10 ** (-66 / 20)
     soundfile.write(path, noise, 8000, subtype="PCM_16")
     with pytest.raises(RecordingError, match="4_theo_3.wav: no speech: the spectrum is as flat"):
-        load_audio(path, 8000, trim_top_db=30)
+        load_audio(path, 8000, endpoint=EndpointParams())
 
 
 def test_loud_noise_has_no_speech_but_noisy_speech_does():
@@ -136,14 +138,14 @@ def test_loud_noise_has_no_speech_but_noisy_speech_does():
     assert prepare_samples(noisy, 8000, 8000).size == 4000
 
 
-def test_clip_shorter_than_the_minimum_after_trimming_is_rejected(tmp_path):
+def test_clip_shorter_than_the_minimum_after_cropping_is_rejected(tmp_path):
     rate = 8000
     blip = 0.5 * np.sin(2 * np.pi * 440 * np.arange(int(0.05 * rate)) / rate)
     path = tmp_path / "5_theo_3.wav"
-    soundfile.write(path, np.concatenate([np.zeros(rate), blip, np.zeros(rate)]), rate)
+    soundfile.write(path, blip, rate)
     with pytest.raises(RecordingError, match=r"5_theo_3.wav: too short: 0.0\d\d s of sound"):
-        load_audio(path, rate, trim_top_db=30)
-    assert load_audio(path, rate, trim_top_db=30, min_duration_s=0.02).size < 0.1 * rate
+        load_audio(path, rate, endpoint=EndpointParams())
+    assert load_audio(path, rate, endpoint=EndpointParams(), min_duration_s=0.02).size < 0.1 * rate
 
 
 def test_mp3_content_is_an_unsupported_format(tmp_path):
@@ -164,7 +166,7 @@ def test_no_fsdd_recording_is_rejected():
     """The checks must keep all of FSDD: the shortest clip is 0.12 s after trimming."""
     params = FeatureParams()
     durations = [
-        load_audio(path, params.sample_rate, params.trim_top_db, params.min_duration_s).size
+        load_audio(path, params.sample_rate, params.endpoint, params.min_duration_s).size
         / params.sample_rate
         for path in sorted(fsdd_recordings().glob("*.wav"))
     ]

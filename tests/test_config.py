@@ -22,7 +22,7 @@ def schema_properties(schema):
     definitions = schema["$defs"]
     stack = [("", schema["properties"])] + [
         (f"$defs.{name}.", definitions[name]["properties"])
-        for name in ("model", "augment", "spec_augment")
+        for name in ("endpoint", "model", "augment", "spec_augment")
     ]
     while stack:
         prefix, properties = stack.pop()

@@ -162,7 +162,8 @@ def test_comparison_row_uses_best_val_loss_epoch():
     history = _history([1.2, 0.9, 0.7, 0.75, 0.8])
     metrics = {"accuracy": 0.9, "f1_macro": 0.88, "roc_auc_macro": 0.97}
     info = {"params": 5000, "training_time_s": 3.25}
-    row = comparison_row("mlp", "dense", history, metrics, info, loso={"mean": 0.8, "std": 0.05})
+    loso = {"mean": 0.8, "std": 0.05, "min": 0.7}
+    row = comparison_row("mlp", "dense", history, metrics, info, loso=loso)
     assert row["epochs"] == 5
     assert row["val_loss"] == pytest.approx(0.7)
     assert row["train_loss"] == pytest.approx(history.loss[2])
@@ -175,29 +176,37 @@ def test_comparison_row_uses_best_val_loss_epoch():
     )
     assert (row["params"], row["training_time_s"]) == (5000, 3.25)
     assert row["loso_accuracy"] == "0.8000 ± 0.0500"
+    assert (row["loso_mean_accuracy"], row["loso_min_accuracy"]) == (0.8, 0.7)
     assert _row("x", 0.5, 0.5)["loso_accuracy"] == ""
 
 
-def test_comparison_table_order_and_best_model_tie_break(tmp_path):
+def test_speaker_independence_decides_the_champion(tmp_path):
     rows = [
-        _row("b_model", 0.90, 0.91),
-        _row("low", 0.70, 0.99),
-        _row("a_model", 0.90, 0.91),
-        _row("accurate", 0.90, 0.95),
+        _row("b_model", 0.90, 0.91, {"mean": 0.95, "std": 0.01, "min": 0.93}),
+        _row("official_best", 0.99, 0.99),  # no LOSO: cannot be the champion
+        _row("a_model", 0.90, 0.91, {"mean": 0.95, "std": 0.02, "min": 0.92}),
+        _row("speaker_independent", 0.90, 0.93, {"mean": 0.97, "std": 0.01, "min": 0.96}),
     ]
     frame = comparison_table(rows)
-    assert frame["test_f1_macro"].is_monotonic_decreasing
-    assert frame["model"].tolist() == ["accurate", "a_model", "b_model", "low"]
-    assert best_model(frame) == "accurate"
-    assert best_model(comparison_table(rows[:3])) == "a_model"
+    assert frame["model"].tolist() == ["speaker_independent", "a_model", "b_model", "official_best"]
+    name, reason = best_model(frame)
+    assert name == "speaker_independent" and reason.startswith("best LOSO mean (0.9700")
+    assert frame.loc[0, "selection"].startswith("champion: best LOSO mean")
+    assert frame.loc[3, "selection"] == "no LOSO evaluation: not a candidate"
+    assert "below the champion's" in frame.loc[1, "selection"]
     # best_model does not rely on the frame being sorted already.
-    assert best_model(frame.iloc[::-1]) == "accurate"
+    assert best_model(frame.iloc[::-1])[0] == "speaker_independent"
+    # A LOSO tie goes to the official split, then the name.
+    assert best_model(comparison_table(rows[:1] + rows[2:3]))[0] == "a_model"
+    # Without any LOSO, the official split decides.
+    assert best_model(comparison_table([_row("x", 0.8, 0.8), _row("y", 0.7, 0.9)]))[0] == "y"
     save_figure(plot_comparison(frame), tmp_path / "comparison.png")
     assert (tmp_path / "comparison.png").stat().st_size > 5_000
 
 
 def test_markdown_table_lists_every_model():
-    rows = [_row("cnn_mfcc", 0.9, 0.91, {"mean": 0.85, "std": 0.04}), _row("mlp_chroma", 0.6, 0.62)]
+    loso = {"mean": 0.85, "std": 0.04, "min": 0.8}
+    rows = [_row("cnn_mfcc", 0.9, 0.91, loso), _row("mlp_chroma", 0.6, 0.62)]
     text = markdown_table(comparison_table(rows))
     assert text.startswith("| model")
     for name in ("cnn_mfcc", "mlp_chroma"):

@@ -62,7 +62,7 @@ def test_truncated_speechless_short_and_mp3_recordings_are_rejected_by_name(tmp_
     assert rejected["2_theo_7.wav"].startswith("truncated file: the WAV header promises 0.500 s")
     assert rejected["3_theo_7.wav"].startswith("no speech: the loudest 32 ms is")
     assert rejected["4_theo_7.wav"].startswith("no speech: the spectrum is as flat as noise")
-    assert rejected["5_theo_7.wav"].startswith("too short: 0.050 s of sound after trimming")
+    assert rejected["5_theo_7.wav"].startswith("too short: 0.050 s of sound after cropping")
     assert rejected["6_theo_7.mp3"] == "unsupported format .mp3: convert to WAV or FLAC"
     listed = pd.read_csv(out / REJECTED_FILE).set_index("file_name")["reason"].to_dict()
     assert listed == rejected

@@ -12,9 +12,10 @@ EXTRACT_AND_AUGMENT = """
 import sys
 from fsdd_pipeline.audio import load_audio
 from fsdd_pipeline.augment import change_speed, shift_pitch
+from fsdd_pipeline.endpoint import EndpointParams
 from fsdd_pipeline.features import FeatureParams, extract_features
 
-samples = load_audio(sys.argv[1], 8000, 30)
+samples = load_audio(sys.argv[1], 8000, EndpointParams())
 extract_features(samples, FeatureParams())
 extract_features(change_speed(shift_pitch(samples, 8000, 1.0), 1.1), FeatureParams())
 """

@@ -66,44 +66,68 @@ def test_robustness_summary_has_worst_drop():
 
 
 @pytest.mark.e2e
-def test_loso_and_robustness_workflow(tmp_path, fsdd_subset):
-    """LOSO of a fast model on the 2-speaker subset: two folds as nested MLflow runs."""
+def test_loso_robustness_levers_and_champion_workflow(tmp_path, fsdd_subset):
+    """LOSO of two fast models on the 2-speaker subset (two folds each, nested MLflow runs),
+    the champion chosen by LOSO, realistic takes with and without endpointing, the levers."""
+    logreg = {"type": "logreg", "pooling": "summary", "C": 0.1, "max_iter": 2000, "seed": 1}
     workdir = make_workdir(
         tmp_path,
         fsdd_subset,
         {
             "models": {
-                "svm": {
-                    "type": "svm",
-                    "features": ["mfcc"],
-                    "pooling": "stats",
-                    "C": 10.0,
-                    "gamma": "scale",
-                    "seed": 1,
-                }
+                "emb": logreg | {"features": ["embedding"]},
+                "mfcc": logreg | {"features": ["mfcc"]},
             },
-            "loso.models": ["svm"],
+            "loso.models": ["emb", "mfcc"],
+            "robustness.endpointing_ablation": ["emb"],
+            "levers": [
+                {"lever": "embedding", "baseline": "mfcc", "variant": "emb"},
+                {"lever": "endpointing", "baseline": "emb", "ablation": "endpointing"},
+            ],
         },
     )
-    run_snakemake(workdir, "results/loso/accuracy_per_speaker.png", "results/robustness/svm.csv")
+    run_snakemake(workdir)
     results = workdir / "results"
     for speaker in ("george", "theo"):
-        fold = json.loads((results / f"loso/svm/{speaker}/test_metrics.json").read_text())
-        predictions = pd.read_csv(results / f"loso/svm/{speaker}/test_predictions.csv")
+        fold = json.loads((results / f"loso/emb/{speaker}/test_metrics.json").read_text())
+        predictions = pd.read_csv(results / f"loso/emb/{speaker}/test_predictions.csv")
         assert fold["n"] == 70 and set(predictions.speaker) == {speaker}
-    per_speaker = pd.read_csv(results / "loso/svm/accuracy_per_speaker.csv")
-    summary = json.loads((results / "loso/svm/summary.json").read_text())
+    per_speaker = pd.read_csv(results / "loso/emb/accuracy_per_speaker.csv")
+    summary = json.loads((results / "loso/emb/summary.json").read_text())
     assert summary["mean_accuracy"] == pytest.approx(per_speaker.accuracy.mean())
-    confusion = pd.read_csv(results / "loso/svm/confusion_matrix.csv", index_col=0)
+    confusion = pd.read_csv(results / "loso/emb/confusion_matrix.csv", index_col=0)
     assert confusion.to_numpy().sum() == 140
 
-    robustness = pd.read_csv(results / "robustness/svm.csv")
-    assert list(robustness["transform"])[:2] == ["clean", "white_noise_20db"]
+    robustness = pd.read_csv(results / "robustness/emb.csv").set_index("transform")
+    assert list(robustness.index)[:2] == ["clean", "white_noise_20db"]
+    assert {"take_white_20db", "take_white_20db_no_endpointing"} <= set(robustness.index)
     assert robustness["accuracy"].between(0, 1).all()
+    # Endpointing finds the word in the noisy take: far better than the whole take.
+    assert (
+        robustness.loc["take_white_30db", "accuracy"]
+        > robustness.loc["take_white_30db_no_endpointing", "accuracy"]
+    )
+
+    comparison = pd.read_csv(results / "comparison/comparison.csv")
+    champion = json.loads((results / "comparison/champion.json").read_text())
+    loso = {
+        m: json.loads((results / f"loso/{m}/summary.json").read_text()) for m in ("emb", "mfcc")
+    }
+    best = max(loso, key=lambda m: (loso[m]["mean_accuracy"], m == "emb"))
+    assert champion["model"] == comparison.model[0] == best
+    assert champion["reason"].startswith("best LOSO mean")
+    assert comparison.selection[0].startswith("champion: best LOSO mean")
+
+    levers = pd.read_csv(results / "comparison/levers.csv").set_index("lever")
+    assert levers.loc["embedding", "LOSO mean: variant"] == pytest.approx(
+        loso["emb"]["mean_accuracy"]
+    )
+    assert levers.loc["endpointing", "realistic takes: points"] > 0
+    assert "embedding" in (results / "comparison/levers.md").read_text()
 
     client = mlflow.MlflowClient(f"sqlite:///{results}/mlflow/mlflow.db")
     experiment = client.get_experiment_by_name("fsdd-digits")
-    parent_id = (results / "loso/svm/mlflow_parent_run_id.txt").read_text().strip()
+    parent_id = (results / "loso/emb/mlflow_parent_run_id.txt").read_text().strip()
     children = client.search_runs(
         [experiment.experiment_id], f"tags.`mlflow.parentRunId` = '{parent_id}'"
     )
@@ -111,5 +135,7 @@ def test_loso_and_robustness_workflow(tmp_path, fsdd_subset):
     assert all("test_accuracy" in r.data.metrics for r in children)
     parent = client.get_run(parent_id)
     assert parent.data.metrics["loso_mean_accuracy"] == pytest.approx(summary["mean_accuracy"])
-    training_run = client.get_run((results / "models/svm/mlflow_run_id.txt").read_text().strip())
-    assert "robust_white_noise_10db_accuracy" in training_run.data.metrics
+    training_run = client.get_run((results / "models/emb/mlflow_run_id.txt").read_text().strip())
+    assert "robust_take_white_20db_accuracy" in training_run.data.metrics
+    version = client.get_model_version_by_alias("fsdd-digit-classifier", "champion")
+    assert version.description.startswith(f"{champion['model']}: best LOSO mean")

@@ -29,6 +29,7 @@ from fsdd_pipeline.metadata import read_speakers
 from fsdd_pipeline.model_inputs import InputSpec, inputs_from_frame
 from fsdd_pipeline.models import build_sklearn_model
 from fsdd_pipeline.naming import parse_recording_name
+from fsdd_pipeline.realistic_takes import noise_take, place_in_take
 
 from .conftest import BIN, PROJECT, background_server, free_port, requires_fsdd
 
@@ -641,3 +642,65 @@ def test_served_model_names_a_truncated_row(served, clips, test_wavs):
     status, body = post_json(served, {"inputs": {"audio_base64": [clips.encoded[0], truncated]}})
     assert status == 400, body
     assert "row 1: truncated file: the WAV header promises" in body["message"]
+
+
+@pytest.fixture(scope="module")
+def embedding_model_dir(fsdd_subset, tmp_path_factory):
+    """The pipeline's emb_logreg (its config entry): a logistic regression on the pooled
+    pretrained speech embedding, trained on takes 5-9 of the subset."""
+    tmp = tmp_path_factory.mktemp("embedding-model")
+    project_config = yaml.safe_load((PROJECT / "config/config.yaml").read_text())
+    params = FeatureParams.from_config(project_config)
+    speakers = read_speakers(PROJECT / "config/speakers.csv")
+    assert not extract_batch(takes(fsdd_subset, TRAIN_TAKES), tmp / "batch", params, speakers)
+    config = project_config["models"]["emb_logreg"]
+    spec = InputSpec.from_model_config(config, 48, params)
+    x, y = inputs_from_frame(read_feature_batches([tmp / "batch"]), spec)
+    DigitClassifier(build_sklearn_model(config).fit(x, y), spec).save(tmp / "model")
+    return tmp / "model"
+
+
+def test_a_clip_inside_a_noisy_take_predicts_like_the_clip(
+    embedding_model_dir, test_wavs, tmp_path, capsys
+):
+    """Endpointing finds the word in a 3 s take with a noise floor, a DC offset and edge
+    clicks; the same digit comes out as for the clean clip."""
+    clean = predict_json(capsys, "--model-dir", embedding_model_dir, *test_wavs)
+    rng = np.random.default_rng(7)
+    takes_written = []
+    for record in clean:
+        samples, rate = soundfile.read(record["file"], dtype="float32")
+        take = place_in_take(
+            samples,
+            rate,
+            rng,
+            duration_s=3.0,
+            snr_db=30,
+            noise_color="pink",
+            dc_offset=0.02,
+            edge_clicks=True,
+        )
+        path = tmp_path / Path(record["file"]).name
+        soundfile.write(path, take.samples, rate, subtype="PCM_16")
+        takes_written.append(path)
+    in_takes = predict_json(capsys, "--model-dir", embedding_model_dir, *takes_written)
+    same = np.mean([a["digit"] == b["digit"] for a, b in zip(clean, in_takes, strict=True)])
+    assert same >= 0.95, f"only {same:.0%} of the takes predicted like their clean clip"
+
+
+def test_silent_and_two_word_takes_say_so(embedding_model_dir, test_wavs, tmp_path, capsys):
+    rng = np.random.default_rng(3)
+    silent = tmp_path / "room_tone.wav"
+    soundfile.write(silent, noise_take(3.0, 8000, rng, level_dbfs=-45, noise_color="pink"), 8000)
+    code, out, err = run_cli(capsys, "--model-dir", embedding_model_dir, silent)
+    assert code == 1 and out == "" and f"{silent}: no speech" in err
+
+    first, _ = soundfile.read(test_wavs[0], dtype="float32")
+    second, _ = soundfile.read(test_wavs[-1], dtype="float32")
+    pause = np.zeros(8000, dtype=np.float32)
+    two_words = tmp_path / "two_words.wav"
+    soundfile.write(two_words, np.concatenate([pause, first, pause, 0.3 * second, pause]), 8000)
+    code, out, err = run_cli(capsys, "--model-dir", embedding_model_dir, "--json", two_words)
+    assert code == 0 and "2 words found; the loudest is predicted" in err
+    expected = predict_json(capsys, "--model-dir", embedding_model_dir, test_wavs[0])
+    assert json.loads(out)[0]["digit"] == expected[0]["digit"]

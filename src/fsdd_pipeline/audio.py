@@ -1,14 +1,18 @@
 """Loading audio the same way for training and for any new recording."""
 
 import io
+import logging
 import struct
 from pathlib import Path
 
 import numpy as np
 import soundfile
 
+from .endpoint import crop_to_speech
 from .errors import RecordingError
 from .librosa_runtime import load_librosa
+
+log = logging.getLogger(__name__)
 
 # libsndfile format names of the WAV and FLAC files the pipeline takes.
 SUPPORTED_FORMATS = ("WAV", "WAVEX", "RF64", "FLAC")
@@ -34,15 +38,20 @@ def analysis_frame(sample_rate):
     return max(16, int(0.032 * sample_rate))
 
 
-def load_audio(path, sample_rate, trim_top_db=None, min_duration_s=MIN_DURATION_S):
-    """Read a WAV/FLAC file as mono float32 at ``sample_rate``, silence-trimmed.
+def load_audio(path, sample_rate, endpoint=None, min_duration_s=MIN_DURATION_S):
+    """Read a WAV/FLAC file as mono float32 at ``sample_rate``, cropped to its spoken word.
 
-    Stereo is averaged to mono, other rates are resampled, and leading/trailing
-    parts quieter than ``trim_top_db`` below the peak are cut so that untrimmed
-    recordings look like FSDD's trimmed ones. Raises RecordingError naming the
-    file and the reason when the file is unreadable, truncated, holds no speech
-    or less than ``min_duration_s`` seconds of sound after trimming.
+    Stereo is averaged to mono, other rates are resampled, and with ``endpoint``
+    (EndpointParams) the take is cropped to its loudest word, so that a long or noisy
+    take looks like FSDD's trimmed clips (see prepare_clip). Raises RecordingError naming
+    the file and the reason when the file is unreadable, truncated, holds no speech or
+    less than ``min_duration_s`` seconds of sound after cropping.
     """
+    return load_clip(path, sample_rate, endpoint, min_duration_s)[0]
+
+
+def load_clip(path, sample_rate, endpoint=None, min_duration_s=MIN_DURATION_S):
+    """load_audio's samples and the CropInfo of the endpointing (None without it)."""
     if not Path(path).is_file():
         raise RecordingError(path, "file not found")
     try:
@@ -50,9 +59,7 @@ def load_audio(path, sample_rate, trim_top_db=None, min_duration_s=MIN_DURATION_
             samples, file_rate = read_audio(handle, source=path)
     except OSError as error:
         raise RecordingError(path, f"cannot read file ({error.strerror or error})") from error
-    return prepare_samples(
-        samples, file_rate, sample_rate, trim_top_db, min_duration_s, source=path
-    )
+    return prepare_clip(samples, file_rate, sample_rate, endpoint, min_duration_s, source=path)
 
 
 def read_audio(handle, source):
@@ -179,15 +186,30 @@ def prepare_samples(
     samples,
     file_rate,
     sample_rate,
-    trim_top_db=None,
+    endpoint=None,
     min_duration_s=MIN_DURATION_S,
     source="<samples>",
 ):
-    """Downmix, resample, check for speech and trim samples already in memory.
+    """prepare_clip's samples alone."""
+    return prepare_clip(samples, file_rate, sample_rate, endpoint, min_duration_s, source)[0]
 
-    ``samples`` is frames x channels or 1-D. RecordingError naming ``source`` if they
-    are empty, not finite, all zero, at a rate outside MIN_SAMPLE_RATE..MAX_SAMPLE_RATE,
-    hold no speech (reject_if_no_speech) or less than ``min_duration_s`` after trimming.
+
+def prepare_clip(
+    samples,
+    file_rate,
+    sample_rate,
+    endpoint=None,
+    min_duration_s=MIN_DURATION_S,
+    source="<samples>",
+):
+    """Downmix, resample, check for speech and crop to the spoken word samples in memory.
+
+    ``samples`` is frames x channels or 1-D. With ``endpoint`` (EndpointParams) the take
+    is cropped to its loudest word (fsdd_pipeline.endpoint). Returns (samples, CropInfo
+    or None). RecordingError naming ``source`` if the samples are empty, not finite, all
+    zero, at a rate outside MIN_SAMPLE_RATE..MAX_SAMPLE_RATE, hold no speech
+    (reject_if_no_speech, or no word stands out of a take longer than a word can be) or
+    less than ``min_duration_s`` after cropping.
     """
     librosa = load_librosa()
 
@@ -209,18 +231,27 @@ def prepare_samples(
     if file_rate != sample_rate:
         samples = librosa.resample(samples, orig_sr=file_rate, target_sr=sample_rate)
     reject_if_no_speech(samples, sample_rate, source)
-    if trim_top_db is not None:
-        # librosa's default 2048-sample frames are a quarter second at 8 kHz: trim on
-        # 32 ms frames every 8 ms instead, so the cut lands close to the speech.
-        frame = analysis_frame(sample_rate)
-        samples, _ = librosa.effects.trim(
-            samples, top_db=trim_top_db, frame_length=frame, hop_length=frame // 4
-        )
+    info = None
+    if endpoint is not None:
+        samples, info = crop_to_speech(samples, sample_rate, endpoint)
+        if not info.speech_found and samples.size > endpoint.max_word_s * sample_rate:
+            raise RecordingError(
+                source,
+                f"no speech: no word stands out of the take's noise floor "
+                f"({info.noise_floor_db:.1f} dBFS) in {samples.size / sample_rate:.2f} s",
+            )
+        if not info.speech_found:
+            # A clip trimmed to its word leaves no silence to measure a floor from.
+            log.debug(
+                "%s: no pause around the word; the whole %.2f s clip is used",
+                source,
+                samples.size / sample_rate,
+            )
     duration = samples.size / sample_rate
     if duration < min_duration_s:
         raise RecordingError(
             source,
-            f"too short: {duration:.3f} s of sound after trimming, "
+            f"too short: {duration:.3f} s of sound after cropping, "
             f"the minimum is {min_duration_s} s",
         )
-    return np.ascontiguousarray(samples, dtype=np.float32)
+    return np.ascontiguousarray(samples, dtype=np.float32), info

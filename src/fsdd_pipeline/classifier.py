@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio import load_audio, prepare_samples
+from .audio import load_clip, prepare_clip
 from .features import extract_features
 from .io import atomic_path
 from .labels import N_CLASSES
@@ -92,16 +92,16 @@ class DigitClassifier:
 
     def clip_features(self, samples, rate, source="<samples>"):
         """Feature matrices of raw audio, prepared exactly like the training recordings."""
+        return self.clip_features_and_words(samples, rate, source)[0]
+
+    def clip_features_and_words(self, samples, rate, source="<samples>"):
+        """(feature matrices, words found in the take): a take with several words is
+        cropped to its loudest, the one the features describe."""
         params = self.spec.feature_params
-        prepared = prepare_samples(
-            samples,
-            rate,
-            params.sample_rate,
-            params.trim_top_db,
-            params.min_duration_s,
-            source=source,
+        prepared, crop = prepare_clip(
+            samples, rate, params.sample_rate, params.endpoint, params.min_duration_s, source
         )
-        return extract_features(prepared, params)
+        return extract_features(prepared, params), (crop.words if crop and crop.words else 1)
 
     def predict_proba_matrices(self, matrices):
         """Probabilities for a list of {feature: matrix} dicts."""
@@ -111,8 +111,14 @@ class DigitClassifier:
         """Probabilities for raw audio: ``clips`` is a list of (samples, sample_rate)."""
         return self.predict_proba_matrices([self.clip_features(s, rate) for s, rate in clips])
 
+    def predict_file(self, path):
+        """(probabilities (10,), words found) of one audio file, loaded exactly like the
+        training data; with several words, the loudest is predicted."""
+        params = self.spec.feature_params
+        samples, crop = load_clip(path, params.sample_rate, params.endpoint, params.min_duration_s)
+        words = crop.words if crop and crop.words else 1
+        return self.predict_proba_matrices([extract_features(samples, params)])[0], words
+
     def predict_proba_file(self, path):
         """Probabilities (10,) for one audio file, loaded exactly like the training data."""
-        params = self.spec.feature_params
-        samples = load_audio(path, params.sample_rate, params.trim_top_db, params.min_duration_s)
-        return self.predict_proba_matrices([extract_features(samples, params)])[0]
+        return self.predict_file(path)[0]

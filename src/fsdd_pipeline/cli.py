@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .labels import PROB_COLUMNS
 from .naming import AUDIO_SUFFIXES, UNSUPPORTED_AUDIO_SUFFIXES, unsupported_format
-from .tracking import CHAMPION_ALIAS, project_tracking
+from .tracking import CHAMPION_ALIAS, project_tracking, sqlite_file
 
 MODELS_DIR = Path("results/models")
 # Inside a model's folder, the trained model itself (the train_model rule's output).
@@ -123,16 +123,20 @@ class FolderPredictor:
         results = []
         for path in paths:
             try:
-                results.append((self.classifier.predict_proba_file(path), None))
+                probabilities, words = self.classifier.predict_file(path)
+                report_words(path, words)
+                results.append((probabilities, None))
             except PipelineError as error:
                 results.append((None, getattr(error, "reason", str(error))))
         return results
 
 
-def _sqlite_file(uri):
-    """The database file of a sqlite:/// URI (relative to the current folder), else None."""
-    prefix = "sqlite:///"
-    return Path(uri[len(prefix) :]) if uri.startswith(prefix) else None
+def report_words(path, words):
+    """Say when a take held several words: the loudest is the one predicted."""
+    if words > 1:
+        print(
+            f"fsdd-predict: {path}: {words} words found; the loudest is predicted", file=sys.stderr
+        )
 
 
 class PyfuncPredictor:
@@ -140,7 +144,7 @@ class PyfuncPredictor:
 
     def __init__(self, model_uri, tracking_uri, missing_hint):
         os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-        store = _sqlite_file(tracking_uri)
+        store = sqlite_file(tracking_uri)
         needs_store = model_uri.startswith(("models:/", "runs:/"))
         if needs_store and store is not None and not store.is_file():
             # Opening a missing sqlite store would create an empty one.
@@ -178,6 +182,7 @@ class PyfuncPredictor:
         from .audio import EMPTY_FILE_REASON
 
         results = [None] * len(paths)
+        self.paths = paths
         for start in range(0, len(paths), PYFUNC_BATCH):
             items = []
             for index in range(start, min(start + PYFUNC_BATCH, len(paths))):
@@ -216,9 +221,11 @@ class PyfuncPredictor:
                 for item in items:
                     results.update(self._predict_encoded([item]))
                 break
-            for (index, _), probabilities in zip(
-                items, output[PROB_COLUMNS].to_numpy(dtype=float), strict=True
+            words = output["words"] if "words" in output else [1] * len(items)
+            for (index, _), probabilities, found in zip(
+                items, output[PROB_COLUMNS].to_numpy(dtype=float), words, strict=True
             ):
+                report_words(self.paths[index], int(found))
                 results[index] = (probabilities, None)
             break
         return results

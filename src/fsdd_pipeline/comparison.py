@@ -23,6 +23,8 @@ COLUMNS = [
     "params",
     "training_time_s",
     "loso_accuracy",
+    "loso_min_accuracy",
+    "selection",
 ]
 
 
@@ -54,21 +56,55 @@ def comparison_row(model_name, model_type, history, test_metrics, training_info,
         "params": int(training_info["params"]),
         "training_time_s": float(training_info["training_time_s"]),
         "loso_accuracy": "" if loso is None else f"{loso['mean']:.4f} ± {loso['std']:.4f}",
+        "loso_mean_accuracy": None if loso is None else float(loso["mean"]),
+        "loso_min_accuracy": None if loso is None else float(loso["min"]),
+        "selection": "",
     }
 
 
 def _ranked(frame):
-    """Best first: highest test macro F1, then highest test accuracy, then model name."""
-    return frame.sort_values(
-        ["test_f1_macro", "test_accuracy", "model"],
-        ascending=[False, False, True],
-        kind="mergesort",
-    ).reset_index(drop=True)
+    """Best first: speaker independence decides (highest LOSO mean accuracy; models without
+    LOSO after those with it), then the official split (test accuracy, then macro F1),
+    then the model name."""
+    ranked = frame.assign(_loso=frame["loso_mean_accuracy"].astype(float).fillna(-1.0))
+    return (
+        ranked.sort_values(
+            ["_loso", "test_accuracy", "test_f1_macro", "model"],
+            ascending=[False, False, False, True],
+            kind="mergesort",
+        )
+        .drop(columns="_loso")
+        .reset_index(drop=True)
+    )
 
 
 def comparison_table(rows):
-    """Rows from comparison_row() as a DataFrame, best test macro F1 first."""
-    return _ranked(pd.DataFrame(list(rows), columns=COLUMNS))
+    """Rows from comparison_row() as a DataFrame, the champion first, each row saying why
+    it is or is not the champion (``selection``)."""
+    frame = _ranked(pd.DataFrame(list(rows), columns=[*COLUMNS, "loso_mean_accuracy"]))
+    frame["selection"] = _selection_reasons(frame)
+    return frame[COLUMNS + ["loso_mean_accuracy"]]
+
+
+def _selection_reasons(ranked):
+    best = ranked.iloc[0]
+    by_loso = pd.notna(best["loso_mean_accuracy"])
+    reasons = []
+    for position, row in ranked.iterrows():
+        if position == 0:
+            reasons.append(
+                f"champion: best LOSO mean ({row['loso_mean_accuracy']:.4f}, worst fold "
+                f"{row['loso_min_accuracy']:.4f}), test {row['test_accuracy']:.4f}"
+                if by_loso
+                else f"champion: no model has LOSO; best test accuracy {row['test_accuracy']:.4f}"
+            )
+        elif by_loso and pd.isna(row["loso_mean_accuracy"]):
+            reasons.append("no LOSO evaluation: not a candidate")
+        elif by_loso and row["loso_mean_accuracy"] < best["loso_mean_accuracy"]:
+            reasons.append(f"LOSO mean {row['loso_mean_accuracy']:.4f} below the champion's")
+        else:
+            reasons.append("tie on LOSO mean, lower on the official split")
+    return reasons
 
 
 def markdown_table(frame):
@@ -106,7 +142,8 @@ def plot_comparison(frame):
 
 
 def best_model(frame):
-    """Name of the model with the highest test macro F1 (ties: accuracy, then name)."""
+    """(name, reason) of the champion: the first row of the ranking (see _ranked)."""
     if frame.empty:
         raise ValueError("the comparison table is empty")
-    return str(_ranked(frame).loc[0, "model"])
+    ranked = _ranked(frame)
+    return str(ranked.loc[0, "model"]), _selection_reasons(ranked)[0].removeprefix("champion: ")

@@ -48,6 +48,32 @@ def _check_models(config):
             value = settings.get(key)
             if isinstance(value, list) and value[0] > value[1]:
                 raise ConfigError(f"models.{name}.augment.{key}", f"range {value} has low > high")
+        features = model["features"]
+        if model["pooling"] == "sequence" and "embedding" in features and len(features) > 1:
+            raise ConfigError(
+                f"models.{name}.features",
+                "the embedding (one frame per 80 ms) cannot be stacked frame by frame with "
+                f"{', '.join(f for f in features if f != 'embedding')}: use it alone, or a "
+                "pooled input (mean, stats, summary)",
+            )
+    for position, lever in enumerate(config["levers"]):
+        for key in ("baseline", "variant"):
+            if key in lever and lever[key] not in config["models"]:
+                raise ConfigError(
+                    f"levers.{position}.{key}", f"{lever[key]!r} is not a model in 'models'"
+                )
+        ablated = config["robustness"]["endpointing_ablation"]
+        if lever.get("ablation") == "endpointing" and lever["baseline"] not in ablated:
+            raise ConfigError(
+                f"levers.{position}.baseline",
+                f"{lever['baseline']!r} must be in robustness.endpointing_ablation to be "
+                "scored without endpoint detection",
+            )
+    for name in config["robustness"]["endpointing_ablation"]:
+        if name not in config["models"]:
+            raise ConfigError(
+                "robustness.endpointing_ablation", f"{name!r} is not a model in 'models'"
+            )
     for name in config["loso"]["models"]:
         if name not in config["models"]:
             raise ConfigError("loso.models", f"{name!r} is not a model in 'models'")

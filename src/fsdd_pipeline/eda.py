@@ -21,9 +21,17 @@ def _digit_grid(title):
 
 
 def plot_durations(dataset):
-    figure, (hist, box) = plt.subplots(1, 2, figsize=(13, 4.5))
+    """Durations after endpointing, per digit, and how much endpointing cut."""
+    figure, (hist, box, cut) = plt.subplots(1, 3, figsize=(19, 4.5))
     hist.hist(dataset["duration_s"], bins=50, color="#4C72B0")
-    hist.set(xlabel="duration after trimming (s)", ylabel="recordings", title="Durations")
+    hist.set(xlabel="duration after endpointing (s)", ylabel="recordings", title="Durations")
+    cut.hist(1000 * dataset["cut_s"], bins=50, color="#DD8452")
+    whole = int((~dataset["speech_found"]).sum())
+    cut.set(
+        xlabel="audio cut around the word (ms)",
+        ylabel="recordings",
+        title=f"Endpointing: cut per recording ({whole} kept whole: no pause to measure)",
+    )
     box.boxplot(
         [dataset.loc[dataset.digit == d, "duration_s"] for d in DIGITS], tick_labels=list(DIGITS)
     )
@@ -97,12 +105,12 @@ def plot_feature_examples(dataset, feature, params):
         matrix = unflatten_feature(row[feature], row[f"{feature}_shape"])
         image = librosa.display.specshow(
             matrix,
-            sr=params["sample_rate"],
-            hop_length=params["hop_length"],
+            sr=params.sample_rate,
+            hop_length=params.hop_length,
             x_axis="time",
             y_axis=y_axis,
-            fmin=params["fmin"],
-            fmax=params["fmax"],
+            fmin=params.fmin,
+            fmax=params.fmax,
             ax=axis,
         )
         axis.set(title=f"{digit}  ({row.file_name})", xlabel="time (s)")

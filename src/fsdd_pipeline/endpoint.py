@@ -34,6 +34,9 @@ class EndpointParams:
     last 230 ms); a word needs ``min_speech_s`` of frames ``min_peak_db`` above the floor
     and above ``min_level_dbfs``. Crops keep ``margin_s`` around the word and never cut
     less than ``min_pause_s``: a shorter lead or tail is part of the word, not a pause.
+    A take in which no word stands out is kept whole when it is no longer than
+    ``max_word_s`` (a clip trimmed to its word has no floor to measure), and holds no
+    speech when longer (FSDD's clips with no measurable floor are at most 0.81 s).
     """
 
     frame_ms: float = 32.0
@@ -48,6 +51,7 @@ class EndpointParams:
     min_speech_s: float = 0.06
     margin_s: float = 0.05
     min_pause_s: float = 0.25
+    max_word_s: float = 1.5
 
     def as_dict(self):
         return asdict(self)

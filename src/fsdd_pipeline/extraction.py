@@ -8,7 +8,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .audio import load_audio
+from .audio import load_clip
 from .errors import RecordingError
 from .features import FEATURE_NAMES, extract_features, flatten_feature
 from .io import atomic_path, write_csv
@@ -30,6 +30,10 @@ FEATURE_SCHEMA = pa.schema(
         ("duration_s", pa.float64()),
         ("sample_rate", pa.int32()),
         ("rms", pa.float64()),
+        # What endpoint detection found and cut (see fsdd_pipeline.endpoint).
+        ("speech_found", pa.bool_()),
+        ("words", pa.int16()),
+        ("cut_s", pa.float64()),
         # The trimmed, resampled waveform, so training-time augmentation needs no WAVs.
         ("samples", pa.list_(pa.float32())),
     ]
@@ -45,7 +49,9 @@ def recording_record(path, params, speakers):
     """The feature row of one recording (a dict matching FEATURE_SCHEMA)."""
     name = parse_recording_name(path)
     meta = speaker_metadata(speakers, name.speaker, path)
-    samples = load_audio(path, params.sample_rate, params.trim_top_db, params.min_duration_s)
+    samples, crop = load_clip(path, params.sample_rate, params.endpoint, params.min_duration_s)
+    if crop is not None and not crop.speech_found:
+        log.warning("%s: no word stands out of a noise floor; the whole clip is used", path)
     matrices = extract_features(samples, params)
     record = {
         "file_name": Path(path).name,
@@ -57,6 +63,9 @@ def recording_record(path, params, speakers):
         "duration_s": samples.size / params.sample_rate,
         "sample_rate": params.sample_rate,
         "rms": float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))),
+        "speech_found": True if crop is None else crop.speech_found,
+        "words": 1 if crop is None else crop.words,
+        "cut_s": 0.0 if crop is None else crop.cut_s,
         "samples": samples,
     }
     for feature, matrix in matrices.items():

@@ -1,24 +1,32 @@
-"""Per-recording features: MFCC, chroma and log-mel spectrogram, and their Parquet form."""
+"""Per-recording features: MFCC, chroma, log-mel spectrogram and a pretrained speech
+embedding, and their Parquet form."""
 
+import functools
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
 from .audio import MIN_DURATION_S
+from .embedding import EMBEDDING_SIZE, EmbeddingParams, get_embedder
+from .endpoint import EndpointParams
 from .librosa_runtime import load_librosa
 
-FEATURE_NAMES = ("mfcc", "chroma", "spectrogram")
+FEATURE_NAMES = ("mfcc", "chroma", "spectrogram", "embedding")
 CHROMA_BINS = 12
 
 
 @dataclass(frozen=True)
 class FeatureParams:
-    """Everything that determines the features of a recording (all from config)."""
+    """Everything that determines the features of a recording (all from config).
+
+    ``endpoint`` (None: the take is used whole) and ``min_duration_s`` decide how a
+    recording is cropped before any feature; ``embedding`` how its embedding is computed.
+    """
 
     sample_rate: int = 8000
-    trim_top_db: float | None = 30.0
-    # Recordings with less sound than this after trimming are rejected (audio.min_duration_s).
+    endpoint: EndpointParams | None = field(default_factory=EndpointParams)
+    # Recordings with less sound than this after cropping are rejected (audio.min_duration_s).
     min_duration_s: float = MIN_DURATION_S
     n_fft: int = 512
     hop_length: int = 128
@@ -27,38 +35,46 @@ class FeatureParams:
     fmin: float = 0.0
     fmax: float | None = None
     top_db: float = 80.0
+    embedding: EmbeddingParams = field(default_factory=EmbeddingParams)
+
+    @classmethod
+    def from_dict(cls, data):
+        """From as_dict()'s form, or the workflow's merged ``audio`` + ``features`` sections."""
+        data = dict(data)
+        endpoint = data.pop("endpoint", None)
+        embedding = data.pop("embedding", None) or {}
+        known = set(cls.__dataclass_fields__)
+        return cls(
+            **{key: value for key, value in data.items() if key in known},
+            endpoint=None if endpoint is None else EndpointParams(**endpoint),
+            embedding=EmbeddingParams(**embedding),
+        )
 
     @classmethod
     def from_config(cls, config):
         """Build from the workflow config's ``audio`` and ``features`` sections."""
-        audio, features = config["audio"], config["features"]
-        return cls(
-            sample_rate=int(audio["sample_rate"]),
-            trim_top_db=audio.get("trim_top_db"),
-            min_duration_s=float(audio.get("min_duration_s", MIN_DURATION_S)),
-            n_fft=int(features["n_fft"]),
-            hop_length=int(features["hop_length"]),
-            n_mfcc=int(features["n_mfcc"]),
-            n_mels=int(features["n_mels"]),
-            fmin=float(features.get("fmin", 0.0)),
-            fmax=features.get("fmax"),
-            top_db=float(features.get("top_db", 80.0)),
-        )
+        return cls.from_dict(config["audio"] | config["features"])
 
     def as_dict(self):
         return asdict(self)
 
     def rows(self, feature):
-        """Number of rows (coefficients or bins) of one feature."""
-        return {"mfcc": self.n_mfcc, "chroma": CHROMA_BINS, "spectrogram": self.n_mels}[feature]
+        """Number of rows (coefficients, bins or dimensions) of one feature."""
+        return {
+            "mfcc": self.n_mfcc,
+            "chroma": CHROMA_BINS,
+            "spectrogram": self.n_mels,
+            "embedding": EMBEDDING_SIZE,
+        }[feature]
 
 
 def extract_features(samples, params):
-    """Compute the three feature matrices (rows x frames, float32) of prepared samples.
+    """Compute the four feature matrices (rows x frames, float32) of prepared samples.
 
     The log-mel spectrogram is in dB relative to the recording's peak and floored
     ``top_db`` below it, so the features do not depend on the recording's gain;
-    the MFCCs are the DCT of that spectrogram.
+    the MFCCs are the DCT of that spectrogram. The embedding is the frozen pretrained
+    speech embedding (fsdd_pipeline.embedding) of the same samples.
     """
     librosa = load_librosa()
 
@@ -80,6 +96,8 @@ def extract_features(samples, params):
         "mfcc": mfcc.astype(np.float32),
         "chroma": chroma.astype(np.float32),
         "spectrogram": log_mel.astype(np.float32),
+        # One 96-dimensional vector per 80 ms: rows x frames like the other features.
+        "embedding": get_embedder(params.embedding).embed(samples, params.sample_rate).T,
     }
 
 
@@ -98,7 +116,17 @@ def silence_frame(feature, params):
         return scipy.fft.dct(floor, type=2, norm="ortho")[: params.n_mfcc].astype(np.float32)
     if feature == "chroma":
         return np.zeros(CHROMA_BINS, dtype=np.float32)
+    if feature == "embedding":
+        return _silent_embedding(params.embedding, params.sample_rate)
     raise KeyError(f"unknown feature {feature!r}; expected one of {FEATURE_NAMES}")
+
+
+@functools.cache
+def _silent_embedding(embedding_params, sample_rate):
+    """The embedding of silence (the middle frame of an all-zero clip)."""
+    silence = np.zeros(int(embedding_params.min_seconds * sample_rate), dtype=np.float32)
+    frames = get_embedder(embedding_params).embed(silence, sample_rate)
+    return frames[len(frames) // 2].copy()
 
 
 def flatten_feature(matrix):

@@ -9,7 +9,7 @@ import numpy as np
 from .dataset import feature_stack
 from .features import FEATURE_NAMES, FeatureParams, silence_frame
 
-POOLINGS = ("sequence", "mean", "stats")
+POOLINGS = ("sequence", "mean", "stats", "summary")
 INPUT_SPEC_FILE = "input_spec.json"
 
 
@@ -20,7 +20,9 @@ class InputSpec:
     ``sequence`` gives (frames, channels) with the features stacked along channels,
     padded with silence or centre-cropped to ``frames``; ``mean`` gives the mean of
     every feature row over time (the seed MLP's 40 mean MFCCs); ``stats`` gives the
-    mean, standard deviation, minimum and maximum of every row and of its deltas.
+    mean, standard deviation, minimum and maximum of every row and of its deltas;
+    ``summary`` the mean, maximum and standard deviation of every row (for the
+    embedding: 288 numbers, the pooling it was measured with).
     """
 
     features: tuple
@@ -40,7 +42,7 @@ class InputSpec:
         return cls(
             features=tuple(model_config["features"]),
             pooling=model_config.get("pooling", "sequence"),
-            frames=int(frames),
+            frames=int(model_config.get("frames") or frames),
             feature_params=feature_params,
         )
 
@@ -55,6 +57,8 @@ class InputSpec:
             return (self.frames, self.channels)
         if self.pooling == "mean":
             return (self.channels,)
+        if self.pooling == "summary":
+            return (3 * self.channels,)
         return (8 * self.channels,)
 
     def to_dict(self):
@@ -71,7 +75,7 @@ class InputSpec:
             features=tuple(data["features"]),
             pooling=data["pooling"],
             frames=int(data["frames"]),
-            feature_params=FeatureParams(**data["feature_params"]),
+            feature_params=FeatureParams.from_dict(data["feature_params"]),
         )
 
     def save(self, directory):
@@ -117,6 +121,13 @@ def example_from_features(matrices, spec):
         )
     if spec.pooling == "mean":
         return np.concatenate([matrices[f].mean(axis=1) for f in spec.features])
+    if spec.pooling == "summary":
+        return np.concatenate(
+            [
+                np.concatenate([m.mean(axis=1), m.max(axis=1), m.std(axis=1)])
+                for m in (matrices[f] for f in spec.features)
+            ]
+        )
     # stats: per feature, the 8 statistics of each row, grouped by statistic.
     return np.concatenate([_pooled_stats(matrices[f]) for f in spec.features])
 

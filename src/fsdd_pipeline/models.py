@@ -8,7 +8,7 @@ them and nothing of the validation or test splits leaks in.
 from .labels import N_CLASSES
 
 KERAS_TYPES = ("cnn", "rnn", "crnn", "mlp")
-SKLEARN_TYPES = ("svm",)
+SKLEARN_TYPES = ("svm", "logreg")
 
 
 def _keras():
@@ -127,11 +127,18 @@ def build_keras_model(config, spec, train_x):
 
 
 def build_sklearn_model(config):
-    """The classical baseline: standardized summary statistics into an RBF SVM."""
+    """Standardized inputs into an RBF SVM (``svm``) or a logistic regression (``logreg``)."""
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import SVC
 
+    if config["type"] == "logreg":
+        from sklearn.linear_model import LogisticRegression
+
+        return make_pipeline(
+            StandardScaler(),
+            LogisticRegression(C=config["C"], max_iter=config["max_iter"]),
+        )
     return make_pipeline(
         StandardScaler(),
         SVC(

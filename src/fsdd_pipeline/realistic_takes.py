@@ -227,7 +227,7 @@ def _low_quality_channel(samples, sample_rate, rng):
 
 
 # Evaluation-time perturbations of a raw test clip, in report order (the convention of
-# augment.ROBUSTNESS_TRANSFORMS): name -> f(samples, sample_rate, rng) -> (samples, sample_rate).
+# robustness.ROBUSTNESS_TRANSFORMS): name -> f(samples, sample_rate, rng) -> (samples, sample_rate).
 # The DC-offset and click takes add their defect to the quietest (40 dB) white-noise take.
 REALISTIC_TRANSFORMS = OrderedDict(
     [

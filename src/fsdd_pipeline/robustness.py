@@ -6,7 +6,9 @@ import numpy as np
 import pandas as pd
 
 from .augment import add_noise, apply_gain, mono
+from .errors import RecordingError
 from .librosa_runtime import load_librosa
+from .realistic_takes import REALISTIC_TRANSFORMS
 
 ROBUSTNESS_RATE = 44100
 PADDING_S = 0.5
@@ -47,6 +49,7 @@ def _gain_minus_12db(samples, sample_rate, rng):
 
 # Evaluation-time perturbations of a raw test clip, in report order:
 # name -> f(samples, sample_rate, rng) -> (samples, sample_rate), samples (frames, 2) for stereo.
+# The realistic takes (the word inside a longer noisy take, a poor channel) come last.
 ROBUSTNESS_TRANSFORMS = OrderedDict(
     [
         ("clean", _clean),
@@ -55,27 +58,54 @@ ROBUSTNESS_TRANSFORMS = OrderedDict(
         ("silence_padding", _silence_padding),
         ("resampled_44k_stereo", _resampled_44k_stereo),
         ("gain_minus_12db", _gain_minus_12db),
+        *REALISTIC_TRANSFORMS.items(),
     ]
 )
 
 
-def robustness_table(classifier, test_frame, seed=0):
+def _predicted_digits(classifier, clips):
+    """The predicted digit of every (samples, rate) clip; -1 (wrong) where the loading
+    path rejects the clip (e.g. no speech found), and how many were rejected."""
+    predicted = np.full(len(clips), -1)
+    usable, matrices = [], []
+    for index, (samples, rate) in enumerate(clips):
+        try:
+            matrices.append(classifier.clip_features(samples, rate, source=f"clip {index}"))
+            usable.append(index)
+        except RecordingError:
+            continue
+    if usable:
+        predicted[usable] = classifier.predict_proba_matrices(matrices).argmax(axis=1)
+    return predicted, len(clips) - len(usable)
+
+
+def without_endpointing(classifier):
+    """The same trained model, loading audio with endpoint detection switched off."""
+    import dataclasses
+
+    from .classifier import DigitClassifier
+
+    params = dataclasses.replace(classifier.spec.feature_params, endpoint=None)
+    spec = dataclasses.replace(classifier.spec, feature_params=params)
+    return DigitClassifier(classifier.estimator, spec)
+
+
+def robustness_table(classifier, test_frame, seed=0, ablate_endpointing=False):
     """Accuracy per transform of the test clips' waveforms, and the drop from clean.
 
     Every transformed clip goes through the same loading path as a new recording
-    (downmix, resample, trim, features), so this measures the whole path.
+    (downmix, resample, speech check, endpointing, features), so this measures the whole
+    path; a clip that path rejects counts as wrong (``rejected`` says how many). With
+    ``ablate_endpointing``, the realistic takes are also scored with endpoint detection off
+    (rows ``{transform}_no_endpointing``): what the detector is worth.
     """
     digits = test_frame["digit"].to_numpy()
     rows = []
-    for name, transform in ROBUSTNESS_TRANSFORMS.items():
-        rng = np.random.default_rng(seed)
-        sample_rate = classifier.spec.feature_params.sample_rate
-        clips = [
-            transform(np.asarray(samples, dtype=np.float32), sample_rate, rng)
-            for samples in test_frame["samples"]
-        ]
-        predicted = classifier.predict_proba_samples(clips).argmax(axis=1)
-        rows.append({"transform": name, "accuracy": float(np.mean(predicted == digits))})
+    runs = [("", classifier, ROBUSTNESS_TRANSFORMS)]
+    if ablate_endpointing:
+        runs.append(("_no_endpointing", without_endpointing(classifier), REALISTIC_TRANSFORMS))
+    for suffix, model, transforms in runs:
+        rows += _transform_rows(model, transforms, test_frame, digits, seed, suffix)
     table = pd.DataFrame(rows)
     clean = table.loc[table["transform"] == "clean", "accuracy"].iloc[0]
     table["drop_points"] = 100 * (clean - table["accuracy"])
@@ -83,8 +113,33 @@ def robustness_table(classifier, test_frame, seed=0):
     return table
 
 
+def _transform_rows(classifier, transforms, test_frame, digits, seed, suffix):
+    rows = []
+    for name, transform in transforms.items():
+        rng = np.random.default_rng(seed)
+        sample_rate = classifier.spec.feature_params.sample_rate
+        clips = [
+            transform(np.asarray(samples, dtype=np.float32), sample_rate, rng)
+            for samples in test_frame["samples"]
+        ]
+        predicted, rejected = _predicted_digits(classifier, clips)
+        rows.append(
+            {
+                "transform": f"{name}{suffix}",
+                "accuracy": float(np.mean(predicted == digits)),
+                "rejected": rejected,
+            }
+        )
+    return rows
+
+
 def robustness_summary(tables):
     """Model x transform accuracy from {model: robustness_table}, plus the worst drop."""
+    tables = {m: t[~t["transform"].str.endswith("_no_endpointing")] for m, t in tables.items()}
     summary = pd.DataFrame({m: t.set_index("transform")["accuracy"] for m, t in tables.items()}).T
     summary["worst_drop_points"] = [t["drop_points"].max() for t in tables.values()]
+    summary["realistic_mean_drop_points"] = [
+        t.loc[t["transform"].isin(list(REALISTIC_TRANSFORMS)), "drop_points"].mean()
+        for t in tables.values()
+    ]
     return summary.rename_axis("model")

@@ -175,12 +175,14 @@ def _row_clip(row):
     return samples, rate
 
 
-def predictions_frame(probabilities):
-    """The output frame of probabilities (n, 10): digit, probability, prob_0..prob_9."""
+def predictions_frame(probabilities, words=None):
+    """The output frame of probabilities (n, 10): digit, probability, prob_0..prob_9 and
+    ``words``, the words found in each take (the loudest is the one predicted)."""
     probabilities = np.asarray(probabilities, dtype=np.float64).reshape(-1, N_CLASSES)
     frame = pd.DataFrame(probabilities, columns=PROB_COLUMNS)
     frame.insert(0, "probability", probabilities.max(axis=1))
     frame.insert(0, "digit", probabilities.argmax(axis=1).astype(np.int64))
+    frame["words"] = np.ones(len(frame), np.int64) if words is None else np.asarray(words)
     return frame
 
 
@@ -199,18 +201,20 @@ class AudioDigitModel(mlflow.pyfunc.PythonModel):
 
     # The DataFrame hint keeps MLflow from deriving an input schema from type hints.
     def predict(self, context, model_input: pd.DataFrame, params=None):
-        matrices, reasons = [], {}
+        matrices, words, reasons = [], [], {}
         for position, row in enumerate(request_rows(model_input)):
             try:
                 samples, rate = _row_clip(row)
-                matrices.append(self.classifier.clip_features(samples, rate, source=position))
+                features, found = self.classifier.clip_features_and_words(samples, rate, position)
+                matrices.append(features)
+                words.append(found)
             except RecordingError as error:
                 reasons[position] = error.reason
             except ValueError as error:
                 reasons[position] = str(error)
         if reasons:
             raise AudioInputError(reasons)
-        return predictions_frame(self.classifier.predict_proba_matrices(matrices))
+        return predictions_frame(self.classifier.predict_proba_matrices(matrices), words)
 
 
 def signature():
@@ -223,6 +227,7 @@ def signature():
     outputs = Schema(
         [ColSpec("long", "digit"), ColSpec("double", "probability")]
         + [ColSpec("double", column) for column in PROB_COLUMNS]
+        + [ColSpec("long", "words")]
     )
     return ModelSignature(inputs=None, outputs=outputs)
 

@@ -130,19 +130,28 @@ def train_sklearn(config, spec, train_frame, val_frame):
     loss, accuracy = _scores(model, x, y)
     val_loss, val_accuracy = _scores(model, val_x, val_y)
     history = pd.DataFrame([[1, loss, accuracy, val_loss, val_accuracy]], columns=HISTORY_COLUMNS)
-    svc = model[-1]
-    params = int(svc.support_vectors_.size + svc.dual_coef_.size + svc.intercept_.size)
+    params, stored = sklearn_parameters(model[-1])
     return TrainingResult(
         classifier=DigitClassifier(model, spec),
         history=history,
         training_time_s=elapsed,
         params=params,
         summary=(
-            f"{model}\n\nsupport vectors: {svc.support_vectors_.shape[0]} of {len(x)} "
-            f"training examples, {x.shape[1]} input features\nstored parameters: {params}\n"
+            f"{model}\n\n{stored} of {len(x)} training examples, "
+            f"{x.shape[1]} input features\nstored parameters: {params}\n"
         ),
         learning_curve=sklearn_learning_curve(config, x, y, val_x, val_y),
     )
+
+
+def sklearn_parameters(estimator):
+    """(number of stored parameters, what they are) of a fitted SVC or linear model."""
+    if hasattr(estimator, "support_vectors_"):
+        vectors = estimator.support_vectors_
+        count = vectors.size + estimator.dual_coef_.size + estimator.intercept_.size
+        return int(count), f"support vectors: {vectors.shape[0]}"
+    count = estimator.coef_.size + estimator.intercept_.size
+    return int(count), f"linear model: {estimator.coef_.shape[0]} classes"
 
 
 def sklearn_learning_curve(config, x, y, val_x, val_y, fractions=(0.1, 0.25, 0.5, 1.0)):

@@ -18,6 +18,15 @@ wildcard_constraints:
 
 MODELS = list(config["models"])
 LOSO_MODELS = config["loso"]["models"]
+LEVER_MODELS = sorted(
+    {
+        lever[key]
+        for lever in config["levers"]
+        for key in ("baseline", "variant")
+        if key in lever
+    }
+)
+LEVER_LOSO_MODELS = [model for model in LEVER_MODELS if model in LOSO_MODELS]
 
 
 def recordings_dir():

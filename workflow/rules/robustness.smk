@@ -11,6 +11,8 @@ rule evaluate_robustness:
         "../../environment.yml"
     params:
         seed=config["robustness"]["seed"],
+        ablate_endpointing=lambda wildcards: wildcards.model
+        in config["robustness"]["endpointing_ablation"],
         tracking=config["tracking"],
     script:
         "../../scripts/evaluate_robustness.py"

@@ -1,0 +1,23 @@
+rule lever_table:
+    input:
+        loso=expand(rules.loso_summary.output.summary, model=LEVER_LOSO_MODELS),
+        metrics=expand(rules.evaluate.output.test_metrics, model=LEVER_MODELS),
+        robustness=expand(rules.evaluate_robustness.output.table, model=LEVER_MODELS),
+    output:
+        table="results/comparison/levers.csv",
+        markdown=report(
+            "results/comparison/levers.md",
+            caption="../report/levers.rst",
+            category="4. Comparison",
+            labels={"figure": "what each lever was worth"},
+        ),
+    log:
+        "results/logs/lever_table.log",
+    conda:
+        "../../environment.yml"
+    params:
+        levers=config["levers"],
+        models=LEVER_MODELS,
+        loso_models=LEVER_LOSO_MODELS,
+    script:
+        "../../scripts/lever_table.py"
