@@ -1,9 +1,10 @@
 """Accuracy of one model on the test split under noise, silence padding, resampling to
 44.1 kHz stereo, a gain change and inside realistic takes (a longer noisy take, a poor
-channel), logged into the model's training run."""
+channel; with and without endpointing), logged into the model's training run."""
+
+import pandas as pd
 
 from fsdd_pipeline.classifier import DigitClassifier
-from fsdd_pipeline.dataset import read_dataset
 from fsdd_pipeline.io import write_csv
 from fsdd_pipeline.robustness import robustness_table
 from fsdd_pipeline.tracking import log_robustness, read_run_id
@@ -14,10 +15,7 @@ if "snakemake" not in globals():
 configure_logging(snakemake)
 
 classifier = DigitClassifier.load(snakemake.input.model)
-test = read_dataset(snakemake.input.dataset, splits=["test"])
-table = robustness_table(
-    classifier, test, snakemake.params.seed, snakemake.params.ablate_endpointing
-)
+table = robustness_table(classifier, pd.read_parquet(snakemake.input.features))
 write_csv(table, snakemake.output.table)
 log_robustness(
     snakemake.params.tracking, read_run_id(snakemake.input.run_id), table, snakemake.output.table

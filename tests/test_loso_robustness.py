@@ -79,7 +79,6 @@ def test_loso_robustness_levers_and_champion_workflow(tmp_path, fsdd_subset):
                 "mfcc": logreg | {"features": ["mfcc"]},
             },
             "loso.models": ["emb", "mfcc"],
-            "robustness.endpointing_ablation": ["emb"],
             "levers": [
                 {"lever": "embedding", "baseline": "mfcc", "variant": "emb"},
                 {"lever": "endpointing", "baseline": "emb", "ablation": "endpointing"},

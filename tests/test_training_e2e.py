@@ -43,7 +43,7 @@ def workdir(tmp_path_factory, fsdd_subset):
     # One thread per training job: snakemake --cores 2 trains two models at once.
     overrides = {"models": tiny_models(), "training.threads": 1}
     # No leave-one-speaker-out runs or lever table here (tests/test_loso_robustness.py).
-    overrides |= {"loso.models": [], "levers": [], "robustness.endpointing_ablation": []}
+    overrides |= {"loso.models": [], "levers": []}
     workdir = make_workdir(tmp_path_factory.mktemp("training"), fsdd_subset, overrides)
     run_snakemake(workdir, *TARGETS)
     return workdir

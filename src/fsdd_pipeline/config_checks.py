@@ -62,18 +62,6 @@ def _check_models(config):
                 raise ConfigError(
                     f"levers.{position}.{key}", f"{lever[key]!r} is not a model in 'models'"
                 )
-        ablated = config["robustness"]["endpointing_ablation"]
-        if lever.get("ablation") == "endpointing" and lever["baseline"] not in ablated:
-            raise ConfigError(
-                f"levers.{position}.baseline",
-                f"{lever['baseline']!r} must be in robustness.endpointing_ablation to be "
-                "scored without endpoint detection",
-            )
-    for name in config["robustness"]["endpointing_ablation"]:
-        if name not in config["models"]:
-            raise ConfigError(
-                "robustness.endpointing_ablation", f"{name!r} is not a model in 'models'"
-            )
     for name in config["loso"]["models"]:
         if name not in config["models"]:
             raise ConfigError("loso.models", f"{name!r} is not a model in 'models'")

@@ -68,37 +68,50 @@ class FeatureParams:
         }[feature]
 
 
-def extract_features(samples, params):
-    """Compute the four feature matrices (rows x frames, float32) of prepared samples.
+def extract_features(samples, params, features=FEATURE_NAMES):
+    """Compute the feature matrices (rows x frames, float32) of prepared samples: all four,
+    or only ``features`` (what one model needs, when it augments its training data).
 
     The log-mel spectrogram is in dB relative to the recording's peak and floored
     ``top_db`` below it, so the features do not depend on the recording's gain;
     the MFCCs are the DCT of that spectrogram. The embedding is the frozen pretrained
     speech embedding (fsdd_pipeline.embedding) of the same samples.
     """
-    librosa = load_librosa()
+    matrices = {}
+    if "embedding" in features:
+        # One 96-dimensional vector per 80 ms: rows x frames like the other features.
+        embedder = get_embedder(params.embedding)
+        matrices["embedding"] = embedder.embed(samples, params.sample_rate).T
+    if set(features) - {"embedding"}:
+        matrices |= _spectral_features(samples, params, features)
+    return {name: matrices[name] for name in features}
 
+
+def _spectral_features(samples, params, features):
+    """MFCC, chroma and log-mel spectrogram (the ones asked for) from one STFT."""
+    librosa = load_librosa()
     with warnings.catch_warnings():
         # Very short clips trigger librosa's "n_fft too large" warning; they are padded as usual.
         warnings.simplefilter("ignore", UserWarning)
         power = np.abs(librosa.stft(samples, n_fft=params.n_fft, hop_length=params.hop_length)) ** 2
-        mel = librosa.feature.melspectrogram(
-            S=power,
-            sr=params.sample_rate,
-            n_mels=params.n_mels,
-            fmin=params.fmin,
-            fmax=params.fmax,
-        )
-        log_mel = librosa.power_to_db(mel, ref=np.max, top_db=params.top_db)
-        mfcc = librosa.feature.mfcc(S=log_mel, n_mfcc=params.n_mfcc)
-        chroma = librosa.feature.chroma_stft(S=power, sr=params.sample_rate, n_fft=params.n_fft)
-    return {
-        "mfcc": mfcc.astype(np.float32),
-        "chroma": chroma.astype(np.float32),
-        "spectrogram": log_mel.astype(np.float32),
-        # One 96-dimensional vector per 80 ms: rows x frames like the other features.
-        "embedding": get_embedder(params.embedding).embed(samples, params.sample_rate).T,
-    }
+        matrices = {}
+        if {"spectrogram", "mfcc"} & set(features):
+            mel = librosa.feature.melspectrogram(
+                S=power,
+                sr=params.sample_rate,
+                n_mels=params.n_mels,
+                fmin=params.fmin,
+                fmax=params.fmax,
+            )
+            log_mel = librosa.power_to_db(mel, ref=np.max, top_db=params.top_db)
+            matrices["spectrogram"] = log_mel.astype(np.float32)
+            matrices["mfcc"] = librosa.feature.mfcc(S=log_mel, n_mfcc=params.n_mfcc).astype(
+                np.float32
+            )
+        if "chroma" in features:
+            chroma = librosa.feature.chroma_stft(S=power, sr=params.sample_rate, n_fft=params.n_fft)
+            matrices["chroma"] = chroma.astype(np.float32)
+    return matrices
 
 
 def silence_frame(feature, params):

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 
 from .realistic_takes import REALISTIC_TRANSFORMS
+from .robustness import NO_ENDPOINTING
 
-NO_ENDPOINTING = "_no_endpointing"
 METRICS = {
     "loso_mean": "LOSO mean",
     "loso_min": "LOSO worst fold",

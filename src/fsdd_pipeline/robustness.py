@@ -1,5 +1,6 @@
 """Accuracy of a model on transformed copies of the official test split."""
 
+import dataclasses
 from collections import OrderedDict
 
 import numpy as np
@@ -63,79 +64,86 @@ ROBUSTNESS_TRANSFORMS = OrderedDict(
 )
 
 
-def _predicted_digits(classifier, clips):
-    """The predicted digit of every (samples, rate) clip; -1 (wrong) where the loading
-    path rejects the clip (e.g. no speech found), and how many were rejected."""
-    predicted = np.full(len(clips), -1)
-    usable, matrices = [], []
-    for index, (samples, rate) in enumerate(clips):
-        try:
-            matrices.append(classifier.clip_features(samples, rate, source=f"clip {index}"))
-            usable.append(index)
-        except RecordingError:
-            continue
-    if usable:
-        predicted[usable] = classifier.predict_proba_matrices(matrices).argmax(axis=1)
-    return predicted, len(clips) - len(usable)
+NO_ENDPOINTING = "_no_endpointing"
 
 
-def without_endpointing(classifier):
-    """The same trained model, loading audio with endpoint detection switched off."""
-    import dataclasses
-
-    from .classifier import DigitClassifier
-
-    params = dataclasses.replace(classifier.spec.feature_params, endpoint=None)
-    spec = dataclasses.replace(classifier.spec, feature_params=params)
-    return DigitClassifier(classifier.estimator, spec)
-
-
-def robustness_table(classifier, test_frame, seed=0, ablate_endpointing=False):
-    """Accuracy per transform of the test clips' waveforms, and the drop from clean.
-
-    Every transformed clip goes through the same loading path as a new recording
-    (downmix, resample, speech check, endpointing, features), so this measures the whole
-    path; a clip that path rejects counts as wrong (``rejected`` says how many). With
-    ``ablate_endpointing``, the realistic takes are also scored with endpoint detection off
-    (rows ``{transform}_no_endpointing``): what the detector is worth.
-    """
-    digits = test_frame["digit"].to_numpy()
-    rows = []
-    runs = [("", classifier, ROBUSTNESS_TRANSFORMS)]
-    if ablate_endpointing:
-        runs.append(("_no_endpointing", without_endpointing(classifier), REALISTIC_TRANSFORMS))
-    for suffix, model, transforms in runs:
-        rows += _transform_rows(model, transforms, test_frame, digits, seed, suffix)
-    table = pd.DataFrame(rows)
-    clean = table.loc[table["transform"] == "clean", "accuracy"].iloc[0]
-    table["drop_points"] = 100 * (clean - table["accuracy"])
-    table["n"] = len(test_frame)
-    return table
-
-
-def _transform_rows(classifier, transforms, test_frame, digits, seed, suffix):
-    rows = []
-    for name, transform in transforms.items():
+def transformed_clips(test_frame, sample_rate, seed):
+    """(transform name, endpointing on, [(samples, rate)]) for every robustness transform of
+    the test clips, and the realistic takes once more with endpointing off; the noise of
+    each transform is drawn from its own generator seeded with ``seed``."""
+    runs = [(name, True, t) for name, t in ROBUSTNESS_TRANSFORMS.items()]
+    runs += [(f"{name}{NO_ENDPOINTING}", False, t) for name, t in REALISTIC_TRANSFORMS.items()]
+    for name, endpointing, transform in runs:
         rng = np.random.default_rng(seed)
-        sample_rate = classifier.spec.feature_params.sample_rate
         clips = [
             transform(np.asarray(samples, dtype=np.float32), sample_rate, rng)
             for samples in test_frame["samples"]
         ]
-        predicted, rejected = _predicted_digits(classifier, clips)
+        yield name, endpointing, clips
+
+
+def robustness_features(test_frame, params, seed=0):
+    """Features of every transformed test clip, computed once for all models (they share
+    the feature settings): one row per transform and clip, in the dataset's flat form, with
+    ``rejected`` holding the loading path's reason where it refused the clip."""
+    from .audio import prepare_clip
+    from .features import FEATURE_NAMES, extract_features, flatten_feature
+
+    without = dataclasses.replace(params, endpoint=None)
+    rows = []
+    for name, endpointing, clips in transformed_clips(test_frame, params.sample_rate, seed):
+        use = params if endpointing else without
+        for (samples, rate), file_name, digit in zip(
+            clips, test_frame["file_name"], test_frame["digit"], strict=True
+        ):
+            row = {"transform": name, "file_name": file_name, "digit": int(digit), "rejected": ""}
+            try:
+                prepared, _ = prepare_clip(
+                    samples, rate, use.sample_rate, use.endpoint, use.min_duration_s, file_name
+                )
+                matrices = extract_features(prepared, use)
+            except RecordingError as error:
+                row["rejected"] = error.reason
+                matrices = {f: np.zeros((use.rows(f), 1), np.float32) for f in FEATURE_NAMES}
+            for feature, matrix in matrices.items():
+                row[feature], row[f"{feature}_shape"] = flatten_feature(matrix)
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def robustness_table(classifier, features):
+    """Accuracy of a model per transform from robustness_features(), and the drop from clean.
+
+    Every transformed clip went through the same loading path as a new recording
+    (downmix, resample, speech check, endpointing, features), so this measures the whole
+    path; a clip that path rejected counts as wrong (``rejected`` says how many). The
+    ``{transform}_no_endpointing`` rows are the realistic takes with endpoint detection off:
+    what the detector is worth.
+    """
+    rows = []
+    for name, group in features.groupby("transform", sort=False):
+        usable = group[group["rejected"] == ""]
+        correct = 0
+        if len(usable):
+            predicted = classifier.predict_proba_frame(usable).argmax(axis=1)
+            correct = int(np.sum(predicted == usable["digit"].to_numpy()))
         rows.append(
             {
-                "transform": f"{name}{suffix}",
-                "accuracy": float(np.mean(predicted == digits)),
-                "rejected": rejected,
+                "transform": name,
+                "accuracy": correct / len(group),
+                "rejected": len(group) - len(usable),
+                "n": len(group),
             }
         )
-    return rows
+    table = pd.DataFrame(rows)
+    clean = table.loc[table["transform"] == "clean", "accuracy"].iloc[0]
+    table["drop_points"] = 100 * (clean - table["accuracy"])
+    return table
 
 
 def robustness_summary(tables):
     """Model x transform accuracy from {model: robustness_table}, plus the worst drop."""
-    tables = {m: t[~t["transform"].str.endswith("_no_endpointing")] for m, t in tables.items()}
+    tables = {m: t[~t["transform"].str.endswith(NO_ENDPOINTING)] for m, t in tables.items()}
     summary = pd.DataFrame({m: t.set_index("transform")["accuracy"] for m, t in tables.items()}).T
     summary["worst_drop_points"] = [t["drop_points"].max() for t in tables.values()]
     summary["realistic_mean_drop_points"] = [

@@ -53,7 +53,7 @@ def augmented_inputs(frame, spec, settings, seed):
     augmenter = WaveformAugmenter(settings, params.sample_rate, seed)
     clips = [np.asarray(s, dtype=np.float32) for s in frame["samples"]]
     samples, labels = augmenter.augment_dataset(clips, frame["digit"].to_numpy())
-    matrices = [extract_features(s, params) for s in samples]
+    matrices = [extract_features(s, params, spec.features) for s in samples]
     return inputs_from_matrices(matrices, spec), np.asarray(labels, dtype=np.int64)
 
 

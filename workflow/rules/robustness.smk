@@ -1,7 +1,25 @@
+rule robustness_features:
+    input:
+        dataset=rules.build_dataset.output.dataset,
+    output:
+        features="results/robustness/features.parquet",
+    log:
+        "results/logs/robustness/features.log",
+    benchmark:
+        "results/benchmarks/robustness_features.tsv"
+    conda:
+        "../../environment.yml"
+    params:
+        features=feature_params(),
+        seed=config["robustness"]["seed"],
+    script:
+        "../../scripts/robustness_features.py"
+
+
 rule evaluate_robustness:
     input:
         model=rules.train_model.output.model,
-        dataset=rules.build_dataset.output.dataset,
+        features=rules.robustness_features.output.features,
         run_id=rules.train_model.output.run_id,
     output:
         table="results/robustness/{model}.csv",
@@ -10,9 +28,6 @@ rule evaluate_robustness:
     conda:
         "../../environment.yml"
     params:
-        seed=config["robustness"]["seed"],
-        ablate_endpointing=lambda wildcards: wildcards.model
-        in config["robustness"]["endpointing_ablation"],
         tracking=config["tracking"],
     script:
         "../../scripts/evaluate_robustness.py"
