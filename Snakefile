@@ -27,6 +27,9 @@ include: "workflow/rules/robustness.smk"
 include: "workflow/rules/levers.smk"
 
 
+check_tracking_store()
+
+
 rule all:
     default_target: True
     input:

@@ -3,6 +3,7 @@ experiment, a model's training run, its evaluation and robustness, the leave-one
 runs and the registered champion. Scripts call these; none opens a run itself."""
 
 import contextlib
+import fcntl
 import logging
 import os
 import subprocess
@@ -71,12 +72,111 @@ def init_tracking(uri, experiment):
     return {"tracking_uri": uri, "experiment": experiment, "experiment_id": experiment_id}
 
 
+@contextlib.contextmanager
+def _store_lock(database):
+    """An exclusive lock beside a SQLite store: its first creation is not safe in parallel."""
+    database.parent.mkdir(parents=True, exist_ok=True)
+    with open(f"{database}.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def use_store(tracking):
-    """Point MLflow at the configured store and experiment; returns the mlflow module."""
+    """Point MLflow at the configured store and experiment; returns the mlflow module.
+
+    A SQLite store is created (tables and experiment) under a lock if it is missing, so no
+    path, however started, writes to an uninitialized store or races another on creating it.
+    """
     mlflow = _mlflow()
+    database = sqlite_file(tracking["uri"])
+    if database is not None:
+        with _store_lock(database):
+            init_tracking(tracking["uri"], tracking["experiment"])
     mlflow.set_tracking_uri(tracking["uri"])
     mlflow.set_experiment(tracking["experiment"])
     return mlflow
+
+
+# Libraries whose versions decide a trained model's numbers, recorded in every run.
+RECORDED_VERSIONS = (
+    "numpy",
+    "scipy",
+    "pandas",
+    "scikit-learn",
+    "tensorflow-cpu",
+    "tensorflow",
+    "keras",
+    "librosa",
+    "onnxruntime",
+    "mlflow",
+)
+
+
+def library_versions():
+    """{"versions.<package>": version} of the installed libraries that decide the numbers."""
+    import importlib.metadata
+    import platform
+
+    versions = {"versions.python": platform.python_version()}
+    for package in RECORDED_VERSIONS:
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            versions[f"versions.{package}"] = importlib.metadata.version(package)
+    return versions
+
+
+def rows_digest(frame):
+    """Digest of the order of a frame's recordings: training data that differs only in row
+    order can train a different model, so a run records which order it saw."""
+    import hashlib
+
+    return hashlib.sha256("\n".join(frame["file_name"]).encode()).hexdigest()[:16]
+
+
+def _same_job_filter(tags):
+    """Search filter for earlier runs of the same job: model, rule, project folder (and
+    held-out speaker), so that neither another project on a shared server nor another
+    fold is touched."""
+    keys = ("model", "mlflow.source.name", "workdir", "held_out_speaker")
+    return " and ".join(f"tags.`{k}` = '{tags[k]}'" for k in keys if k in tags)
+
+
+def _close_abandoned_runs(client, experiment_id, tags):
+    """Mark runs of the same job still RUNNING (their process was killed) as KILLED."""
+    query = f"{_same_job_filter(tags)} and attributes.status = 'RUNNING'"
+    for run in client.search_runs([experiment_id], query):
+        log.warning("marking abandoned run %s of %s as KILLED", run.info.run_id, tags["model"])
+        client.set_terminated(run.info.run_id, "KILLED")
+
+
+def _supersede_earlier_runs(client, experiment_id, tags, run_id):
+    """Delete (MLflow's soft delete) earlier FINISHED or KILLED runs of the same job, and
+    their child runs: one run per model output, the one its files came from."""
+    query = f"{_same_job_filter(tags)} and attributes.status != 'RUNNING'"
+    for run in client.search_runs([experiment_id], query):
+        if run.info.run_id == run_id:
+            continue
+        children = client.search_runs(
+            [experiment_id], f"tags.`mlflow.parentRunId` = '{run.info.run_id}'"
+        )
+        for old in [*children, run]:
+            client.set_tag(old.info.run_id, "superseded_by", run_id)
+            client.delete_run(old.info.run_id)
+
+
+@contextlib.contextmanager
+def _job_run(tracking, run_name, tags):
+    """A run of one workflow job: abandoned runs of the same job are closed first, and
+    once this one finished, earlier ones are superseded by it."""
+    mlflow = use_store(tracking)
+    client = mlflow.MlflowClient()
+    experiment_id = mlflow.get_experiment_by_name(tracking["experiment"]).experiment_id
+    _close_abandoned_runs(client, experiment_id, tags)
+    with mlflow.start_run(run_name=run_name, tags=tags) as run:
+        yield run
+    _supersede_earlier_runs(client, experiment_id, tags, run.info.run_id)
 
 
 def git_commit():
@@ -114,6 +214,8 @@ def run_tags(name, config, rule, dataset_path=None, **extra):
         "git_commit": git_commit(),
         "mlflow.source.name": f"scripts/{rule}.py (snakemake rule {rule})",
         "mlflow.source.type": "JOB",
+        "workdir": str(Path.cwd()),
+        **library_versions(),
         **extra,
     }
     if dataset_path is not None:
@@ -165,8 +267,9 @@ def training_run(tracking, name, config, params, dataset, dataset_path, rule="tr
     """The MLflow run of one model's training, with its tags, parameters and dataset input;
     yields the run. Train inside it so that epoch_callbacks() log into it."""
     mlflow = use_store(tracking)
-    tags = run_tags(name, config, rule, dataset_path)
-    with mlflow.start_run(run_name=name, tags=tags) as run:
+    train_rows = dataset[dataset["split"] == "train"]
+    tags = run_tags(name, config, rule, dataset_path, train_rows_digest=rows_digest(train_rows))
+    with _job_run(tracking, name, tags) as run:
         mlflow.log_params(flatten_params(params))
         _log_dataset_input(mlflow, dataset, dataset_path, tags["dataset_digest"])
         yield run
@@ -295,7 +398,7 @@ def start_loso_parent(tracking, name, config, feature_params, dataset_path):
     its folds, in other processes, nest under it. Returns its run id."""
     mlflow = use_store(tracking)
     tags = run_tags(name, config, "loso_start", dataset_path, evaluation="leave-one-speaker-out")
-    with mlflow.start_run(run_name=f"{name}-loso", tags=tags) as run:
+    with _job_run(tracking, f"{name}-loso", tags) as run:
         mlflow.log_params(flatten_params({"model": config, "features": feature_params}))
     return run.info.run_id
 
@@ -309,7 +412,7 @@ def loso_fold_run(tracking, parent_run_id, name, config, speaker):
     tags = run_tags(
         name, config, "loso_fold", held_out_speaker=speaker, **{"mlflow.parentRunId": parent_run_id}
     )
-    with mlflow.start_run(run_name=f"{name}-loso-{speaker}", tags=tags) as run:
+    with _job_run(tracking, f"{name}-loso-{speaker}", tags) as run:
         mlflow.log_params(flatten_params({"model": config, "held_out_speaker": speaker}))
         yield run
 

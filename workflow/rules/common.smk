@@ -2,7 +2,10 @@
 # config sections that reach the rules through params, and repeated output lists.
 import os
 
+from snakemake.exceptions import WorkflowError
+
 from fsdd_pipeline.evaluation import EVALUATION_FILES
+from fsdd_pipeline.tracking import sqlite_file
 from fsdd_pipeline.naming import (
     first_recording_per_digit,
     recordings_by_batch,
@@ -69,6 +72,28 @@ def feature_params():
         key: value for key, value in config["features"].items() if key != "batches"
     }
     return config["audio"] | features
+
+
+def tracking_store():
+    """{"store": file} of a local SQLite tracking store (an output of init_tracking), none
+    for a tracking server."""
+    database = sqlite_file(config["tracking"]["uri"])
+    return {"store": str(database)} if database else {}
+
+
+def check_tracking_store():
+    """Stop when the SQLite store was deleted while files still point into it: Snakemake
+    would find nothing to do (it does not rerun a job because an input went missing), and
+    the runs, the registered champion and fsdd-predict would be gone unnoticed."""
+    store = tracking_store().get("store")
+    marker = rules.init_tracking.output.experiment
+    if store and not os.path.exists(store) and os.path.exists(marker):
+        raise WorkflowError(
+            f"tracking store {store} is missing, but {marker} and the run ids under "
+            "results/ point into it: restore it from a backup, or train and evaluate "
+            f"everything again into a new store: rm {marker} && snakemake --cores 8 "
+            "--forcerun init_tracking"
+        )
 
 
 def model_config(wildcards):

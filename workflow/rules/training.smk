@@ -1,5 +1,6 @@
 rule init_tracking:
     output:
+        **tracking_store(),
         experiment="results/mlflow/experiment.json",
     log:
         "results/logs/init_tracking.log",
