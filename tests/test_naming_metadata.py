@@ -2,7 +2,7 @@ import pytest
 
 from fsdd_pipeline.errors import RecordingError
 from fsdd_pipeline.metadata import read_speakers, speaker_metadata
-from fsdd_pipeline.naming import batch_of, list_recordings, parse_recording_name
+from fsdd_pipeline.naming import batch_count, batch_of, list_recordings, parse_recording_name
 
 from .conftest import PROJECT
 
@@ -39,3 +39,11 @@ def test_batches_are_stable_and_listing_keeps_audio_only(tmp_path):
     for name in ("b.wav", "a.flac", "notes.txt"):
         (tmp_path / name).write_bytes(b"")
     assert list_recordings(tmp_path) == ["a.flac", "b.wav"]
+
+
+def test_batch_count_follows_recordings_per_batch_unless_fixed():
+    assert batch_count(3000, 800) == 4  # FSDD with the default config
+    assert batch_count(3200, 800) == 4 and batch_count(3201, 800) == 5
+    assert batch_count(140, 800) == 1 and batch_count(0, 800) == 1
+    assert batch_count(3000, 800, batches=7) == 7
+    assert batch_count(3000, 800, batches=None) == 4

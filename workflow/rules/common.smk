@@ -4,7 +4,7 @@ import os
 from pathlib import Path
 
 from fsdd_pipeline.models import KERAS_TYPES, SKLEARN_TYPES
-from fsdd_pipeline.naming import batch_of, list_recordings
+from fsdd_pipeline.naming import batch_count, batch_of, list_recordings
 
 
 wildcard_constraints:
@@ -23,9 +23,14 @@ def recordings_dir():
 def recordings_by_batch():
     """{batch: [recording paths]} for every recording in the recordings folder."""
     folder = recordings_dir()
+    names = list_recordings(folder)
+    features = config["features"]
+    n_batches = batch_count(
+        len(names), features["recordings_per_batch"], features.get("batches")
+    )
     batches = {}
-    for name in list_recordings(folder):
-        batch = batch_of(name, config["features"]["batches"])
+    for name in names:
+        batch = batch_of(name, n_batches)
         batches.setdefault(batch, []).append(os.path.join(folder, name))
     return batches
 
@@ -46,8 +51,9 @@ def feature_batch_dirs(wildcards):
 
 def feature_params():
     """Everything that determines a recording's features; a change re-extracts all."""
+    batching = ("batches", "recordings_per_batch")
     features = {
-        key: value for key, value in config["features"].items() if key != "batches"
+        key: value for key, value in config["features"].items() if key not in batching
     }
     return config["audio"] | features
 
