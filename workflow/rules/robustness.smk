@@ -1,3 +1,8 @@
+# Bookkeeping and plots run where snakemake runs, not as cluster jobs.
+localrules:
+    summarize_robustness,
+
+
 rule evaluate_robustness:
     input:
         model=lambda wildcards: model_file(wildcards.model),
@@ -9,6 +14,10 @@ rule evaluate_robustness:
         "results/logs/robustness/{model}.log",
     conda:
         "../../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=lambda wildcards, input: 1500 + 20 * input.size_mb,
+        runtime=20,
     params:
         model_dir=lambda wildcards: f"results/models/{wildcards.model}",
         seed=config["robustness"]["seed"],
@@ -32,6 +41,10 @@ rule summarize_robustness:
         "results/logs/robustness/summary.log",
     conda:
         "../../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=5,
     params:
         models=MODELS,
     script:

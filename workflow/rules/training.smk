@@ -1,3 +1,8 @@
+# Bookkeeping and plots run where snakemake runs, not as cluster jobs.
+localrules:
+    init_tracking,
+
+
 rule init_tracking:
     output:
         experiment="results/mlflow/experiment.json",
@@ -5,6 +10,10 @@ rule init_tracking:
         "results/logs/init_tracking.log",
     conda:
         "../../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=5,
     params:
         tracking=config["tracking"],
     script:
@@ -37,6 +46,9 @@ rule train_keras_model:
     conda:
         "../../environment.yml"
     threads: config["training"]["threads"]
+    resources:
+        mem_mb=lambda wildcards, input: 2000 + 20 * input.size_mb,
+        runtime=60,
     params:
         model=lambda wildcards: config["models"][wildcards.model],
         features=feature_params(),
@@ -62,3 +74,7 @@ use rule train_keras_model as train_sklearn_model with:
         run_id="results/models/{model}/mlflow_run_id.txt",
     wildcard_constraints:
         model=models_of_types(SKLEARN_TYPES),
+    threads: 1
+    resources:
+        mem_mb=lambda wildcards, input: 1000 + 10 * input.size_mb,
+        runtime=15,
