@@ -16,6 +16,7 @@ from fsdd_pipeline.tracking import (
     epoch_logger,
     flatten_params,
     git_commit,
+    job_tags,
     log_dataset_input,
     log_flavor_model,
     use_store,
@@ -45,6 +46,7 @@ with mlflow.start_run(run_name=name) as run:
             "model_type": config["type"],
             "git_commit": git_commit(),
             "dataset_digest": digest,
+            **job_tags(),
         }
     )
     mlflow.log_params(

@@ -39,6 +39,19 @@ def use_store(tracking):
     return mlflow
 
 
+# Where a run was computed when the workflow runs on SLURM (tag name: environment variable).
+SLURM_TAGS = {
+    "slurm_job_id": "SLURM_JOB_ID",
+    "slurm_cluster": "SLURM_CLUSTER_NAME",
+    "slurm_node": "SLURMD_NODENAME",
+}
+
+
+def job_tags():
+    """Tags naming the SLURM job (id, cluster, node) this process runs in; {} outside SLURM."""
+    return {tag: os.environ[name] for tag, name in SLURM_TAGS.items() if os.environ.get(name)}
+
+
 def git_commit():
     """The project's current git commit, or 'unknown' outside a git checkout."""
     try:
@@ -224,7 +237,7 @@ def register_champion(mlflow, registered_name, model_name, run_id, model_uri=Non
 
 def start_parent_run(mlflow, run_name, tags, params):
     """Create a (finished) parent run that child runs point to with mlflow.parentRunId."""
-    with mlflow.start_run(run_name=run_name, tags=tags) as run:
+    with mlflow.start_run(run_name=run_name, tags={**tags, **job_tags()}) as run:
         mlflow.log_params(flatten_params(params))
     return run.info.run_id
 
@@ -233,4 +246,6 @@ def child_run(mlflow, parent_run_id, run_name, tags):
     """Start a run nested under ``parent_run_id``. The parentRunId tag (rather than
     start_run's parent_run_id, which needs an active parent) lets folds in separate
     processes, started at any time, nest under the same parent."""
-    return mlflow.start_run(run_name=run_name, tags={**tags, "mlflow.parentRunId": parent_run_id})
+    return mlflow.start_run(
+        run_name=run_name, tags={**tags, **job_tags(), "mlflow.parentRunId": parent_run_id}
+    )
