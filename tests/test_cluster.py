@@ -76,6 +76,66 @@ def test_batch_count_follows_recordings_per_batch(tmp_path, fsdd_subset):
     assert planned_jobs(dry.stdout + dry.stderr).count("extract_features") == 2
 
 
+# --- eight training jobs at once against a fresh store --------------------------------
+
+# Eight SVMs: real training jobs whose time goes to tracking, not to training.
+EIGHT = {f"svm{i}": "svm" for i in range(8)}
+
+
+@pytest.fixture(scope="module")
+def eight_models_workdir(tmp_path_factory, fsdd_subset):
+    """A workflow copy with the EIGHT models and its dataset built locally (one batch)."""
+    overrides = {
+        "models": tiny_models(EIGHT),
+        "loso.models": [],
+        "features.recordings_per_batch": 1000,
+    }
+    workdir = make_workdir(tmp_path_factory.mktemp("eight"), fsdd_subset, overrides)
+    run_snakemake(workdir, "results/dataset/features.parquet")
+    return workdir
+
+
+def copy_workdir(workdir, path, tracking_uri=None):
+    """A copy of a workflow folder (its results and snakemake's records too)."""
+    shutil.copytree(workdir, path, symlinks=True)
+    if tracking_uri:
+        config_path = path / "config/config.yaml"
+        config = yaml.safe_load(config_path.read_text())
+        config["tracking"]["uri"] = tracking_uri
+        config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def run_id_targets():
+    return [f"results/models/{name}/mlflow_run_id.txt" for name in EIGHT]
+
+
+def assert_eight_runs_overlap(client, workdir):
+    """Every model has its finished run, and all eight runs were open at one moment."""
+    experiment = client.get_experiment_by_name(EXPERIMENT)
+    runs = client.search_runs([experiment.experiment_id])
+    assert sorted(run.info.run_name for run in runs) == sorted(EIGHT)
+    for run in runs:
+        assert run.info.status == "FINISHED"
+        run_id = (workdir / f"results/models/{run.info.run_name}/mlflow_run_id.txt").read_text()
+        assert run_id.strip() == run.info.run_id
+    latest_start = max(run.info.start_time for run in runs)
+    earliest_end = min(run.info.end_time for run in runs)
+    assert latest_start < earliest_end, "the eight runs did not overlap"
+
+
+def test_eight_training_jobs_at_once_into_a_fresh_sqlite_store(tmp_path, eight_models_workdir):
+    workdir = copy_workdir(eight_models_workdir, tmp_path / "workflow")
+    assert not (workdir / "results/mlflow").exists()
+    # init_tracking creates the store first; then all eight start together.
+    result = run_snakemake(workdir, *run_id_targets(), "--cores", "8")
+    output = result.stdout + result.stderr
+    first_done = re.search(r"^Finished jobid: \d+ \(Rule: train_", output, re.M).start()
+    assert len(re.findall(r"^localrule train_\w+:", output[:first_done], re.M)) == 8
+    client = mlflow.MlflowClient(f"sqlite:///{workdir}/results/mlflow/mlflow.db")
+    assert_eight_runs_overlap(client, workdir)
+
+
 # --- the cluster ---------------------------------------------------------------------
 
 
@@ -285,66 +345,6 @@ def test_fsdd_predict_and_serving_use_the_server(slurm_run, cluster, fsdd_subset
             assert response.status == 200
             predictions = json.loads(response.read())["predictions"]
     assert [p["digit"] for p in predictions] == [r["digit"] for r in by_option]
-
-
-# --- eight training jobs at once against a fresh store --------------------------------
-
-# Eight SVMs: real training jobs whose time goes to tracking, not to training.
-EIGHT = {f"svm{i}": "svm" for i in range(8)}
-
-
-@pytest.fixture(scope="module")
-def eight_models_workdir(tmp_path_factory, fsdd_subset):
-    """A workflow copy with the EIGHT models and its dataset built locally (one batch)."""
-    overrides = {
-        "models": tiny_models(EIGHT),
-        "loso.models": [],
-        "features.recordings_per_batch": 1000,
-    }
-    workdir = make_workdir(tmp_path_factory.mktemp("eight"), fsdd_subset, overrides)
-    run_snakemake(workdir, "results/dataset/features.parquet")
-    return workdir
-
-
-def copy_workdir(workdir, path, tracking_uri=None):
-    """A copy of a workflow folder (its results and snakemake's records too)."""
-    shutil.copytree(workdir, path, symlinks=True)
-    if tracking_uri:
-        config_path = path / "config/config.yaml"
-        config = yaml.safe_load(config_path.read_text())
-        config["tracking"]["uri"] = tracking_uri
-        config_path.write_text(yaml.safe_dump(config, sort_keys=False))
-    return path
-
-
-def run_id_targets():
-    return [f"results/models/{name}/mlflow_run_id.txt" for name in EIGHT]
-
-
-def assert_eight_runs_overlap(client, workdir):
-    """Every model has its finished run, and all eight runs were open at one moment."""
-    experiment = client.get_experiment_by_name(EXPERIMENT)
-    runs = client.search_runs([experiment.experiment_id])
-    assert sorted(run.info.run_name for run in runs) == sorted(EIGHT)
-    for run in runs:
-        assert run.info.status == "FINISHED"
-        run_id = (workdir / f"results/models/{run.info.run_name}/mlflow_run_id.txt").read_text()
-        assert run_id.strip() == run.info.run_id
-    latest_start = max(run.info.start_time for run in runs)
-    earliest_end = min(run.info.end_time for run in runs)
-    assert latest_start < earliest_end, "the eight runs did not overlap"
-
-
-def test_eight_training_jobs_at_once_into_a_fresh_sqlite_store(tmp_path, eight_models_workdir):
-    workdir = copy_workdir(eight_models_workdir, tmp_path / "workflow")
-    assert not (workdir / "results/mlflow").exists()
-    # init_tracking creates the store first; then all eight start together.
-    result = run_snakemake(workdir, *run_id_targets(), "--cores", "8")
-    output = result.stdout + result.stderr
-    first_done = re.search(r"^Finished jobid: \d+ \(Rule: train_", output, re.M).start()
-    assert len(re.findall(r"^localrule train_\w+:", output[:first_done], re.M)) == 8
-    client = mlflow.MlflowClient(f"sqlite:///{workdir}/results/mlflow/mlflow.db")
-    assert_eight_runs_overlap(client, workdir)
 
 
 @pytest.mark.cluster
