@@ -21,12 +21,12 @@ def init_tracking(uri, experiment):
     """Create the tracking store and experiment once, before any parallel writer.
 
     Several processes opening a fresh SQLite store together race on creating its
-    tables; after this has run, they only add rows.
+    tables; after this has run, they only add rows. On a shared tracking server another
+    workflow may create the experiment at the same moment: set_experiment takes either.
     """
     mlflow = _mlflow()
     mlflow.set_tracking_uri(uri)
-    found = mlflow.get_experiment_by_name(experiment)
-    experiment_id = found.experiment_id if found else mlflow.create_experiment(experiment)
+    experiment_id = mlflow.set_experiment(experiment).experiment_id
     log.info("tracking store %s, experiment %s (id %s)", uri, experiment, experiment_id)
     return {"tracking_uri": uri, "experiment": experiment, "experiment_id": experiment_id}
 
