@@ -2,7 +2,7 @@ import pytest
 
 from fsdd_pipeline.errors import RecordingError
 from fsdd_pipeline.metadata import read_speakers, speaker_metadata
-from fsdd_pipeline.naming import batch_of, list_recordings, parse_recording_name
+from fsdd_pipeline.naming import batch_count, batch_of, list_recordings, parse_recording_name
 
 from .conftest import PROJECT
 
@@ -49,3 +49,11 @@ def test_unsupported_audio_is_listed_and_rejected_by_format(tmp_path, suffix):
     with pytest.raises(RecordingError) as error:
         parse_recording_name(tmp_path / f"3_theo_2{suffix}")
     assert error.value.reason == f"unsupported format {suffix.lower()}: convert to WAV or FLAC"
+
+
+def test_batch_count_follows_recordings_per_batch_unless_fixed():
+    assert batch_count(3000, 800) == 4  # FSDD with the default config
+    assert batch_count(3200, 800) == 4 and batch_count(3201, 800) == 5
+    assert batch_count(140, 800) == 1 and batch_count(0, 800) == 1
+    assert batch_count(3000, 800, batches=7) == 7
+    assert batch_count(3000, 800, batches=None) == 4

@@ -1,6 +1,7 @@
 """FSDD file names: ``{digit}_{speaker}_{index}.wav``."""
 
 import contextlib
+import math
 import os
 import re
 import zlib
@@ -106,3 +107,15 @@ def first_recording_per_digit(paths):
 def batch_of(file_name, n_batches):
     """Stable extraction batch of a file: adding or changing a file touches its batch only."""
     return f"batch{zlib.crc32(file_name.encode()) % n_batches:03d}"
+
+
+def batch_count(n_recordings, recordings_per_batch, batches=None):
+    """Number of extraction batches: ``batches`` if given, else enough batches of at most
+    ``recordings_per_batch`` recordings (at least one).
+
+    The count changes only when the number of recordings crosses a multiple of
+    ``recordings_per_batch``; then every recording may move to another batch.
+    """
+    if batches:
+        return int(batches)
+    return max(1, math.ceil(n_recordings / recordings_per_batch))

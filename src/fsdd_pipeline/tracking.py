@@ -52,7 +52,8 @@ def init_tracking(uri, experiment):
     """Create the tracking store and experiment once, before any parallel writer.
 
     Several processes opening a fresh SQLite store together race on creating its
-    tables; after this has run, they only add rows.
+    tables; after this has run, they only add rows. On a shared tracking server another
+    workflow may create the experiment at the same moment: set_experiment takes either.
     """
     mlflow = _mlflow()
     mlflow.set_tracking_uri(uri)
@@ -64,7 +65,11 @@ def init_tracking(uri, experiment):
         location = None
         if database is not None:
             location = (database.resolve().parent / ARTIFACTS_DIR_NAME).as_uri()
-        experiment_id = mlflow.create_experiment(experiment, artifact_location=location)
+        try:
+            experiment_id = mlflow.create_experiment(experiment, artifact_location=location)
+        except mlflow.exceptions.MlflowException:
+            # Another workflow on the same server created it a moment ago.
+            experiment_id = mlflow.get_experiment_by_name(experiment).experiment_id
     client = mlflow.MlflowClient()
     for key, value in EXPERIMENT_KIND.items():
         client.set_experiment_tag(experiment_id, key, value)
@@ -179,6 +184,19 @@ def _job_run(tracking, run_name, tags):
     _supersede_earlier_runs(client, experiment_id, tags, run.info.run_id)
 
 
+# Where a run was computed when the workflow runs on SLURM (tag name: environment variable).
+SLURM_TAGS = {
+    "slurm_job_id": "SLURM_JOB_ID",
+    "slurm_cluster": "SLURM_CLUSTER_NAME",
+    "slurm_node": "SLURMD_NODENAME",
+}
+
+
+def job_tags():
+    """Tags naming the SLURM job (id, cluster, node) this process runs in; {} outside SLURM."""
+    return {tag: os.environ[name] for tag, name in SLURM_TAGS.items() if os.environ.get(name)}
+
+
 def git_commit():
     """The project's current git commit, or 'unknown' outside a git checkout."""
     try:
@@ -216,6 +234,7 @@ def run_tags(name, config, rule, dataset_path=None, **extra):
         "mlflow.source.type": "JOB",
         "workdir": str(Path.cwd()),
         **library_versions(),
+        **job_tags(),
         **extra,
     }
     if dataset_path is not None:

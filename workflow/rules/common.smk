@@ -7,7 +7,9 @@ from snakemake.exceptions import WorkflowError
 from fsdd_pipeline.evaluation import EVALUATION_FILES
 from fsdd_pipeline.tracking import sqlite_file
 from fsdd_pipeline.naming import (
+    batch_count,
     first_recording_per_digit,
+    list_recordings,
     recordings_by_batch,
     speakers_of,
 )
@@ -40,8 +42,17 @@ def recordings_dir():
 
 
 def batches():
-    """{batch: [recording paths]} of every recording in the recordings folder."""
-    return recordings_by_batch(recordings_dir(), config["features"]["batches"])
+    """{batch: [recording paths]} of every recording in the recordings folder, in
+    batch_count() batches (features.recordings_per_batch, or features.batches if set).
+    """
+    folder = recordings_dir()
+    settings = config["features"]
+    count = batch_count(
+        len(list_recordings(folder)),
+        settings["recordings_per_batch"],
+        settings.get("batches"),
+    )
+    return recordings_by_batch(folder, count)
 
 
 def all_recordings():
@@ -68,8 +79,9 @@ def eda_example_recordings(wildcards):
 
 def feature_params():
     """Everything that determines a recording's features; a change re-extracts all."""
+    batching = ("batches", "recordings_per_batch")
     features = {
-        key: value for key, value in config["features"].items() if key != "batches"
+        key: value for key, value in config["features"].items() if key not in batching
     }
     return config["audio"] | features
 

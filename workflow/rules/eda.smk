@@ -1,3 +1,8 @@
+# Bookkeeping and plots run where snakemake runs, not as cluster jobs.
+localrules:
+    plot_eda,
+
+
 rule plot_eda:
     input:
         dataset=rules.build_dataset.output.dataset,
@@ -16,6 +21,10 @@ rule plot_eda:
         "results/logs/plot_eda.log",
     conda:
         "../../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=lambda wildcards, input: 1000 + 10 * input.size_mb,
+        runtime=15,
     params:
         features=feature_params(),
     script:

@@ -1,3 +1,8 @@
+# Bookkeeping and plots run where snakemake runs, not as cluster jobs.
+localrules:
+    compare_models,
+
+
 rule evaluate:
     input:
         model=rules.train_model.output.model,
@@ -10,6 +15,10 @@ rule evaluate:
         "results/logs/evaluate/{model}.log",
     conda:
         "../../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=lambda wildcards, input: 1500 + 20 * input.size_mb,
+        runtime=15,
     params:
         tracking=config["tracking"],
     script:
@@ -41,6 +50,10 @@ rule compare_models:
         "results/logs/compare_models.log",
     conda:
         "../../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
     params:
         models=MODELS,
         loso_models=LOSO_MODELS,

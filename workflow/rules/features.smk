@@ -10,6 +10,10 @@ rule extract_features:
         "results/benchmarks/extract_features/{batch}.tsv"
     conda:
         "../../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=lambda wildcards, input: 10 + len(input.recordings) // 200,
     params:
         features=feature_params(),
     script:
@@ -29,6 +33,10 @@ rule build_dataset:
         "results/benchmarks/build_dataset.tsv"
     conda:
         "../../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=15,
     params:
         dataset=config["dataset"],
     script:

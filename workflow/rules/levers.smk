@@ -1,3 +1,8 @@
+# Bookkeeping and plots run where snakemake runs, not as cluster jobs.
+localrules:
+    lever_table,
+
+
 rule lever_table:
     input:
         loso=expand(rules.loso_summary.output.summary, model=LEVER_LOSO_MODELS),
@@ -15,6 +20,10 @@ rule lever_table:
         "results/logs/lever_table.log",
     conda:
         "../../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=5,
     params:
         levers=config["levers"],
         models=LEVER_MODELS,

@@ -1,3 +1,10 @@
+# Bookkeeping and plots run where snakemake runs, not as cluster jobs.
+localrules:
+    loso_start,
+    loso_summary,
+    plot_loso,
+
+
 rule loso_start:
     input:
         dataset=rules.build_dataset.output.dataset,
@@ -8,6 +15,10 @@ rule loso_start:
         "results/logs/loso/{model}/start.log",
     conda:
         "../../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=5,
     params:
         model=model_config,
         features=feature_params(),
@@ -29,6 +40,9 @@ rule loso_fold:
     conda:
         "../../environment.yml"
     threads: config["training"]["threads"]
+    resources:
+        mem_mb=lambda wildcards, input: 2000 + 20 * input.size_mb,
+        runtime=60,
     params:
         model=model_config,
         features=feature_params(),
@@ -60,6 +74,10 @@ rule loso_summary:
         "results/logs/loso/{model}/summary.log",
     conda:
         "../../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
     params:
         speakers=lambda wildcards: recording_speakers(),
         tracking=config["tracking"],
@@ -83,6 +101,10 @@ rule plot_loso:
         "results/logs/loso/plot.log",
     conda:
         "../../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
     params:
         models=LOSO_MODELS,
     script:

@@ -1,3 +1,8 @@
+# Bookkeeping and plots run where snakemake runs, not as cluster jobs.
+localrules:
+    summarize_robustness,
+
+
 rule robustness_features:
     input:
         dataset=rules.build_dataset.output.dataset,
@@ -9,6 +14,11 @@ rule robustness_features:
         "results/benchmarks/robustness_features.tsv"
     conda:
         "../../environment.yml"
+    threads: 1
+    resources:
+        # Every test clip under 22 transforms, features and embedding held in memory.
+        mem_mb=lambda wildcards, input: 1500 + 40 * input.size_mb,
+        runtime=30,
     params:
         features=feature_params(),
         seed=config["robustness"]["seed"],
@@ -27,6 +37,10 @@ rule evaluate_robustness:
         "results/logs/robustness/{model}.log",
     conda:
         "../../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=lambda wildcards, input: 1500 + 20 * input.size_mb,
+        runtime=20,
     params:
         tracking=config["tracking"],
     script:
@@ -48,6 +62,10 @@ rule summarize_robustness:
         "results/logs/robustness/summary.log",
     conda:
         "../../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=5,
     params:
         models=MODELS,
     script:

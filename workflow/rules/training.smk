@@ -1,3 +1,8 @@
+# Bookkeeping and plots run where snakemake runs, not as cluster jobs.
+localrules:
+    init_tracking,
+
+
 rule init_tracking:
     output:
         **tracking_store(),
@@ -6,6 +11,10 @@ rule init_tracking:
         "results/logs/init_tracking.log",
     conda:
         "../../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=5,
     params:
         tracking=config["tracking"],
     script:
@@ -36,6 +45,9 @@ rule train_model:
     conda:
         "../../environment.yml"
     threads: config["training"]["threads"]
+    resources:
+        mem_mb=lambda wildcards, input: 2000 + 20 * input.size_mb,
+        runtime=60,
     params:
         model=model_config,
         features=feature_params(),
