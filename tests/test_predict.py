@@ -285,7 +285,7 @@ def test_no_model_exits_2_saying_how_to_train(test_wavs, tmp_path, capsys, monke
     project.mkdir()
     code, out, err = run_cli(capsys, "--project-dir", project, test_wavs[0])
     assert (code, out) == (2, "")
-    assert "has no config/config.yaml" in err and "--model-dir" in err
+    assert "has no config/config.yaml" in err and "--tracking-uri" in err
     shutil.copytree(PROJECT / "config", project / "config")
     code, out, err = run_cli(capsys, "--project-dir", project, test_wavs[0])
     assert (code, out) == (2, "")

@@ -12,6 +12,9 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 CHAMPION_ALIAS = "champion"
+# The registry name when no project config names one (the config schema's default; a test
+# keeps the two equal).
+DEFAULT_REGISTERED_MODEL = "fsdd-digit-classifier"
 # MLflow 3's UI opens an experiment of this kind on its training runs (not the GenAI view).
 EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
 # Artifacts of a SQLite store go beside it (under results/), not into ./mlruns.
