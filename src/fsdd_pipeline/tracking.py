@@ -281,7 +281,14 @@ def _log_dataset_input(mlflow, dataset, dataset_path, digest):
         name="fsdd-features",
         digest=digest,
     )
-    mlflow.log_input(data, context="training")
+    try:
+        mlflow.log_input(data, context="training")
+    except mlflow.exceptions.MlflowException as error:
+        # Parallel trainings add the same dataset to the experiment at once; the loser of
+        # that race finds it there on a second try and links its run to it.
+        if "UNIQUE" not in str(error) and "duplicate" not in str(error).lower():
+            raise
+        mlflow.log_input(data, context="training")
 
 
 @contextlib.contextmanager
