@@ -1,5 +1,7 @@
 # Spoken-digit recognition on the Free Spoken Digit Dataset: from raw recordings to
 # features, a combined dataset, trained and evaluated models tracked in MLflow.
+import os
+
 from snakemake.utils import min_version
 
 from fsdd_pipeline.config_checks import check_config
@@ -13,7 +15,9 @@ report: "workflow/report/workflow.rst"
 configfile: "config/config.yaml"
 
 
-check_config(config, "workflow/schemas/config.schema.yaml")
+check_config(
+    config, os.path.join(workflow.basedir, "workflow/schemas/config.schema.yaml")
+)
 
 
 include: "workflow/rules/common.smk"

@@ -89,6 +89,8 @@ def eight_models_workdir(tmp_path_factory, fsdd_subset):
         "models": tiny_models(EIGHT),
         "loso.models": [],
         "levers": [],
+        # One thread (CPU) each, so that all eight fit on the 2-core machine at once.
+        "training.threads": 1,
         "features.recordings_per_batch": 1000,
     }
     workdir = make_workdir(tmp_path_factory.mktemp("eight"), fsdd_subset, overrides)

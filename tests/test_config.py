@@ -11,6 +11,7 @@ import yaml
 from docs.config_reference import README, SCHEMA, config_table, readme_section
 from fsdd_pipeline.config_checks import check_config
 from fsdd_pipeline.errors import ConfigError
+from fsdd_pipeline.tracking import DEFAULT_REGISTERED_MODEL
 
 from .conftest import PROJECT, write_tone
 
@@ -48,6 +49,12 @@ def test_shipped_config_holds_the_schema_defaults():
         for part in key.split("."):
             value = value[part]
         assert value == spec["default"], key
+
+
+def test_the_predict_command_falls_back_to_the_schemas_registered_model():
+    schema = yaml.safe_load(SCHEMA.read_text())
+    default = schema["properties"]["tracking"]["properties"]["registered_model"]["default"]
+    assert default == DEFAULT_REGISTERED_MODEL
 
 
 def test_readme_reference_is_generated_from_the_schema():

@@ -285,7 +285,7 @@ def test_no_model_exits_2_saying_how_to_train(test_wavs, tmp_path, capsys, monke
     project.mkdir()
     code, out, err = run_cli(capsys, "--project-dir", project, test_wavs[0])
     assert (code, out) == (2, "")
-    assert "has no config/config.yaml" in err and "--model-dir" in err
+    assert "has no config/config.yaml" in err and "--tracking-uri" in err
     shutil.copytree(PROJECT / "config", project / "config")
     code, out, err = run_cli(capsys, "--project-dir", project, test_wavs[0])
     assert (code, out) == (2, "")
@@ -326,7 +326,12 @@ def test_pyfunc_takes_samples_and_names_bad_rows(registry, test_wavs):
     samples, rate = soundfile.read(test_wavs[2], dtype="float32")
     by_bytes = model.predict(pd.DataFrame({"audio_base64": [encoded]}))
     by_samples = model.predict(pd.DataFrame({"samples": [samples.tolist()], "sample_rate": [rate]}))
-    assert list(by_bytes.columns) == ["digit", "probability", *(f"prob_{d}" for d in range(10))]
+    assert list(by_bytes.columns) == [
+        "digit",
+        "probability",
+        *(f"prob_{d}" for d in range(10)),
+        "words",
+    ]
     pd.testing.assert_frame_equal(by_bytes, by_samples, atol=1e-6)
 
     junk = base64.b64encode(b"not audio").decode("ascii")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .labels import PROB_COLUMNS
 from .naming import AUDIO_SUFFIXES, UNSUPPORTED_AUDIO_SUFFIXES, unsupported_format
-from .tracking import CHAMPION_ALIAS, project_tracking, sqlite_file
+from .tracking import CHAMPION_ALIAS, DEFAULT_REGISTERED_MODEL, project_tracking, sqlite_file
 
 MODELS_DIR = Path("results/models")
 # Inside a model's folder, the trained model itself (the train_model rule's output).
@@ -50,7 +50,8 @@ def build_parser():
     )
     parser.add_argument(
         "--registered-name",
-        help="registered model name (default: tracking.registered_model of the project)",
+        help="registered model name (default: tracking.registered_model of the project, "
+        f"else {DEFAULT_REGISTERED_MODEL})",
     )
     parser.add_argument(
         "--alias", default=CHAMPION_ALIAS, help="registered model alias (default: %(default)s)"
@@ -245,12 +246,14 @@ def make_predictor(args):
         return FolderPredictor(model_dir)
     settings = project_tracking(project)
     tracking_uri = args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or settings["uri"]
-    registered_name = args.registered_name or settings["registered_model"]
-    if not tracking_uri or not registered_name:
+    registered_name = (
+        args.registered_name or settings["registered_model"] or DEFAULT_REGISTERED_MODEL
+    )
+    if not tracking_uri:
         raise NoModelError(
-            f"{project} has no config/config.yaml to read the MLflow store and registered "
-            "model from: run in the project folder, give --project-dir, or choose a model "
-            "with --model-dir or --model-uri (and --tracking-uri, --registered-name)"
+            f"{project} has no config/config.yaml to read the MLflow store from: run in the "
+            "project folder, give --project-dir or --tracking-uri (or $MLFLOW_TRACKING_URI), "
+            "or choose a model with --model-dir"
         )
     hint = (
         f"{HOW_TO_TRAIN} and register the best one, "

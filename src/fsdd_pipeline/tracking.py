@@ -12,6 +12,9 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 CHAMPION_ALIAS = "champion"
+# The registry name when no project config names one (the config schema's default; a test
+# keeps the two equal).
+DEFAULT_REGISTERED_MODEL = "fsdd-digit-classifier"
 # MLflow 3's UI opens an experiment of this kind on its training runs (not the GenAI view).
 EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
 # Artifacts of a SQLite store go beside it (under results/), not into ./mlruns.
@@ -278,7 +281,14 @@ def _log_dataset_input(mlflow, dataset, dataset_path, digest):
         name="fsdd-features",
         digest=digest,
     )
-    mlflow.log_input(data, context="training")
+    try:
+        mlflow.log_input(data, context="training")
+    except mlflow.exceptions.MlflowException as error:
+        # Parallel trainings add the same dataset to the experiment at once; the loser of
+        # that race finds it there on a second try and links its run to it.
+        if "UNIQUE" not in str(error) and "duplicate" not in str(error).lower():
+            raise
+        mlflow.log_input(data, context="training")
 
 
 @contextlib.contextmanager

@@ -5,6 +5,7 @@ import os
 from snakemake.exceptions import WorkflowError
 
 from fsdd_pipeline.evaluation import EVALUATION_FILES
+from fsdd_pipeline.models import SKLEARN_TYPES
 from fsdd_pipeline.tracking import sqlite_file
 from fsdd_pipeline.naming import (
     batch_count,
@@ -110,6 +111,13 @@ def check_tracking_store():
 
 def model_config(wildcards):
     return config["models"][wildcards.model]
+
+
+def training_threads(wildcards):
+    """Keras models train on training.threads; scikit-learn's fits here use one thread."""
+    if config["models"][wildcards.model]["type"] in SKLEARN_TYPES:
+        return 1
+    return config["training"]["threads"]
 
 
 def training_params():

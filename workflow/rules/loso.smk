@@ -39,7 +39,7 @@ rule loso_fold:
         "results/benchmarks/loso/{model}/{speaker}.tsv"
     conda:
         "../../environment.yml"
-    threads: config["training"]["threads"]
+    threads: training_threads
     resources:
         mem_mb=lambda wildcards, input: 2000 + 20 * input.size_mb,
         runtime=60,

@@ -44,7 +44,7 @@ rule train_model:
         "results/benchmarks/train/{model}.tsv"
     conda:
         "../../environment.yml"
-    threads: config["training"]["threads"]
+    threads: training_threads
     resources:
         mem_mb=lambda wildcards, input: 2000 + 20 * input.size_mb,
         runtime=60,
