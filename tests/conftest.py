@@ -125,3 +125,31 @@ def background_server(command, ready_url, log, cwd, env=None, timeout=120):
         with contextlib.suppress(ProcessLookupError):
             os.killpg(server.pid, signal.SIGKILL)
         server.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def served_model(model_uri, tracking_uri, folder):
+    """A real `mlflow models serve` of ``model_uri`` on 127.0.0.1; yields its base URL."""
+    port = free_port()
+    command = [
+        str(BIN / "mlflow"),
+        "models",
+        "serve",
+        "-m",
+        model_uri,
+        "--env-manager",
+        "local",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(port),
+    ]
+    url = f"http://127.0.0.1:{port}"
+    with background_server(
+        command,
+        f"{url}/ping",
+        Path(folder) / "serve.log",
+        cwd=folder,
+        env={"MLFLOW_TRACKING_URI": tracking_uri},
+    ):
+        yield url

@@ -23,11 +23,10 @@ from . import cluster as local
 from .conftest import (
     BIN,
     PROJECT,
-    background_server,
-    free_port,
     make_workdir,
     requires_fsdd,
     run_snakemake,
+    served_model,
 )
 
 pytestmark = [pytest.mark.e2e, requires_fsdd]
@@ -318,28 +317,8 @@ def test_fsdd_predict_and_serving_use_the_server(slurm_run, cluster, fsdd_subset
     assert [r["digit"] for r in by_option] == [r["digit"] for r in by_env]
     assert len(by_option) == 10 and all(r["digit"] in range(10) for r in by_option)
 
-    port = free_port()
-    command = [
-        str(BIN / "mlflow"),
-        "models",
-        "serve",
-        "-m",
-        f"models:/{REGISTERED}@champion",
-        "--env-manager",
-        "local",
-        "-h",
-        "127.0.0.1",
-        "-p",
-        str(port),
-    ]
-    url = f"http://127.0.0.1:{port}"
-    with background_server(
-        command,
-        f"{url}/ping",
-        tmp_path / "serve.log",
-        cwd=tmp_path,
-        env={"MLFLOW_TRACKING_URI": cluster.tracking_uri},
-    ):
+    champion = f"models:/{REGISTERED}@champion"
+    with served_model(champion, cluster.tracking_uri, tmp_path) as url:
         rows = [[base64.b64encode(wav.read_bytes()).decode("ascii")] for wav in wavs]
         payload = {"dataframe_split": {"columns": ["audio_base64"], "data": rows}}
         headers = {"Content-Type": "application/json"}

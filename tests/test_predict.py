@@ -31,7 +31,7 @@ from fsdd_pipeline.models import build_sklearn_model
 from fsdd_pipeline.naming import parse_recording_name
 from fsdd_pipeline.realistic_takes import noise_take, place_in_take
 
-from .conftest import BIN, PROJECT, background_server, free_port, requires_fsdd
+from .conftest import BIN, PROJECT, requires_fsdd, served_model
 
 pytestmark = requires_fsdd
 
@@ -522,28 +522,7 @@ def test_pyfunc_names_truncated_silent_and_empty_rows(audio_model, clips, test_w
 def served(registry, tmp_path_factory):
     """A real `mlflow models serve` of the registered champion; yields its invocations URL."""
     tmp = tmp_path_factory.mktemp("serve")
-    port = free_port()
-    command = [
-        str(BIN / "mlflow"),
-        "models",
-        "serve",
-        "-m",
-        f"models:/{REGISTERED}@champion",
-        "--env-manager",
-        "local",
-        "-h",
-        "127.0.0.1",
-        "-p",
-        str(port),
-    ]
-    url = f"http://127.0.0.1:{port}"
-    with background_server(
-        command,
-        f"{url}/ping",
-        tmp / "serve.log",
-        cwd=tmp,
-        env={"MLFLOW_TRACKING_URI": registry.uri},
-    ):
+    with served_model(f"models:/{REGISTERED}@champion", registry.uri, tmp) as url:
         yield f"{url}/invocations"
 
 

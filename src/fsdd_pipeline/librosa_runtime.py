@@ -13,8 +13,6 @@ through ``load_librosa``, which
    load finished files. With a warm cache the lock is held for a fraction of a second.
 """
 
-import contextlib
-import fcntl
 import functools
 import os
 import socket
@@ -23,6 +21,8 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+
+from .locks import exclusive_lock
 
 CACHE_DIR_ENV = "NUMBA_CACHE_DIR"
 LOCK_FILE = ".fsdd-pipeline-compile.lock"
@@ -44,16 +44,6 @@ def _usable_cache_dir():
         fallback = Path(tempfile.gettempdir()) / f"fsdd-pipeline-numba-{os.getuid()}"
         fallback.mkdir(parents=True, exist_ok=True)
         return fallback
-
-
-@contextlib.contextmanager
-def _exclusive_lock(folder):
-    with open(folder / LOCK_FILE, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _compile_kernels(librosa):
@@ -84,7 +74,7 @@ def load_librosa():
 
     # Numba reads its settings when first imported; someone may have imported it already.
     numba.core.config.reload_config()
-    with _exclusive_lock(cache_dir):
+    with exclusive_lock(cache_dir / LOCK_FILE):
         import librosa
 
         _compile_kernels(librosa)

@@ -3,11 +3,12 @@ experiment, a model's training run, its evaluation and robustness, the leave-one
 runs and the registered champion. Scripts call these; none opens a run itself."""
 
 import contextlib
-import fcntl
 import logging
 import os
 import subprocess
 from pathlib import Path
+
+from .locks import exclusive_lock
 
 log = logging.getLogger(__name__)
 
@@ -80,18 +81,6 @@ def init_tracking(uri, experiment):
     return {"tracking_uri": uri, "experiment": experiment, "experiment_id": experiment_id}
 
 
-@contextlib.contextmanager
-def _store_lock(database):
-    """An exclusive lock beside a SQLite store: its first creation is not safe in parallel."""
-    database.parent.mkdir(parents=True, exist_ok=True)
-    with open(f"{database}.lock", "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def use_store(tracking):
     """Point MLflow at the configured store and experiment; returns the mlflow module.
 
@@ -101,7 +90,8 @@ def use_store(tracking):
     mlflow = _mlflow()
     database = sqlite_file(tracking["uri"])
     if database is not None:
-        with _store_lock(database):
+        # The first creation of a SQLite store is not safe in parallel.
+        with exclusive_lock(f"{database}.lock"):
             init_tracking(tracking["uri"], tracking["experiment"])
     mlflow.set_tracking_uri(tracking["uri"])
     mlflow.set_experiment(tracking["experiment"])
