@@ -221,17 +221,21 @@ def bad_files(tmp_path):
     }
 
 
+def console_model_source(source, model_dir, request):
+    """(fsdd-predict options, environment) of a model folder or the registered champion."""
+    env = dict(os.environ)
+    if source == "model-dir":
+        return ["--model-dir", model_dir], env
+    env["MLFLOW_TRACKING_URI"] = request.getfixturevalue("registry").uri
+    return [], env
+
+
 @pytest.mark.parametrize("source", ["model-dir", "champion"])
 def test_bad_files_are_named_and_the_rest_predicted(
     source, model_dir, test_wavs, bad_files, request
 ):
     good = [test_wavs[0], test_wavs[-1]]
-    env = dict(os.environ)
-    if source == "model-dir":
-        args = ["--model-dir", model_dir]
-    else:
-        env["MLFLOW_TRACKING_URI"] = request.getfixturevalue("registry").uri
-        args = []
+    args, env = console_model_source(source, model_dir, request)
     result = run_console(*args, good[0], *bad_files, good[1], env=env)
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
@@ -263,12 +267,7 @@ def test_truncated_empty_silent_and_mp3_files_are_named_with_file_reasons(
         folder / "zero_bytes.wav": "cannot read audio: the file is empty (0 bytes)",
         folder / "silence.wav": "no speech: the loudest 32 ms is",
     }
-    env = dict(os.environ)
-    if source == "model-dir":
-        args = ["--model-dir", model_dir]
-    else:
-        env["MLFLOW_TRACKING_URI"] = request.getfixturevalue("registry").uri
-        args = []
+    args, env = console_model_source(source, model_dir, request)
     result = run_console(*args, folder, env=env)
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
