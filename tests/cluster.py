@@ -267,17 +267,7 @@ class Cluster:
         return f"postgresql://{p['user']}:{p['password']}@127.0.0.1:{p['port']}/{database}"
 
     def create_database(self, name):
-        import psycopg2
-
-        p = self.postgres
-        connection = psycopg2.connect(
-            host="127.0.0.1",
-            port=p["port"],
-            user=p["user"],
-            password=p["password"],
-            dbname="postgres",
-            connect_timeout=10,
-        )
+        connection = connect_postgres(self.postgres, timeout=10)
         try:
             connection.autocommit = True
             with connection.cursor() as cursor:
@@ -450,20 +440,25 @@ def _start_postgres(processes, root):
     )
 
     def accepts_connections():
-        import psycopg2
-
-        psycopg2.connect(
-            host="127.0.0.1",
-            port=settings["port"],
-            user=settings["user"],
-            password=settings["password"],
-            dbname="postgres",
-            connect_timeout=5,
-        ).close()
+        connect_postgres(settings, timeout=5).close()
         return True
 
     wait_for(accepts_connections, "PostgreSQL", 60, server)
     return settings
+
+
+def connect_postgres(settings, timeout):
+    """A connection to the maintenance database of the throwaway PostgreSQL server."""
+    import psycopg2
+
+    return psycopg2.connect(
+        host="127.0.0.1",
+        port=settings["port"],
+        user=settings["user"],
+        password=settings["password"],
+        dbname="postgres",
+        connect_timeout=timeout,
+    )
 
 
 @contextlib.contextmanager
