@@ -57,13 +57,11 @@ def init_tracking(uri, experiment):
 
     Several processes opening a fresh SQLite store together race on creating its
     tables; after this has run, they only add rows. On a shared tracking server another
-    workflow may create the experiment at the same moment: the loser reads it back. Every
-    writer calls this (use_store), so it only writes what is missing.
+    workflow may create the experiment at the same moment: set_experiment takes either.
     """
     mlflow = _mlflow()
     mlflow.set_tracking_uri(uri)
     found = mlflow.get_experiment_by_name(experiment)
-    tags = found.tags if found else {}
     if found:
         experiment_id = found.experiment_id
     else:
@@ -78,8 +76,7 @@ def init_tracking(uri, experiment):
             experiment_id = mlflow.get_experiment_by_name(experiment).experiment_id
     client = mlflow.MlflowClient()
     for key, value in EXPERIMENT_KIND.items():
-        if tags.get(key) != value:
-            client.set_experiment_tag(experiment_id, key, value)
+        client.set_experiment_tag(experiment_id, key, value)
     log.info("tracking store %s, experiment %s (id %s)", uri, experiment, experiment_id)
     return {"tracking_uri": uri, "experiment": experiment, "experiment_id": experiment_id}
 
@@ -288,10 +285,10 @@ def _log_dataset_input(mlflow, dataset, dataset_path, digest):
 def training_run(tracking, name, config, params, dataset, dataset_path, rule="train_model"):
     """The MLflow run of one model's training, with its tags, parameters and dataset input;
     yields the run. Train inside it so that epoch_callbacks() log into it."""
+    mlflow = use_store(tracking)
     train_rows = dataset[dataset["split"] == "train"]
     tags = run_tags(name, config, rule, dataset_path, train_rows_digest=rows_digest(train_rows))
     with _job_run(tracking, name, tags) as run:
-        mlflow = _mlflow()
         mlflow.log_params(flatten_params(params))
         _log_dataset_input(mlflow, dataset, dataset_path, tags["dataset_digest"])
         yield run
@@ -418,9 +415,10 @@ def log_robustness(tracking, run_id, table, table_path):
 def start_loso_parent(tracking, name, config, feature_params, dataset_path):
     """Create the (finished) parent run of one model's leave-one-speaker-out evaluation;
     its folds, in other processes, nest under it. Returns its run id."""
+    mlflow = use_store(tracking)
     tags = run_tags(name, config, "loso_start", dataset_path, evaluation="leave-one-speaker-out")
     with _job_run(tracking, f"{name}-loso", tags) as run:
-        _mlflow().log_params(flatten_params({"model": config, "features": feature_params}))
+        mlflow.log_params(flatten_params({"model": config, "features": feature_params}))
     return run.info.run_id
 
 
@@ -429,11 +427,12 @@ def loso_fold_run(tracking, parent_run_id, name, config, speaker):
     """The child run of one LOSO fold. The parentRunId tag (rather than start_run's
     parent_run_id, which needs an active parent) lets folds in separate processes,
     started at any time, nest under the same parent."""
+    mlflow = use_store(tracking)
     tags = run_tags(
         name, config, "loso_fold", held_out_speaker=speaker, **{"mlflow.parentRunId": parent_run_id}
     )
     with _job_run(tracking, f"{name}-loso-{speaker}", tags) as run:
-        _mlflow().log_params(flatten_params({"model": config, "held_out_speaker": speaker}))
+        mlflow.log_params(flatten_params({"model": config, "held_out_speaker": speaker}))
         yield run
 
 
