@@ -2,7 +2,6 @@
 
 import contextlib
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -16,12 +15,9 @@ import pytest
 import soundfile
 
 from . import workflow_copy
-from .workflow_copy import copy_workflow
+from .workflow_copy import copy_subset, copy_workflow
 
 PROJECT = Path(__file__).resolve().parents[1]
-SUBSET_SPEAKERS = ("george", "theo")
-# Takes 0-1 fall in the official test split, 5-9 in train/val.
-SUBSET_TAKES = (0, 1, 5, 6, 7, 8, 9)
 
 
 def fsdd_recordings():
@@ -42,19 +38,13 @@ def fsdd_subset(tmp_path_factory):
     source = fsdd_recordings()
     if source is None:
         pytest.skip("set FSDD_RECORDINGS to a folder of FSDD recordings to run this test")
-    subset = tmp_path_factory.mktemp("fsdd") / "recordings"
-    subset.mkdir()
-    for speaker in SUBSET_SPEAKERS:
-        for digit in range(10):
-            for take in SUBSET_TAKES:
-                name = f"{digit}_{speaker}_{take}.wav"
-                shutil.copy2(source / name, subset / name)
-    return subset
+    return copy_subset(source, tmp_path_factory.mktemp("fsdd") / "recordings")
 
 
-def make_workdir(path, recordings, overrides=None):
-    """Copy the workflow into ``path`` with a config pointing at ``recordings``."""
-    return copy_workflow(PROJECT, path, recordings, overrides)
+def make_workdir(path, recordings, overrides=None, scenario=None):
+    """Copy the workflow into ``path`` with a config pointing at ``recordings``, set up for
+    ``scenario`` (a ``.test/config_*.yaml``) and then ``overrides`` (dotted keys)."""
+    return copy_workflow(PROJECT, path, recordings, overrides, scenario)
 
 
 def run_snakemake(workdir, *args, check=True, timeout=1200):

@@ -1,20 +1,77 @@
 """Running the workflow from a throw-away copy, as the tests and benchmarks do (not shipped
-with the package: it would be copied into every logged MLflow model)."""
+with the package: it would be copied into every logged MLflow model).
 
+The small end-to-end scenarios of the tests are ``.test/config_*.yaml`` files; by hand:
+
+    python -m tests.workflow_copy .test/config_training.yaml /tmp/fsdd-training \\
+        --recordings ../shared/data/fsdd/recordings --subset
+    cd /tmp/fsdd-training && snakemake --cores 2
+"""
+
+import argparse
+import copy
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import yaml
+from snakemake.utils import update_config
 
 WORKFLOW_FILES = ("Snakefile", "workflow", "scripts", "config", "profiles", "environment.yml")
+PROJECT = Path(__file__).resolve().parents[1]
+# The tests' subset of FSDD: 2 speakers x 10 digits x 7 takes (140 recordings). Takes 0-1
+# fall in the official test split, 5-9 in train/val.
+SUBSET_SPEAKERS = ("george", "theo")
+SUBSET_TAKES = (0, 1, 5, 6, 7, 8, 9)
 
 
-def copy_workflow(project, workdir, recordings, overrides=None):
+def copy_subset(source, folder):
+    """Copy the tests' 140 recordings out of the FSDD folder ``source`` into ``folder``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True)
+    for speaker in SUBSET_SPEAKERS:
+        for digit in range(10):
+            for take in SUBSET_TAKES:
+                name = f"{digit}_{speaker}_{take}.wav"
+                shutil.copy2(Path(source) / name, folder / name)
+    return folder
+
+
+def apply_scenario(config, scenario):
+    """``config`` with a scenario (``.test/config_*.yaml``) on top.
+
+    Merged as ``snakemake --configfile`` merges a file (Snakemake's own ``update_config``:
+    mappings key by key, any other value replaced), except ``models``: Snakemake would add
+    the scenario's models to all of config.yaml's; here the scenario's are the only ones,
+    each on top of config.yaml's model of the same name if there is one.
+    """
+    merged = copy.deepcopy(config)
+    scenario = copy.deepcopy(scenario)
+    models = scenario.pop("models", None)
+    update_config(merged, scenario)
+    if models is not None:
+        defaults = merged["models"]
+        merged["models"] = {}
+        for name, settings in models.items():
+            model = copy.deepcopy(defaults.get(name, {}))
+            update_config(model, settings)
+            merged["models"][name] = model
+    return merged
+
+
+def scenario_config(project, scenario):
+    """The config ``project``'s workflow runs with in ``scenario`` (a path, relative to
+    ``project`` or absolute)."""
+    config = yaml.safe_load((Path(project) / "config/config.yaml").read_text())
+    return apply_scenario(config, yaml.safe_load((Path(project) / scenario).read_text()))
+
+
+def copy_workflow(project, workdir, recordings, overrides=None, scenario=None):
     """Copy the workflow of ``project`` into ``workdir``, reading ``recordings``.
 
-    ``overrides`` maps dotted config keys ("features.batches") to values; a dict value
+    ``scenario``: a ``.test/config_*.yaml`` file applied to the config (apply_scenario).
+    ``overrides`` then maps dotted config keys ("features.batches") to values; a dict value
     replaces that whole section.
     """
     workdir = Path(workdir)
@@ -23,7 +80,10 @@ def copy_workflow(project, workdir, recordings, overrides=None):
         source = Path(project) / name
         (shutil.copytree if source.is_dir() else shutil.copy2)(source, workdir / name)
     config_path = workdir / "config/config.yaml"
-    config = yaml.safe_load(config_path.read_text())
+    if scenario:
+        config = scenario_config(project, scenario)
+    else:
+        config = yaml.safe_load(config_path.read_text())
     config["recordings_dir"] = str(Path(recordings).resolve())
     for key, value in (overrides or {}).items():
         *parents, leaf = key.split(".")
@@ -45,3 +105,31 @@ def run_snakemake(workdir, *args, cores=2, timeout=None):
         timeout=timeout,
         check=False,
     )
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.workflow_copy",
+        description="Copy the workflow into a new folder, set up for one of the .test/ "
+        "scenarios; then run snakemake in that folder.",
+    )
+    parser.add_argument("scenario", type=Path, help="a .test/config_*.yaml file")
+    parser.add_argument("workdir", type=Path, help="the new folder")
+    parser.add_argument("--recordings", type=Path, required=True, help="FSDD recordings")
+    parser.add_argument(
+        "--subset",
+        action="store_true",
+        help="read the tests' 140 of them, copied into WORKDIR/recordings",
+    )
+    args = parser.parse_args(argv)
+    if args.workdir.exists():
+        parser.error(f"{args.workdir} exists: name a new folder")
+    recordings = args.recordings
+    if args.subset:
+        recordings = copy_subset(recordings, args.workdir / "recordings")
+    copy_workflow(PROJECT, args.workdir, recordings, scenario=args.scenario.resolve())
+    print(f"cd {args.workdir} && snakemake --cores 2  # targets, options: top of {args.scenario}")
+
+
+if __name__ == "__main__":
+    main()
