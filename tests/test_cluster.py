@@ -28,14 +28,16 @@ from .conftest import (
     run_snakemake,
     served_model,
 )
+from .workflow_copy import scenario_config
 
 pytestmark = [pytest.mark.e2e, requires_fsdd]
 CONFIG = yaml.safe_load((PROJECT / "config/config.yaml").read_text())
 REGISTERED = CONFIG["tracking"]["registered_model"]
 EXPERIMENT = CONFIG["tracking"]["experiment"]
-FAST = {"epochs": 2, "patience": 1}
-# The subset's 140 recordings in batches of at most 50: 3 extraction jobs.
-PER_BATCH = 50
+# The whole workflow on the cluster: mlp (2 epochs) and svm, LOSO of the svm.
+CLUSTER_SCENARIO = ".test/config_cluster.yaml"
+# Its batches: the subset's 140 recordings in batches of at most 50, 3 extraction jobs.
+PER_BATCH = scenario_config(PROJECT, CLUSTER_SCENARIO)["features"]["recordings_per_batch"]
 # On the test cluster: job states from squeue (there is no accounting for sacct), and
 # the first status check after 2 s instead of 40 (these jobs take seconds, not hours).
 CLUSTER_FLAGS = (
@@ -46,17 +48,6 @@ CLUSTER_FLAGS = (
     "--slurm-keep-successful-logs",
 )
 SUBMITTED = re.compile(r"Job (\d+) has been submitted with SLURM jobid (\d+)")
-
-
-def tiny_models(names):
-    """Config entries for ``names`` ({name: existing model}), Keras ones with 2 epochs."""
-    models = {}
-    for name, source in names.items():
-        entry = dict(CONFIG["models"][source])
-        if entry["type"] != "svm":
-            entry |= FAST
-        models[name] = entry
-    return models
 
 
 def planned_jobs(output):
@@ -77,22 +68,16 @@ def test_batch_count_follows_recordings_per_batch(tmp_path, fsdd_subset):
 
 # --- eight training jobs at once against a fresh store --------------------------------
 
-# Eight SVMs: real training jobs whose time goes to tracking, not to training.
-EIGHT = {f"svm{i}": "svm" for i in range(8)}
+# Eight SVMs: real training jobs whose time goes to tracking, not to training. One thread
+# (CPU) each, so that all eight fit on the 2-core machine at once.
+EIGHT_SCENARIO = ".test/config_eight_svms.yaml"
+EIGHT = [f"svm{i}" for i in range(8)]
 
 
 @pytest.fixture(scope="module")
 def eight_models_workdir(tmp_path_factory, fsdd_subset):
     """A workflow copy with the EIGHT models and its dataset built locally (one batch)."""
-    overrides = {
-        "models": tiny_models(EIGHT),
-        "loso.models": [],
-        "levers": [],
-        # One thread (CPU) each, so that all eight fit on the 2-core machine at once.
-        "training.threads": 1,
-        "features.recordings_per_batch": 1000,
-    }
-    workdir = make_workdir(tmp_path_factory.mktemp("eight"), fsdd_subset, overrides)
+    workdir = make_workdir(tmp_path_factory.mktemp("eight"), fsdd_subset, scenario=EIGHT_SCENARIO)
     run_snakemake(workdir, "results/dataset/features.parquet")
     return workdir
 
@@ -177,15 +162,11 @@ def run_on_cluster(cluster, workdir, *targets):
 @pytest.fixture(scope="module")
 def slurm_run(cluster, tmp_path_factory, fsdd_subset):
     """The whole workflow (two tiny models, LOSO of the SVM) on the cluster."""
-    overrides = {
-        "models": tiny_models({"mlp": "mlp", "svm": "svm"}),
-        "training.threads": 1,
-        "loso.models": ["svm"],
-        "levers": [],
-        "features.recordings_per_batch": PER_BATCH,
-        "tracking.uri": cluster.tracking_uri,
-    }
-    workdir = make_workdir(tmp_path_factory.mktemp("slurm"), fsdd_subset, overrides)
+    # Tracked into the cluster's MLflow server.
+    overrides = {"tracking.uri": cluster.tracking_uri}
+    workdir = make_workdir(
+        tmp_path_factory.mktemp("slurm"), fsdd_subset, overrides, scenario=CLUSTER_SCENARIO
+    )
     output, seconds = run_on_cluster(cluster, workdir)
     print(f"workflow on SLURM: {seconds:.0f} s")
     return workdir, output

@@ -69,23 +69,9 @@ def test_robustness_summary_has_worst_drop():
 @pytest.mark.e2e
 def test_loso_robustness_levers_and_champion_workflow(tmp_path, fsdd_subset):
     """LOSO of two fast models on the 2-speaker subset (two folds each, nested MLflow runs),
-    the champion chosen by LOSO, realistic takes with and without endpointing, the levers."""
-    logreg = {"type": "logreg", "pooling": "summary", "C": 0.1, "max_iter": 2000, "seed": 1}
-    workdir = make_workdir(
-        tmp_path,
-        fsdd_subset,
-        {
-            "models": {
-                "emb": logreg | {"features": ["embedding"]},
-                "mfcc": logreg | {"features": ["mfcc"]},
-            },
-            "loso.models": ["emb", "mfcc"],
-            "levers": [
-                {"lever": "embedding", "baseline": "mfcc", "variant": "emb"},
-                {"lever": "endpointing", "baseline": "emb", "ablation": "endpointing"},
-            ],
-        },
-    )
+    the champion chosen by LOSO, realistic takes with and without endpointing, the levers:
+    the scenario .test/config_loso.yaml."""
+    workdir = make_workdir(tmp_path, fsdd_subset, scenario=".test/config_loso.yaml")
     run_snakemake(workdir)
     results = workdir / "results"
     for speaker in ("george", "theo"):

@@ -12,19 +12,6 @@ import pytest
 
 from .conftest import PROJECT, make_workdir, run_snakemake
 
-TINY_MLP = {
-    "type": "mlp",
-    "features": ["mfcc"],
-    "pooling": "mean",
-    "dense_units": [16],
-    "dropout": 0.1,
-    "optimizer": "adam",
-    "learning_rate": 0.001,
-    "batch_size": 8,
-    "epochs": 400,  # long enough to be killed while training
-    "patience": 400,
-    "seed": 1,
-}
 TARGET = "results/models/slow/training.json"
 
 # A script that opens the store as every workflow script does (no init_tracking before).
@@ -45,13 +32,8 @@ def active_runs(store, model):
 
 @pytest.mark.e2e
 def test_killed_training_then_rerun_leaves_one_finished_run(tmp_path, fsdd_subset):
-    overrides = {
-        "models": {"slow": TINY_MLP},
-        "loso.models": [],
-        "levers": [],
-        "training.threads": 1,
-    }
-    workdir = make_workdir(tmp_path / "work", fsdd_subset, overrides)
+    # One small MLP whose 400 epochs last long enough to be killed while training.
+    workdir = make_workdir(tmp_path / "work", fsdd_subset, scenario=".test/config_interrupted.yaml")
     store = workdir / "results/mlflow/mlflow.db"
     command = [sys.executable, "-m", "snakemake", "--cores", "2", TARGET]
     with open(tmp_path / "first.log", "w") as log:

@@ -1,5 +1,5 @@
 """End-to-end: training, evaluation, comparison and MLflow tracking with the real snakemake,
-three tiny models on a small real subset of FSDD."""
+four tiny models on a small real subset of FSDD (the scenario .test/config_training.yaml)."""
 
 import hashlib
 import itertools
@@ -16,9 +16,12 @@ import pytest
 import yaml
 
 from .conftest import BIN, PROJECT, background_server, free_port, make_workdir, run_snakemake
+from .workflow_copy import scenario_config
 
 pytestmark = pytest.mark.e2e
-CONFIG = yaml.safe_load((PROJECT / "config/config.yaml").read_text())
+SCENARIO = ".test/config_training.yaml"
+# What the scenario runs: these models, the Keras ones for EPOCHS epochs.
+MODEL_CONFIGS = scenario_config(PROJECT, SCENARIO)["models"]
 MODELS = ("mlp", "svm", "cnn_small", "emb_logreg")
 KERAS = ("mlp", "cnn_small")
 TARGETS = ("results/comparison/comparison.md", "results/comparison/champion.json")
@@ -33,18 +36,11 @@ EVALUATION_FIGURES = {
 }
 
 
-def tiny_models():
-    fast = {"epochs": EPOCHS, "patience": 1}
-    return {name: CONFIG["models"][name] | (fast if name in KERAS else {}) for name in MODELS}
-
-
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory, fsdd_subset):
-    # One thread per training job: snakemake --cores 2 trains two models at once.
-    overrides = {"models": tiny_models(), "training.threads": 1}
-    # No leave-one-speaker-out runs or lever table here (tests/test_loso_robustness.py).
-    overrides |= {"loso.models": [], "levers": []}
-    workdir = make_workdir(tmp_path_factory.mktemp("training"), fsdd_subset, overrides)
+    # One thread per training job: snakemake --cores 2 trains two models at once. No
+    # leave-one-speaker-out runs or lever table here (tests/test_loso_robustness.py).
+    workdir = make_workdir(tmp_path_factory.mktemp("training"), fsdd_subset, scenario=SCENARIO)
     run_snakemake(workdir, *TARGETS)
     return workdir
 
@@ -99,7 +95,7 @@ def test_one_finished_mlflow_run_per_model(workdir, client):
     assert not (workdir / "mlruns").exists()
     digest = hashlib.sha256((workdir / "results/dataset/features.parquet").read_bytes())
     for name, run in runs.items():
-        config = tiny_models()[name]
+        config = MODEL_CONFIGS[name]
         assert run.info.status == "FINISHED" and run.info.run_name == name
         assert (
             run.info.run_id == read_json(workdir / f"results/models/{name}/training.json")["run_id"]
