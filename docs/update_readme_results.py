@@ -1,10 +1,9 @@
 """Copy the tables a full pipeline run generated into README.md (between the markers).
 
-python docs/update_readme_results.py [--results results] [--benchmark bench.json]
+python docs/update_readme_results.py [--results results]
 """
 
 import argparse
-import json
 import re
 import shutil
 from pathlib import Path
@@ -91,30 +90,12 @@ def results_markdown(results):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", type=Path, default=Path("results"))
-    parser.add_argument("--benchmark", type=Path, help="JSON written by feature_stage.py --json")
     args = parser.parse_args()
     text = section(README.read_text(), "results", results_markdown(args.results))
     shutil.copy2(
         args.results / "loso/accuracy_per_speaker.png",
         README.parent / "docs/loso_accuracy_per_speaker.png",
     )
-    if args.benchmark:
-        bench = json.loads(args.benchmark.read_text())
-        rows = [
-            ("recordings", bench["files"]),
-            ("extraction batches", bench["batches"]),
-            ("warm in-memory extraction (s)", bench["warm_in_memory_s"]),
-            ("cold `snakemake` feature stage + dataset (s)", bench["cold_snakemake_s"]),
-            ("cold / warm (target <= 5)", bench["cold_over_warm"]),
-            ("no-op rerun (s, target < 3)", bench["noop_s"]),
-            ("one WAV changed (s)", bench["changed_file_s"]),
-            ("one WAV added (s)", bench["added_file_s"]),
-        ]
-        table = pd.DataFrame(rows, columns=["measure", "value"]).to_markdown(index=False)
-        checks = "\n".join(
-            f"- {'PASS' if ok else 'FAIL'}: {name}" for name, ok in bench["checks"].items()
-        )
-        text = section(text, "benchmark", f"{table}\n\n{checks}")
     README.write_text(text)
 
 
