@@ -35,7 +35,9 @@ def report_markdown(report):
     """The report's tables as Markdown, each under its name, then the machine."""
     parts = []
     for name, rows in report["tables"].items():
-        parts.append(f"*{name}*\n\n{pd.DataFrame(rows).to_markdown(index=False)}")
+        table = pd.DataFrame(rows)
+        table = table.astype(object).where(table.notna(), None)  # not measured: blank
+        parts.append(f"*{name}*\n\n{table.to_markdown(index=False, missingval='')}")
     parts.append(f"Measured by `{report['command']}` on {report['machine']}.")
     return "\n\n".join(parts) + "\n"
 
