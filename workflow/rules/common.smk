@@ -139,13 +139,19 @@ def training_threads(wildcards):
     return config["training"]["threads"]
 
 
+# Priority of the longest jobs: they start first, so that none is left to end the run alone.
+LONG_JOB_PRIORITY = 2
+
+
 def training_priority(wildcards):
-    """Long trainings start first, so that none of them is left to end the run alone:
-    Keras models over feature sequences, then other Keras models, then scikit-learn."""
+    """Keras models over feature sequences train longest, then other Keras models, then
+    scikit-learn ones."""
     model = config["models"][wildcards.model]
     if model["type"] in SKLEARN_TYPES:
         return 0
-    return 2 if model.get("pooling", "sequence") == "sequence" else 1
+    if model.get("pooling", "sequence") == "sequence":
+        return LONG_JOB_PRIORITY
+    return LONG_JOB_PRIORITY - 1
 
 
 def training_params():

@@ -12,6 +12,8 @@ rule robustness_features:
         "results/logs/robustness/features/{group}.log",
     benchmark:
         "results/benchmarks/robustness_features/{group}.tsv"
+    # Long, and every evaluate_robustness job waits for it: start it with the long trainings.
+    priority: LONG_JOB_PRIORITY
     conda:
         "../../environment.yml"
     threads: 1
