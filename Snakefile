@@ -23,6 +23,7 @@ check_config(
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/features.smk"
+include: "workflow/rules/augmentation.smk"
 include: "workflow/rules/eda.smk"
 include: "workflow/rules/training.smk"
 include: "workflow/rules/loso.smk"

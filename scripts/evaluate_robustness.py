@@ -15,7 +15,8 @@ if "snakemake" not in globals():
 configure_logging(snakemake)
 
 classifier = DigitClassifier.load(snakemake.input.model)
-table = robustness_table(classifier, pd.read_parquet(snakemake.input.features))
+features = pd.concat([pd.read_parquet(p) for p in snakemake.input.features], ignore_index=True)
+table = robustness_table(classifier, features)
 write_csv(table, snakemake.output.table)
 log_robustness(
     snakemake.params.tracking, read_run_id(snakemake.input.run_id), table, snakemake.output.table

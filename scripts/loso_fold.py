@@ -2,6 +2,7 @@
 LOSO fold), tracked as a child run of the model's LOSO parent run."""
 
 from fsdd_pipeline import tracking
+from fsdd_pipeline.augmented_features import read_augmented_features
 from fsdd_pipeline.dataset import read_dataset
 from fsdd_pipeline.evaluation import split_paths, write_evaluation
 from fsdd_pipeline.features import FeatureParams
@@ -25,7 +26,14 @@ parent = tracking.read_run_id(snakemake.input.parent_run_id)
 
 with tracking.loso_fold_run(snakemake.params.tracking, parent, name, config, speaker):
     result = train_model(
-        config, spec, train, val, snakemake.threads, tracking.epoch_callbacks(config)
+        config,
+        spec,
+        train,
+        val,
+        snakemake.threads,
+        tracking.epoch_callbacks(config),
+        augmented=read_augmented_features(snakemake.input.augmented),
+        learning_curve=False,
     )
     metrics = write_evaluation(
         split_paths(snakemake.output, "test"),

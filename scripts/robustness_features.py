@@ -1,5 +1,6 @@
-"""Features of the test clips under every robustness transform (noise, padding, resampling,
-gain, realistic takes, and those takes without endpointing), computed once for all models."""
+"""Features of the test clips under one group of robustness transforms (noise, padding,
+resampling, gain; realistic takes; those takes without endpointing), computed once for all
+models."""
 
 from fsdd_pipeline.dataset import read_dataset
 from fsdd_pipeline.features import FeatureParams
@@ -8,9 +9,12 @@ from fsdd_pipeline.robustness import robustness_features
 from fsdd_pipeline.workflow_logging import configure_logging, mock_snakemake
 
 if "snakemake" not in globals():
-    snakemake = mock_snakemake("robustness_features")
+    snakemake = mock_snakemake("robustness_features", group="standard")
 configure_logging(snakemake)
 
 test = read_dataset(snakemake.input.dataset, splits=["test"])
 params = FeatureParams.from_dict(snakemake.params.features)
-write_parquet(robustness_features(test, params, snakemake.params.seed), snakemake.output.features)
+write_parquet(
+    robustness_features(test, params, snakemake.wildcards.group, snakemake.params.seed),
+    snakemake.output.features,
+)

@@ -4,6 +4,7 @@ the run (parameters, per-epoch metrics, dataset, curves, model) in MLflow."""
 import logging
 
 from fsdd_pipeline import tracking
+from fsdd_pipeline.augmented_features import read_augmented_features
 from fsdd_pipeline.dataset import read_dataset
 from fsdd_pipeline.features import FeatureParams
 from fsdd_pipeline.io import save_figure, write_csv, write_json, write_text
@@ -28,7 +29,13 @@ with tracking.training_run(
     snakemake.params.tracking, name, config, run_params, dataset, snakemake.input.dataset
 ) as run:
     result = train_model(
-        config, spec, train, val, snakemake.threads, tracking.epoch_callbacks(config)
+        config,
+        spec,
+        train,
+        val,
+        snakemake.threads,
+        tracking.epoch_callbacks(config),
+        augmented=read_augmented_features(snakemake.input.augmented),
     )
     logging.info(
         "%s trained in %.1f s (%d parameters)", name, result.training_time_s, result.params

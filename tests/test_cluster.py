@@ -192,15 +192,15 @@ def slurm_states(cluster):
 def test_compute_jobs_went_through_sbatch(slurm_run, cluster):
     workdir, output = slurm_run
     jobs = submitted_jobs(output)
-    # 3 feature batches, the dataset, the robustness features, 2 x (training, evaluation,
-    # robustness), 2 LOSO folds.
+    # 3 feature batches, the dataset, 3 groups of robustness features, 2 x (training,
+    # evaluation, robustness), 2 LOSO folds.
     expected = {
         "build_dataset": 1,
         "evaluate": 2,
         "evaluate_robustness": 2,
         "extract_features": 3,
         "loso_fold": 2,
-        "robustness_features": 1,
+        "robustness_features": 3,
         "train_model": 2,
     }
     remote = re.findall(r"^rule (\w+):", output, re.M)

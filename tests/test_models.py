@@ -156,3 +156,41 @@ def test_configure_tensorflow_after_tf_started(caplog):
     first = keras.random.uniform((4,), seed=None)
     training.configure_tensorflow(3, seed=0)
     np.testing.assert_array_equal(keras.random.uniform((4,), seed=None), first)
+
+
+def test_precomputed_augmented_copies_are_the_ones_training_would_make(tiny_dataset):
+    """The augment_features rule's table (any batch order) gives the same training inputs
+    as augmenting in memory; a recording without copies is an error, not fewer examples."""
+    from fsdd_pipeline.augmented_features import augmented_feature_frame, augmented_rows_for
+
+    config = MODELS["emb_logreg_aug"] | {"augment": MODELS["cnn"]["augment"] | {"copies": 2}}
+    spec = spec_of(config)
+    train = tiny_dataset["train"]
+    in_memory_x, in_memory_y = training.training_inputs(config, spec, train)
+    assert len(in_memory_x) == 3 * len(train)
+    # Computed per batch, in another order, with more features than this model reads.
+    halves = [train.iloc[len(train) // 2 :], train.iloc[: len(train) // 2]]
+    features = ["embedding", "mfcc"]
+    table = pd.concat(
+        [augmented_feature_frame(h, config["augment"], PARAMS, features) for h in halves]
+    )
+    x, y = training.training_inputs(config, spec, train, augmented=table)
+    np.testing.assert_array_equal(x, in_memory_x)
+    np.testing.assert_array_equal(y, in_memory_y)
+    rows = augmented_rows_for(train, table)
+    assert list(rows["file_name"]) == [name for name in train["file_name"] for _ in range(2)]
+    with pytest.raises(ValueError, match=train["file_name"].iloc[0]):
+        augmented_rows_for(train, table[table["file_name"] != train["file_name"].iloc[0]])
+
+
+def test_models_sharing_augment_settings_share_one_augmentation():
+    from fsdd_pipeline.augmentation_plan import augmentation_plan, model_augmentation
+
+    plan = augmentation_plan(MODELS)
+    shared = model_augmentation(MODELS, "cnn")
+    assert shared == model_augmentation(MODELS, "emb_logreg_aug")
+    assert model_augmentation(MODELS, "emb_logreg") is None
+    assert set(plan[shared]["models"]) == {"cnn", "cnn_small", "crnn", "emb_logreg_aug"}
+    assert plan[shared]["features"] == ["embedding", "mfcc", "spectrogram"]
+    other = MODELS | {"x": MODELS["cnn"] | {"augment": MODELS["cnn"]["augment"] | {"copies": 2}}}
+    assert len(augmentation_plan(other)) == 2

@@ -22,8 +22,9 @@ class RejectedRecordingsError(PipelineError):
     """Some recordings could not be extracted; the dataset would silently miss them."""
 
 
-def read_feature_batches(batch_dirs, allow_rejected=False):
-    """Read every per-file feature table of the given batch folders into one frame."""
+def read_feature_batches(batch_dirs, allow_rejected=False, columns=None):
+    """Read every per-file feature table of the given batch folders into one frame
+    (only ``columns``, when given)."""
     batch_dirs = [Path(d) for d in batch_dirs]
     rejected = pd.concat(
         [pd.read_csv(d / REJECTED_FILE, dtype=str) for d in batch_dirs], ignore_index=True
@@ -37,7 +38,7 @@ def read_feature_batches(batch_dirs, allow_rejected=False):
     for row in rejected.itertuples():
         log.warning("skipping rejected recording %s: %s", row.file_name, row.reason)
     files = sorted(str(p) for d in batch_dirs for p in d.glob("*.parquet"))
-    table = pads.dataset(files, schema=FEATURE_SCHEMA, format="parquet").to_table()
+    table = pads.dataset(files, schema=FEATURE_SCHEMA, format="parquet").to_table(columns)
     return table.to_pandas().sort_values("file_name", ignore_index=True)
 
 

@@ -4,7 +4,6 @@ import dataclasses
 from collections import OrderedDict
 
 import numpy as np
-import pandas as pd
 
 from .augment import add_noise, apply_gain, mono
 from .errors import RecordingError
@@ -65,33 +64,48 @@ ROBUSTNESS_TRANSFORMS = OrderedDict(
 
 
 NO_ENDPOINTING = "_no_endpointing"
+_STANDARD = [name for name in ROBUSTNESS_TRANSFORMS if name not in REALISTIC_TRANSFORMS]
+# The transforms in groups of similar cost, each computed by its own job; name ->
+# [(row name, transform name, endpointing on)], in report order.
+TRANSFORM_GROUPS = OrderedDict(
+    [
+        ("standard", [(name, name, True) for name in _STANDARD]),
+        ("realistic", [(name, name, True) for name in REALISTIC_TRANSFORMS]),
+        (
+            "realistic_no_endpointing",
+            [(f"{name}{NO_ENDPOINTING}", name, False) for name in REALISTIC_TRANSFORMS],
+        ),
+    ]
+)
 
 
-def transformed_clips(test_frame, sample_rate, seed):
-    """(transform name, endpointing on, [(samples, rate)]) for every robustness transform of
-    the test clips, and the realistic takes once more with endpointing off; the noise of
-    each transform is drawn from its own generator seeded with ``seed``."""
-    runs = [(name, True, t) for name, t in ROBUSTNESS_TRANSFORMS.items()]
-    runs += [(f"{name}{NO_ENDPOINTING}", False, t) for name, t in REALISTIC_TRANSFORMS.items()]
-    for name, endpointing, transform in runs:
+def transformed_clips(test_frame, sample_rate, seed, group):
+    """(row name, endpointing on, [(samples, rate)]) for every transform of ``group``
+    (TRANSFORM_GROUPS) of the test clips; the noise of each transform is drawn from its
+    own generator seeded with ``seed``, so a transform gives the same clips in any group."""
+    for row_name, transform_name, endpointing in TRANSFORM_GROUPS[group]:
+        transform = ROBUSTNESS_TRANSFORMS[transform_name]
         rng = np.random.default_rng(seed)
         clips = [
             transform(np.asarray(samples, dtype=np.float32), sample_rate, rng)
             for samples in test_frame["samples"]
         ]
-        yield name, endpointing, clips
+        yield row_name, endpointing, clips
 
 
-def robustness_features(test_frame, params, seed=0):
-    """Features of every transformed test clip, computed once for all models (they share
-    the feature settings): one row per transform and clip, in the dataset's flat form, with
-    ``rejected`` holding the loading path's reason where it refused the clip."""
+def robustness_features(test_frame, params, group, seed=0):
+    """Features of every test clip under the transforms of ``group``, computed once for all
+    models (they share the feature settings): one row per transform and clip, in the
+    dataset's flat form, with ``rejected`` holding the loading path's reason where it
+    refused the clip."""
+    import pandas as pd
+
     from .audio import prepare_clip
     from .features import FEATURE_NAMES, extract_features, flatten_feature
 
     without = dataclasses.replace(params, endpoint=None)
     rows = []
-    for name, endpointing, clips in transformed_clips(test_frame, params.sample_rate, seed):
+    for name, endpointing, clips in transformed_clips(test_frame, params.sample_rate, seed, group):
         use = params if endpointing else without
         for (samples, rate), file_name, digit in zip(
             clips, test_frame["file_name"], test_frame["digit"], strict=True
@@ -120,6 +134,8 @@ def robustness_table(classifier, features):
     ``{transform}_no_endpointing`` rows are the realistic takes with endpoint detection off:
     what the detector is worth.
     """
+    import pandas as pd
+
     rows = []
     for name, group in features.groupby("transform", sort=False):
         usable = group[group["rejected"] == ""]
@@ -143,6 +159,8 @@ def robustness_table(classifier, features):
 
 def robustness_summary(tables):
     """Model x transform accuracy from {model: robustness_table}, plus the worst drop."""
+    import pandas as pd
+
     tables = {m: t[~t["transform"].str.endswith(NO_ENDPOINTING)] for m, t in tables.items()}
     summary = pd.DataFrame({m: t.set_index("transform")["accuracy"] for m, t in tables.items()}).T
     summary["worst_drop_points"] = [t["drop_points"].max() for t in tables.values()]

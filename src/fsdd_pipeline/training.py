@@ -9,9 +9,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .augmented_features import augmented_feature_frame, augmented_rows_for
 from .classifier import DigitClassifier, sklearn_proba
 from .labels import HISTORY_COLUMNS
-from .model_inputs import inputs_from_frame, inputs_from_matrices
+from .model_inputs import inputs_from_frame
 from .models import KERAS_TYPES, build_keras_model, build_sklearn_model
 
 log = logging.getLogger(__name__)
@@ -44,24 +45,20 @@ def configure_tensorflow(threads, seed):
     keras.utils.set_random_seed(int(seed))
 
 
-def augmented_inputs(frame, spec, settings, seed):
-    """Model inputs of augmented copies of the rows' waveforms, made in memory."""
-    from .augment import WaveformAugmenter
-    from .features import extract_features
+def training_inputs(config, spec, train_frame, augmented=None):
+    """Training inputs and labels, with augmented copies when the model asks for them.
 
-    params = spec.feature_params
-    augmenter = WaveformAugmenter(settings, params.sample_rate, seed)
-    clips = [np.asarray(s, dtype=np.float32) for s in frame["samples"]]
-    samples, labels = augmenter.augment_dataset(clips, frame["digit"].to_numpy())
-    matrices = [extract_features(s, params, spec.features) for s in samples]
-    return inputs_from_matrices(matrices, spec), np.asarray(labels, dtype=np.int64)
-
-
-def training_inputs(config, spec, train_frame):
-    """Training inputs and labels, with augmented copies when the model asks for them."""
+    ``augmented``: the precomputed augmented features (augmented_features), holding the
+    copies of every training recording; None computes them here, in memory.
+    """
     x, y = inputs_from_frame(train_frame, spec)
-    if config.get("augment"):
-        extra_x, extra_y = augmented_inputs(train_frame, spec, config["augment"], config["seed"])
+    settings = config.get("augment")
+    if settings:
+        if augmented is None:
+            augmented = augmented_feature_frame(
+                train_frame, settings, spec.feature_params, spec.features
+            )
+        extra_x, extra_y = inputs_from_frame(augmented_rows_for(train_frame, augmented), spec)
         log.info("augmentation added %d examples to %d", len(extra_x), len(x))
         x, y = np.concatenate([x, extra_x]), np.concatenate([y, extra_y])
     return x, y
@@ -73,11 +70,11 @@ def keras_summary(model):
     return lines.getvalue()
 
 
-def train_keras(config, spec, train_frame, val_frame, threads, callbacks=()):
+def train_keras(config, spec, train_frame, val_frame, threads, callbacks=(), augmented=None):
     import keras
 
     configure_tensorflow(threads, config["seed"])
-    x, y = training_inputs(config, spec, train_frame)
+    x, y = training_inputs(config, spec, train_frame, augmented)
     val_x, val_y = inputs_from_frame(val_frame, spec)
     model = build_keras_model(config, spec, x)
     stop = keras.callbacks.EarlyStopping(
@@ -121,8 +118,8 @@ def _scores(estimator, x, y):
     return log_loss(y, proba, labels=list(range(10))), accuracy
 
 
-def train_sklearn(config, spec, train_frame, val_frame):
-    x, y = training_inputs(config, spec, train_frame)
+def train_sklearn(config, spec, train_frame, val_frame, augmented=None, learning_curve=True):
+    x, y = training_inputs(config, spec, train_frame, augmented)
     val_x, val_y = inputs_from_frame(val_frame, spec)
     start = time.perf_counter()
     model = build_sklearn_model(config).fit(x, y)
@@ -140,7 +137,9 @@ def train_sklearn(config, spec, train_frame, val_frame):
             f"{model}\n\n{stored} of {len(x)} training examples, "
             f"{x.shape[1]} input features\nstored parameters: {params}\n"
         ),
-        learning_curve=sklearn_learning_curve(config, x, y, val_x, val_y),
+        learning_curve=(
+            sklearn_learning_curve(config, x, y, val_x, val_y) if learning_curve else None
+        ),
     )
 
 
@@ -172,11 +171,23 @@ def sklearn_learning_curve(config, x, y, val_x, val_y, fractions=(0.1, 0.25, 0.5
     )
 
 
-def train_model(config, spec, train_frame, val_frame, threads=1, callbacks=()):
-    """Train the model ``config`` describes; Keras ``callbacks`` see every epoch."""
+def train_model(
+    config,
+    spec,
+    train_frame,
+    val_frame,
+    threads=1,
+    callbacks=(),
+    augmented=None,
+    learning_curve=True,
+):
+    """Train the model ``config`` describes; Keras ``callbacks`` see every epoch;
+    ``augmented``: precomputed augmented features (see training_inputs);
+    ``learning_curve``: also fit scikit-learn models on growing shares of the training
+    data (the training curves' figure; LOSO folds do without)."""
     if config["type"] in KERAS_TYPES:
-        return train_keras(config, spec, train_frame, val_frame, threads, callbacks)
-    return train_sklearn(config, spec, train_frame, val_frame)
+        return train_keras(config, spec, train_frame, val_frame, threads, callbacks, augmented)
+    return train_sklearn(config, spec, train_frame, val_frame, augmented, learning_curve)
 
 
 def plot_training_curves(result, model_name):

@@ -4,7 +4,9 @@ import os
 
 from snakemake.exceptions import WorkflowError
 
+from fsdd_pipeline.augmentation_plan import augmentation_plan, model_augmentation
 from fsdd_pipeline.evaluation import EVALUATION_FILES
+from fsdd_pipeline.robustness import TRANSFORM_GROUPS
 from fsdd_pipeline.models import SKLEARN_TYPES
 from fsdd_pipeline.tracking import sqlite_file
 from fsdd_pipeline.naming import (
@@ -20,6 +22,8 @@ wildcard_constraints:
     batch=r"batch\d{3}",
     model="|".join(config["models"]),
     speaker=r"[a-z][a-z0-9]*",
+    augmentation=r"[0-9a-f]+",
+    group="|".join(TRANSFORM_GROUPS),
 
 
 MODELS = list(config["models"])
@@ -33,6 +37,9 @@ LEVER_MODELS = sorted(
     }
 )
 LEVER_LOSO_MODELS = [model for model in LEVER_MODELS if model in LOSO_MODELS]
+ROBUSTNESS_GROUPS = list(TRANSFORM_GROUPS)
+# Distinct augment blocks of the models: their augmented features are computed once.
+AUGMENTATIONS = augmentation_plan(config["models"])
 
 
 def recordings_dir():
@@ -62,6 +69,18 @@ def all_recordings():
 
 def batch_recordings(wildcards):
     return batches()[wildcards.batch]
+
+
+def augmented_features(wildcards):
+    """The precomputed augmented features (every batch) of the model, [] without augment."""
+    augmentation = model_augmentation(config["models"], wildcards.model)
+    if augmentation is None:
+        return []
+    return expand(
+        rules.augment_features.output.features,
+        augmentation=augmentation,
+        batch=sorted(batches()),
+    )
 
 
 def feature_batch_dirs(wildcards):
@@ -118,6 +137,21 @@ def training_threads(wildcards):
     if config["models"][wildcards.model]["type"] in SKLEARN_TYPES:
         return 1
     return config["training"]["threads"]
+
+
+# Priority of the longest jobs: they start first, so that none is left to end the run alone.
+LONG_JOB_PRIORITY = 2
+
+
+def training_priority(wildcards):
+    """Keras models over feature sequences train longest, then other Keras models, then
+    scikit-learn ones."""
+    model = config["models"][wildcards.model]
+    if model["type"] in SKLEARN_TYPES:
+        return 0
+    if model.get("pooling", "sequence") == "sequence":
+        return LONG_JOB_PRIORITY
+    return LONG_JOB_PRIORITY - 1
 
 
 def training_params():

@@ -30,6 +30,7 @@ rule loso_start:
 rule loso_fold:
     input:
         dataset=rules.build_dataset.output.dataset,
+        augmented=augmented_features,
         parent_run_id=rules.loso_start.output.run_id,
     output:
         **evaluation_outputs("results/loso/{model}/{speaker}", "test"),
@@ -37,6 +38,7 @@ rule loso_fold:
         "results/logs/loso/{model}/{speaker}.log",
     benchmark:
         "results/benchmarks/loso/{model}/{speaker}.tsv"
+    priority: training_priority
     conda:
         "../../environment.yml"
     threads: training_threads

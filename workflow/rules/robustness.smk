@@ -7,17 +7,19 @@ rule robustness_features:
     input:
         dataset=rules.build_dataset.output.dataset,
     output:
-        features="results/robustness/features.parquet",
+        features="results/robustness/features/{group}.parquet",
     log:
-        "results/logs/robustness/features.log",
+        "results/logs/robustness/features/{group}.log",
     benchmark:
-        "results/benchmarks/robustness_features.tsv"
+        "results/benchmarks/robustness_features/{group}.tsv"
+    # Long, and every evaluate_robustness job waits for it: start it with the long trainings.
+    priority: LONG_JOB_PRIORITY
     conda:
         "../../environment.yml"
     threads: 1
     resources:
-        # Every test clip under 22 transforms, features and embedding held in memory.
-        mem_mb=lambda wildcards, input: 1500 + 40 * input.size_mb,
+        # Every test clip under up to 8 transforms, features and embedding in memory.
+        mem_mb=lambda wildcards, input: 1500 + 15 * input.size_mb,
         runtime=30,
     params:
         features=feature_params(),
@@ -29,7 +31,9 @@ rule robustness_features:
 rule evaluate_robustness:
     input:
         model=rules.train_model.output.model,
-        features=rules.robustness_features.output.features,
+        features=expand(
+            rules.robustness_features.output.features, group=ROBUSTNESS_GROUPS
+        ),
         run_id=rules.train_model.output.run_id,
     output:
         table="results/robustness/{model}.csv",

@@ -24,6 +24,7 @@ rule init_tracking:
 rule train_model:
     input:
         dataset=rules.build_dataset.output.dataset,
+        augmented=augmented_features,
         experiment=rules.init_tracking.output.experiment,
     output:
         # The model file (model.keras or model.joblib) and its input_spec.json.
@@ -42,6 +43,7 @@ rule train_model:
         "results/logs/train/{model}.log",
     benchmark:
         "results/benchmarks/train/{model}.tsv"
+    priority: training_priority
     conda:
         "../../environment.yml"
     threads: training_threads
