@@ -62,6 +62,10 @@ def feature_batch_dirs(wildcards):
     return expand(rules.extract_features.output.features, batch=sorted(batches()))
 
 
+def recording_count():
+    return len(recording_batches(recordings_dir()).paths)
+
+
 def recording_speakers():
     """Speakers of the recordings (from their file names): one LOSO fold each."""
     return recording_batches(recordings_dir()).speakers

@@ -35,7 +35,8 @@ rule build_dataset:
         "../../environment.yml"
     threads: 1
     resources:
-        mem_mb=2000,
+        # Measured by benchmarks/scaling.py: ~300 MB plus ~32 MB per 1,000 recordings.
+        mem_mb=lambda wildcards: 1000 + recording_count() // 20,
         runtime=15,
     params:
         dataset=config["dataset"],
