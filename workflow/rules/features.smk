@@ -35,7 +35,7 @@ rule build_dataset:
         "../../environment.yml"
     threads: 1
     resources:
-        # Measured by benchmarks/scaling.py: ~300 MB plus ~32 MB per 1,000 recordings.
+        # benchmarks/scaling.py: 358 MB for 3,000 recordings, 1,386 MB for 30,000.
         mem_mb=lambda wildcards: 1000 + recording_count() // 20,
         runtime=15,
     params:
