@@ -2,19 +2,33 @@ import shutil
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 import soundfile
 
+from fsdd_pipeline import dataset
 from fsdd_pipeline.dataset import (
     RejectedRecordingsError,
     assign_splits,
     count_tables,
     feature_stack,
+    read_dataset,
     read_feature_batches,
+    read_feature_table,
+    sort_by_file_name,
+    split_feature_table,
 )
-from fsdd_pipeline.extraction import REJECTED_FILE, extract_batch
-from fsdd_pipeline.features import FeatureParams
+from fsdd_pipeline.extraction import (
+    FEATURE_SCHEMA,
+    REJECTED_FILE,
+    extract_batch,
+    feature_path,
+    write_record,
+)
+from fsdd_pipeline.features import FEATURE_NAMES, FeatureParams
+from fsdd_pipeline.io import write_csv, write_parquet_table
 from fsdd_pipeline.metadata import read_speakers
+from fsdd_pipeline.naming import parse_recording_name
 
 from .conftest import PROJECT, write_tone
 
@@ -107,3 +121,90 @@ def test_rejected_list_is_required(tmp_path):
     with pytest.raises(FileNotFoundError, match=REJECTED_FILE):
         read_feature_batches([tmp_path / "b"])
     shutil.rmtree(tmp_path / "b")
+
+
+def write_feature_files(folder, names, seed=0):
+    """One-row feature tables (FEATURE_SCHEMA) of made-up recordings, as extraction writes them."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        parsed = parse_recording_name(name)
+        record = {
+            "file_name": name,
+            "digit": parsed.digit,
+            "speaker": parsed.speaker,
+            "sample_number": parsed.index,
+            "gender": "male",
+            "accent": "USA/neutral",
+            "duration_s": 0.5,
+            "sample_rate": 8000,
+            "rms": float(rng.random()),
+            "speech_found": True,
+            "words": 1,
+            "cut_s": 0.0,
+            "samples": rng.standard_normal(int(rng.integers(50, 90))).astype(np.float32),
+        }
+        for feature in FEATURE_NAMES:
+            frames = int(rng.integers(2, 5))
+            record[feature] = rng.standard_normal(3 * frames).astype(np.float32)
+            record[f"{feature}_shape"] = [3, frames]
+        write_record(record, feature_path(folder, name))
+    write_csv(pd.DataFrame(columns=["file_name", "reason"]), folder / REJECTED_FILE)
+
+
+def test_feature_table_reads_batches_in_name_order_in_few_chunks(tmp_path, monkeypatch):
+    names = [f"{d}_{s}_{i}.wav" for d in range(3) for s in ("theo", "lucas") for i in (0, 7, 10)]
+    write_feature_files(tmp_path / "batch000", names[::2])
+    write_feature_files(tmp_path / "batch001", names[1::2], seed=1)
+    monkeypatch.setattr(dataset, "CHUNK_ROWS", 4)
+    table = read_feature_table([tmp_path / "batch000", tmp_path / "batch001"])
+
+    assert table.schema.equals(FEATURE_SCHEMA)
+    assert table["file_name"].to_pylist() == sorted(names)
+    assert table["samples"].num_chunks == 5  # 18 files, 4 at a time: not one chunk per file
+    frame = read_feature_batches([tmp_path / "batch000", tmp_path / "batch001"])
+    by_file = pd.concat(
+        [pd.read_parquet(p) for p in tmp_path.glob("batch*/*.parquet")], ignore_index=True
+    )
+    by_file = by_file.sort_values("file_name", ignore_index=True)
+    for column in by_file.columns:
+        assert all(map(np.array_equal, frame[column], by_file[column])), column
+
+
+def test_sorting_by_file_name_copies_only_when_out_of_order():
+    table = pa.table({"file_name": ["1_a_0.wav", "1_a_10.wav", "1_a_2.wav"], "x": [1, 2, 3]})
+    assert sort_by_file_name(table) is table
+    shuffled = sort_by_file_name(table.take([2, 0, 1]))
+    assert shuffled.equals(table)
+
+
+def test_no_feature_tables_give_an_empty_table(tmp_path):
+    write_feature_files(tmp_path / "batch000", [])
+    table = read_feature_table([tmp_path / "batch000"])
+    assert table.num_rows == 0 and table.schema.equals(FEATURE_SCHEMA)
+
+
+def test_split_table_keeps_every_feature_and_adds_the_splits_of_assign_splits(tmp_path):
+    names = [f"{d}_{s}_{i}.wav" for d in range(2) for s in ("theo", "zoe") for i in range(12)]
+    write_feature_files(tmp_path / "batch000", names)
+    table = read_feature_table([tmp_path / "batch000"])
+    combined, splits = split_feature_table(table, val_fraction=0.25, seed=5)
+
+    assert combined.column_names == [*FEATURE_SCHEMA.names, "split"]
+    assert combined.drop_columns(["split"]).equals(table)
+    expected = assign_splits(table.to_pandas(), val_fraction=0.25, seed=5)["split"]
+    assert combined["split"].to_pylist() == splits["split"].tolist() == expected.tolist()
+    assert splits.groupby("split").size().to_dict() == {"test": 20, "train": 20, "val": 8}
+
+    write_parquet_table(combined, tmp_path / "features.parquet")
+    written = read_dataset(tmp_path / "features.parquet")
+    assert written["split"].tolist() == expected.tolist()
+    assert all(map(np.array_equal, written["mfcc"], table["mfcc"].to_pandas()))
+
+
+def test_splits_without_validation_share():
+    frame = pd.DataFrame({"speaker": ["a"] * 8, "digit": [1] * 8, "sample_number": range(8)})
+    assert (
+        assign_splits(frame, val_fraction=0.0, seed=0)["split"].tolist()
+        == ["test"] * 5 + ["train"] * 3
+    )

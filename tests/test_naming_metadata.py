@@ -1,8 +1,17 @@
+import os
+
 import pytest
 
+from fsdd_pipeline import naming
 from fsdd_pipeline.errors import RecordingError
 from fsdd_pipeline.metadata import read_speakers, speaker_metadata
-from fsdd_pipeline.naming import batch_count, batch_of, list_recordings, parse_recording_name
+from fsdd_pipeline.naming import (
+    RecordingBatches,
+    batch_count,
+    batch_of,
+    list_recordings,
+    parse_recording_name,
+)
 
 from .conftest import PROJECT
 
@@ -57,3 +66,32 @@ def test_batch_count_follows_recordings_per_batch_unless_fixed():
     assert batch_count(140, 800) == 1 and batch_count(0, 800) == 1
     assert batch_count(3000, 800, batches=7) == 7
     assert batch_count(3000, 800, batches=None) == 4
+
+
+def test_recording_batches_list_the_folder_once_for_every_question(tmp_path, monkeypatch):
+    names = [f"{d}_{s}_{i}.wav" for s in ("theo", "zoe2") for d in (3, 1) for i in range(6)]
+    for name in [*names, "notes.txt", "misnamed.wav"]:
+        (tmp_path / name).write_bytes(b"")
+    listings = []
+    monkeypatch.setattr(
+        naming, "list_recordings", lambda folder: listings.append(folder) or list_recordings(folder)
+    )
+    recordings = RecordingBatches(tmp_path, recordings_per_batch=10)
+
+    assert recordings.n_batches == batch_count(len(names) + 1, 10) == 3
+    assert list(recordings.by_batch) == ["batch000", "batch001", "batch002"]
+    for batch, paths in recordings.by_batch.items():
+        assert all(batch_of(os.path.basename(path), 3) == batch for path in paths)
+    batched = sorted(path for paths in recordings.by_batch.values() for path in paths)
+    assert (
+        batched
+        == list(recordings.paths)
+        == [str(tmp_path / n) for n in sorted(names + ["misnamed.wav"])]
+    )
+    assert recordings.speakers == ["theo", "zoe2"]
+    assert recordings.first_per_digit == {
+        1: str(tmp_path / "1_theo_0.wav"),
+        3: str(tmp_path / "3_theo_0.wav"),
+    }
+    assert RecordingBatches(tmp_path, 10, batches=2).n_batches == 2
+    assert len(listings) == 2, "one listing per instance, however often it is asked"

@@ -59,6 +59,14 @@ def write_parquet(frame, path):
         frame.to_parquet(temporary, index=False)
 
 
+def write_parquet_table(table, path):
+    """Write an Arrow table, without a detour through pandas."""
+    import pyarrow.parquet as pq
+
+    with atomic_path(path) as temporary:
+        pq.write_table(table, temporary)
+
+
 def save_figure(figure, path, dpi=120):
     """Save a matplotlib figure atomically and close it."""
     import matplotlib.pyplot as plt

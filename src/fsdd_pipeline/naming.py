@@ -71,19 +71,34 @@ def list_recordings(directory):
     if not directory.is_dir():
         raise FileNotFoundError(f"recordings folder not found: {directory}")
     suffixes = AUDIO_SUFFIXES + UNSUPPORTED_AUDIO_SUFFIXES
+    # os.path.splitext, not a Path per entry: a folder may hold tens of thousands of files.
     return sorted(
         entry.name
         for entry in os.scandir(directory)
-        if entry.is_file() and Path(entry.name).suffix.lower() in suffixes
+        if entry.is_file() and os.path.splitext(entry.name)[1].lower() in suffixes
     )
 
 
-def recordings_by_batch(directory, n_batches):
-    """{batch: [recording paths]} of every audio file in ``directory`` (see batch_of)."""
-    batches = {}
-    for name in list_recordings(directory):
-        batches.setdefault(batch_of(name, n_batches), []).append(str(Path(directory) / name))
-    return batches
+class RecordingBatches:
+    """Every recording of a folder, listed once and assigned to its extraction batch.
+
+    The workflow asks for one batch's recordings per extraction job, and for all of them
+    in several rules; listing the folder on every call made planning grow with
+    recordings x batches (quadratically). One instance per run keeps it linear.
+    """
+
+    def __init__(self, directory, recordings_per_batch, batches=None):
+        names = list_recordings(directory)
+        self.n_batches = batch_count(len(names), recordings_per_batch, batches)
+        by_batch = {}
+        for name in names:
+            path = os.path.join(directory, name)
+            by_batch.setdefault(batch_of(name, self.n_batches), []).append(path)
+        # Tuples: every caller shares them.
+        self.by_batch = {batch: tuple(paths) for batch, paths in sorted(by_batch.items())}
+        self.paths = tuple(os.path.join(directory, name) for name in names)
+        self.speakers = speakers_of(self.paths)
+        self.first_per_digit = first_recording_per_digit(self.paths)
 
 
 def speakers_of(paths):

@@ -1,6 +1,9 @@
 """Logging and debugging helpers shared by the workflow's scripts."""
 
+import atexit
 import logging
+import re
+import resource
 import sys
 from pathlib import Path
 
@@ -33,6 +36,29 @@ def configure_logging(snakemake, level=logging.INFO):
         )
 
     sys.excepthook = log_uncaught
+    atexit.unregister(log_peak_memory)  # once, however often logging is configured
+    atexit.register(log_peak_memory)
+
+
+PEAK_MEMORY_PATTERN = re.compile(r"peak memory: (\d+(?:\.\d+)?) MB")
+
+
+def peak_memory_mb():
+    """The process's peak resident memory so far (the kernel's high-water mark), in MB."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes there, KiB here
+
+
+def log_peak_memory():
+    """Log the job's peak memory as its last line: exact, where Snakemake's benchmark files
+    sample it every 30 s after a job's first 15 s, and the figure a cluster's mem_mb needs."""
+    logging.getLogger("workflow").info("peak memory: %.1f MB", peak_memory_mb())
+
+
+def logged_peak_memory_mb(log_path):
+    """The peak memory a job logged (see log_peak_memory), or None."""
+    found = PEAK_MEMORY_PATTERN.findall(Path(log_path).read_text(errors="replace"))
+    return float(found[-1]) if found else None
 
 
 def mock_snakemake(rule_name, snakefile="Snakefile", config=None, **wildcards):

@@ -1,5 +1,6 @@
 # Helpers shared by the rules: where the recordings are, how they are batched, the
 # config sections that reach the rules through params, and repeated output lists.
+import functools
 import os
 
 from snakemake.exceptions import WorkflowError
@@ -9,13 +10,7 @@ from fsdd_pipeline.evaluation import EVALUATION_FILES
 from fsdd_pipeline.robustness import TRANSFORM_GROUPS
 from fsdd_pipeline.models import SKLEARN_TYPES
 from fsdd_pipeline.tracking import sqlite_file
-from fsdd_pipeline.naming import (
-    batch_count,
-    first_recording_per_digit,
-    list_recordings,
-    recordings_by_batch,
-    speakers_of,
-)
+from fsdd_pipeline.naming import RecordingBatches
 
 
 wildcard_constraints:
@@ -49,22 +44,21 @@ def recordings_dir():
     return checkpoints.download_fsdd.get().output.recordings
 
 
-def batches():
-    """{batch: [recording paths]} of every recording in the recordings folder, in
-    batch_count() batches (features.recordings_per_batch, or features.batches if set).
+@functools.cache
+def recording_batches(folder):
+    """The recordings of ``folder`` in batch_count() batches (features.recordings_per_batch,
+    or features.batches if set), listed once per run: every extraction job asks for its
+    batch, and listing the folder each time made planning quadratic in the recordings.
     """
-    folder = recordings_dir()
     settings = config["features"]
-    count = batch_count(
-        len(list_recordings(folder)),
-        settings["recordings_per_batch"],
-        settings.get("batches"),
+    return RecordingBatches(
+        folder, settings["recordings_per_batch"], settings.get("batches")
     )
-    return recordings_by_batch(folder, count)
 
 
-def all_recordings():
-    return [path for paths in batches().values() for path in paths]
+def batches():
+    """{batch: (recording paths)} of every recording in the recordings folder."""
+    return recording_batches(recordings_dir()).by_batch
 
 
 def batch_recordings(wildcards):
@@ -87,14 +81,18 @@ def feature_batch_dirs(wildcards):
     return expand(rules.extract_features.output.features, batch=sorted(batches()))
 
 
+def recording_count():
+    return len(recording_batches(recordings_dir()).paths)
+
+
 def recording_speakers():
     """Speakers of the recordings (from their file names): one LOSO fold each."""
-    return speakers_of(all_recordings())
+    return recording_batches(recordings_dir()).speakers
 
 
 def eda_example_recordings(wildcards):
     """One recording per digit (the first by name) for the waveform figure."""
-    return list(first_recording_per_digit(all_recordings()).values())
+    return list(recording_batches(recordings_dir()).first_per_digit.values())
 
 
 def feature_params():

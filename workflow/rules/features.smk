@@ -35,7 +35,8 @@ rule build_dataset:
         "../../environment.yml"
     threads: 1
     resources:
-        mem_mb=2000,
+        # benchmarks/scaling.py: 358 MB for 3,000 recordings, 1,386 MB for 30,000.
+        mem_mb=lambda wildcards: 1000 + recording_count() // 20,
         runtime=15,
     params:
         dataset=config["dataset"],
