@@ -17,18 +17,9 @@ from sklearn.metrics import (  # noqa: E402
 )
 from sklearn.preprocessing import label_binarize  # noqa: E402
 
+from .evaluation_files import EVALUATION_FILES  # noqa: E402
 from .io import save_figure, write_csv, write_json, write_text  # noqa: E402
 from .labels import LABELS, PROB_COLUMNS  # noqa: E402
-
-# The files of one evaluated split, by kind; the rules name them "{split}_{file name}".
-EVALUATION_FILES = {
-    "metrics": "metrics.json",
-    "predictions": "predictions.csv",
-    "report": "classification_report.txt",
-    "confusion": "confusion_matrix.csv",
-    "confusion_png": "confusion_matrix.png",
-    "roc_png": "roc_curves.png",
-}
 
 
 def _validate(y_true, proba):

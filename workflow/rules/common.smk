@@ -6,7 +6,7 @@ import os
 from snakemake.exceptions import WorkflowError
 
 from fsdd_pipeline.augmentation_plan import augmentation_plan, model_augmentation
-from fsdd_pipeline.evaluation import EVALUATION_FILES
+from fsdd_pipeline.evaluation_files import EVALUATION_FILES
 from fsdd_pipeline.robustness import TRANSFORM_GROUPS
 from fsdd_pipeline.models import SKLEARN_TYPES
 from fsdd_pipeline.tracking import sqlite_file
