@@ -114,6 +114,7 @@ def test_recordings_folder_must_exist_hold_recordings_and_test_takes(tmp_path):
     with pytest.raises(ConfigError, match="holds no .wav or .flac"):
         check(changed(recordings_dir=str(tmp_path)))
     write_tone(tmp_path / "3_theo_7.wav")
+    write_tone(tmp_path / "3theo_2.wav")  # misnamed: extraction rejects it, it is no test take
     with pytest.raises(ConfigError, match="no recordings of takes 0-4"):
         check(changed(recordings_dir=str(tmp_path)))
     write_tone(tmp_path / "3_theo_2.wav")
