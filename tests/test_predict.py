@@ -31,7 +31,8 @@ from fsdd_pipeline.models import build_sklearn_model
 from fsdd_pipeline.naming import parse_recording_name
 from fsdd_pipeline.realistic_takes import noise_take, place_in_take
 
-from .conftest import BIN, PROJECT, requires_fsdd, served_model
+from .conftest import PROJECT, requires_fsdd
+from .servers import BIN, served_model
 
 pytestmark = requires_fsdd
 
