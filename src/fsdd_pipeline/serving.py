@@ -47,6 +47,7 @@ BASE_REQUIREMENTS = (
     "scikit-learn",
     "joblib",
     "soundfile",
+    "soxr",
     "librosa",
 )
 KERAS_REQUIREMENTS = ("keras", "tensorflow-cpu")
