@@ -672,6 +672,48 @@ def test_a_clip_inside_a_noisy_take_predicts_like_the_clip(
     assert same >= 0.95, f"only {same:.0%} of the takes predicted like their clean clip"
 
 
+# fsdd-predict in a fresh interpreter, then the heavy packages it imported (each costs
+# seconds of start-up): the last line of its output.
+PREDICT_AND_LIST_IMPORTS = """
+import json, sys
+from fsdd_pipeline.cli import main
+code = main(sys.argv[1:])
+heavy = ("tensorflow", "keras", "mlflow", "matplotlib", "librosa", "onnxruntime")
+print(json.dumps([code, [name for name in heavy if name in sys.modules]]))
+"""
+
+
+@pytest.mark.parametrize(
+    "model, imported",
+    [
+        # MFCCs need librosa, not the embedding's onnxruntime.
+        ("model_dir", ["librosa"]),
+        # An 8 kHz take is resampled for the embedding without librosa.
+        ("embedding_model_dir", ["onnxruntime"]),
+    ],
+)
+def test_a_model_folder_predicts_without_packages_it_does_not_need(
+    model, imported, test_wavs, request
+):
+    folder = request.getfixturevalue(model)
+    result = subprocess.run(
+        [sys.executable, "-c", PREDICT_AND_LIST_IMPORTS, "--model-dir", folder, test_wavs[0]],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    code, modules = json.loads(result.stdout.strip().splitlines()[-1])
+    assert code == 0, result.stderr
+    assert modules == imported
+
+
+def test_the_pyfunc_model_computes_only_the_features_its_model_uses(audio_model, clips):
+    samples, rate = clips.samples[0]
+    features = audio_model.classifier.clip_features(samples, rate)
+    assert list(features) == list(audio_model.classifier.spec.features) == ["mfcc"]
+
+
 def test_silent_and_two_word_takes_say_so(embedding_model_dir, test_wavs, tmp_path, capsys):
     rng = np.random.default_rng(3)
     silent = tmp_path / "room_tone.wav"

@@ -91,17 +91,23 @@ class DigitClassifier:
         return self.predict_proba(x)
 
     def clip_features(self, samples, rate, source="<samples>"):
-        """Feature matrices of raw audio, prepared exactly like the training recordings."""
+        """The model's feature matrices of raw audio, prepared exactly like the training
+        recordings."""
         return self.clip_features_and_words(samples, rate, source)[0]
 
     def clip_features_and_words(self, samples, rate, source="<samples>"):
-        """(feature matrices, words found in the take): a take with several words is
-        cropped to its loudest, the one the features describe."""
+        """(the model's feature matrices, words found in the take): a take with several
+        words is cropped to its loudest, the one the features describe."""
         params = self.spec.feature_params
         prepared, crop = prepare_clip(
             samples, rate, params.sample_rate, params.endpoint, params.min_duration_s, source
         )
-        return extract_features(prepared, params), (crop.words if crop and crop.words else 1)
+        return self._features(prepared), (crop.words if crop and crop.words else 1)
+
+    def _features(self, prepared):
+        # Only what the model consumes: the others cost time (and librosa or the embedding's
+        # sessions) for nothing.
+        return extract_features(prepared, self.spec.feature_params, self.spec.features)
 
     def predict_proba_matrices(self, matrices):
         """Probabilities for a list of {feature: matrix} dicts."""
@@ -117,7 +123,7 @@ class DigitClassifier:
         params = self.spec.feature_params
         samples, crop = load_clip(path, params.sample_rate, params.endpoint, params.min_duration_s)
         words = crop.words if crop and crop.words else 1
-        return self.predict_proba_matrices([extract_features(samples, params)])[0], words
+        return self.predict_proba_matrices([self._features(samples)])[0], words
 
     def predict_proba_file(self, path):
         """Probabilities (10,) for one audio file, loaded exactly like the training data."""
