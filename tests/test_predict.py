@@ -708,6 +708,35 @@ def test_a_model_folder_predicts_without_packages_it_does_not_need(
     assert modules == imported
 
 
+# The pyfunc model loaded in a fresh interpreter: is librosa loaded, how many speech
+# embedders are open.
+LOAD_AND_LIST_RESOURCES = """
+import json, sys
+from types import SimpleNamespace
+from fsdd_pipeline.embedding import _shared_embedder
+from fsdd_pipeline.serving import AudioDigitModel
+AudioDigitModel().load_context(SimpleNamespace(artifacts={"model_dir": sys.argv[1]}))
+print(json.dumps(["librosa" in sys.modules, _shared_embedder.cache_info().currsize]))
+"""
+
+
+@pytest.mark.parametrize(
+    "model, loaded", [("model_dir", [True, 0]), ("embedding_model_dir", [False, 1])]
+)
+def test_the_pyfunc_model_loads_what_its_features_need_with_the_model(model, loaded, request):
+    """Loaded with the model, not in the first request: a server that answers /ping answers
+    its first request as fast as the others."""
+    result = subprocess.run(
+        [sys.executable, "-c", LOAD_AND_LIST_RESOURCES, request.getfixturevalue(model)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == loaded
+
+
 def test_the_pyfunc_model_computes_only_the_features_its_model_uses(audio_model, clips):
     samples, rate = clips.samples[0]
     features = audio_model.classifier.clip_features(samples, rate)

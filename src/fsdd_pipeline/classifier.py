@@ -6,9 +6,11 @@ from pathlib import Path
 import numpy as np
 
 from .audio import load_clip, prepare_clip
-from .features import extract_features
+from .embedding import get_embedder
+from .features import extract_features, silence_frame
 from .io import atomic_path
 from .labels import N_CLASSES
+from .librosa_runtime import load_librosa
 from .model_inputs import InputSpec, inputs_from_frame, inputs_from_matrices
 
 KERAS_FILE = "model.keras"
@@ -92,6 +94,22 @@ class DigitClassifier:
             ]
             return np.concatenate(batches).astype(np.float64)
         return sklearn_proba(self.estimator, x)
+
+    def prepare_for_prediction(self):
+        """Load now what the first prediction would load on its way (a server then answers
+        its first request as fast as the others): librosa for spectral features, the speech
+        embedding's sessions, the silence frames that pad sequences, and Keras' compiled
+        predict step for one example."""
+        params = self.spec.feature_params
+        if set(self.spec.features) - {"embedding"}:
+            load_librosa()
+        if "embedding" in self.spec.features:
+            get_embedder(params.embedding)
+        if self.spec.pooling == "sequence":
+            for feature in self.spec.features:
+                silence_frame(feature, params)
+        if self.is_keras:
+            self.predict_proba(np.zeros((1, *self.spec.shape), dtype=np.float32))
 
     def predict_proba_frame(self, frame):
         """Probabilities for rows of the combined dataset."""
