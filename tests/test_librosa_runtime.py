@@ -5,6 +5,9 @@ import os
 import subprocess
 import sys
 
+from fsdd_pipeline import librosa_runtime
+from fsdd_pipeline.librosa_runtime import load_librosa
+
 from .conftest import write_tone
 
 # The feature extraction and augmentation paths of the pipeline, in a fresh interpreter.
@@ -45,3 +48,20 @@ def test_parallel_processes_on_a_cold_cache_then_one_more(tmp_path):
     # The kernel the crash was traced to (chroma -> estimate_tuning) lives in our cache.
     cached = {path.name for path in cache.rglob("*.nbi")}
     assert any("pitch._pi_wrapper" in name for name in cached), sorted(cached)
+
+
+def test_a_process_compiles_the_kernels_of_the_uses_it_names_once(monkeypatch):
+    """Extraction and prediction name "features" only: augmentation's kernels (pitch shift)
+    cost them a second a process for nothing."""
+    calls = []
+    uses = {name: (lambda librosa, name=name: calls.append(name)) for name in ("a", "b")}
+    monkeypatch.setattr(librosa_runtime, "KERNEL_USES", uses)
+    librosa_runtime._compile_kernels.cache_clear()
+    try:
+        load_librosa("a")
+        load_librosa("a")
+        assert calls == ["a"]
+        assert load_librosa().__name__ == "librosa"
+        assert calls == ["a", "b"]
+    finally:
+        librosa_runtime._compile_kernels.cache_clear()

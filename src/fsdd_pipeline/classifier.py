@@ -102,7 +102,7 @@ class DigitClassifier:
         predict step for one example."""
         params = self.spec.feature_params
         if set(self.spec.features) - {"embedding"}:
-            load_librosa()
+            load_librosa("features")
         if "embedding" in self.spec.features:
             get_embedder(params.embedding)
         if self.spec.pooling == "sequence":
