@@ -126,7 +126,8 @@ def median_ms(call, repeats):
 
 
 def warm_timings(model_dir, clips, repeats):
-    """(forward pass ms, whole file ms, {clip: probabilities}) of one model in this process."""
+    """({stage: median ms} of one clip, {clip: probabilities}) of one model in this process:
+    reading and endpointing, the model's features, the forward pass, and the whole file."""
     from fsdd_pipeline.audio import load_clip
     from fsdd_pipeline.classifier import DigitClassifier
     from fsdd_pipeline.features import extract_features
@@ -135,12 +136,23 @@ def warm_timings(model_dir, clips, repeats):
     classifier = DigitClassifier.load(model_dir)
     spec, params = classifier.spec, classifier.spec.feature_params
     probabilities = {clip: classifier.predict_file(clip)[0] for clip in clips}
-    samples, _ = load_clip(clips[0], params.sample_rate, params.endpoint, params.min_duration_s)
-    x = inputs_from_matrices([extract_features(samples, params, spec.features)], spec)
-    forward = median_ms(lambda: classifier.predict_proba(x), repeats)
-    files = iter(clips * repeats)
-    whole = median_ms(lambda: classifier.predict_file(next(files)), repeats)
-    return forward, whole, probabilities
+
+    def read():
+        return load_clip(clips[0], params.sample_rate, params.endpoint, params.min_duration_s)
+
+    def features():
+        return extract_features(samples, params, spec.features)
+
+    samples, _ = read()
+    x = inputs_from_matrices([features()], spec)
+    files = iter(clips * (repeats + 1))
+    stages = {
+        "read + endpointing (ms)": median_ms(read, repeats),
+        "features (ms)": median_ms(features, repeats),
+        "forward pass (ms)": median_ms(lambda: classifier.predict_proba(x), repeats),
+        "whole file (ms)": median_ms(lambda: classifier.predict_file(next(files)), repeats),
+    }
+    return stages, probabilities
 
 
 def request_body(clip):
@@ -314,14 +326,8 @@ def main():
         warm_rows, warm = [], {}
         models_dir = folder / "results/models"
         for name, model in zip(cold_commands, [champion, args.keras_model], strict=True):
-            forward, whole, warm[name] = warm_timings(models_dir / model / "model", clips, 50)
-            warm_rows.append(
-                {
-                    "model": name,
-                    "forward pass (ms)": round(forward, 2),
-                    "whole file (ms)": round(whole, 1),
-                }
-            )
+            stages, warm[name] = warm_timings(models_dir / model / "model", clips, 50)
+            warm_rows.append({"model": name, **{k: round(v, 2) for k, v in stages.items()}})
         startup, first_ms, served_rows, served = serve_and_load(
             folder, tracking, clips, args.requests, args.clients
         )
