@@ -1,7 +1,7 @@
 """Cost and worth of the pretrained speech embedding on FSDD, in one small experiment.
 
-1. Time: one process loads the two ONNX models, embeds a first clip (which imports
-   librosa for resampling), then reads and embeds ``--clips`` other FSDD recordings
+1. Time: one process loads the two ONNX models, embeds a first clip, then reads and
+   embeds ``--clips`` other FSDD recordings
    (8 kHz -> 16 kHz, padded to ``min_seconds``) with one thread: wall and CPU time.
 2. Worth: the pooled embedding (mean, max, sd over frames: 288 numbers) of takes 5-29 of
    three speakers; a LogisticRegression(max_iter=2000) trained on two speakers is tested

@@ -24,7 +24,8 @@ from pathlib import Path
 
 import yaml
 
-from .conftest import PROJECT, background_server, free_port
+from .conftest import PROJECT
+from .servers import background_server, free_port
 
 DEBIAN_PACKAGES = ("slurm-wlm", "munge", "postgresql")
 # The cluster extra (pyproject.toml), by module name.

@@ -20,14 +20,8 @@ import pytest
 import yaml
 
 from . import cluster as local
-from .conftest import (
-    BIN,
-    PROJECT,
-    make_workdir,
-    requires_fsdd,
-    run_snakemake,
-    served_model,
-)
+from .conftest import PROJECT, make_workdir, requires_fsdd, run_snakemake
+from .servers import BIN, served_model
 from .workflow_copy import scenario_config
 
 pytestmark = [pytest.mark.e2e, requires_fsdd]

@@ -1,14 +1,12 @@
 """librosa's Numba kernels: many processes starting together on a cold cache must not crash,
 nor leave a cache that crashes the next process (it did: SIGSEGV on the first parallel run)."""
 
-import json
 import os
 import subprocess
 import sys
 
-import pytest
-
-from fsdd_pipeline.librosa_runtime import COMPLETE_MARKER, cache_is_complete, kernel_cache_state
+from fsdd_pipeline import librosa_runtime
+from fsdd_pipeline.librosa_runtime import load_librosa
 
 from .conftest import write_tone
 
@@ -35,22 +33,15 @@ def run_all(commands, env):
     return [(p.wait(timeout=600), p.stdout.read().decode(errors="replace")) for p in processes]
 
 
-@pytest.fixture(scope="module")
-def parallel_runs(tmp_path_factory):
-    """PARALLEL_PROCESSES extractions started together on a cold cache, then one more:
-    (the cache folder, [(exit code, output)])."""
-    tmp_path = tmp_path_factory.mktemp("numba")
+def test_parallel_processes_on_a_cold_cache_then_one_more(tmp_path):
     wav = write_tone(tmp_path / "3_theo_1.wav", seconds=0.6)
     cache = tmp_path / "numba-cache"
     env = {**os.environ, "NUMBA_CACHE_DIR": str(cache)}
     command = [sys.executable, "-c", EXTRACT_AND_AUGMENT, str(wav)]
+
     results = run_all([command] * PARALLEL_PROCESSES, env)
     results += run_all([command], env)
-    return cache, results
 
-
-def test_parallel_processes_on_a_cold_cache_then_one_more(parallel_runs):
-    cache, results = parallel_runs
     for code, output in results:
         # A negative code is a signal: -11 is the segmentation fault this guards against.
         assert code == 0, f"extraction process exited {code}:\n{output[-3000:]}"
@@ -59,37 +50,18 @@ def test_parallel_processes_on_a_cold_cache_then_one_more(parallel_runs):
     assert any("pitch._pi_wrapper" in name for name in cached), sorted(cached)
 
 
-# load_librosa in a fresh interpreter that fails if it compiles the kernels.
-LOAD_WITHOUT_COMPILING = """
-from fsdd_pipeline import librosa_runtime
-
-def compile_kernels(librosa):
-    raise SystemExit("compiled the kernels")
-
-librosa_runtime._compile_kernels = compile_kernels
-librosa_runtime.load_librosa()
-"""
-
-
-def test_a_complete_cache_is_recorded_and_not_compiled_again(parallel_runs):
-    cache, _ = parallel_runs
-    assert cache_is_complete(cache)
-    env = {**os.environ, "NUMBA_CACHE_DIR": str(cache)}
-    command = [sys.executable, "-c", LOAD_WITHOUT_COMPILING]
-    ((code, output),) = run_all([command], env)
-    assert code == 0, output
-
-    # A kernel compiled or rewritten since (a new signature, another process) invalidates
-    # the record: the next process compiles under the lock again, and records it anew.
-    index = next(cache.rglob("*.nbi"))
-    os.utime(index, ns=(0, index.stat().st_mtime_ns + 1_000_000_000))
-    assert not cache_is_complete(cache)
-    ((code, output),) = run_all([command], env)
-    assert code != 0 and "compiled the kernels" in output
-
-    # Another Numba (or Python, or librosa) would not load these kernels: compile again.
-    state = kernel_cache_state(cache)
-    (cache / COMPLETE_MARKER).write_text(json.dumps(state))
-    assert cache_is_complete(cache)
-    (cache / COMPLETE_MARKER).write_text(json.dumps(state | {"numba": "0.1"}))
-    assert not cache_is_complete(cache)
+def test_a_process_compiles_the_kernels_of_the_uses_it_names_once(monkeypatch):
+    """Extraction and prediction name "features" only: augmentation's kernels (pitch shift)
+    cost them a second a process for nothing."""
+    calls = []
+    uses = {name: (lambda librosa, name=name: calls.append(name)) for name in ("a", "b")}
+    monkeypatch.setattr(librosa_runtime, "KERNEL_USES", uses)
+    librosa_runtime._compile_kernels.cache_clear()
+    try:
+        load_librosa("a")
+        load_librosa("a")
+        assert calls == ["a"]
+        assert load_librosa().__name__ == "librosa"
+        assert calls == ["a", "b"]
+    finally:
+        librosa_runtime._compile_kernels.cache_clear()

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from fsdd_pipeline import training
-from fsdd_pipeline.classifier import sklearn_proba
+from fsdd_pipeline.classifier import DigitClassifier, sklearn_proba
 from fsdd_pipeline.dataset import assign_splits, read_feature_batches
 from fsdd_pipeline.extraction import extract_batch
 from fsdd_pipeline.features import FeatureParams
@@ -81,6 +81,19 @@ def test_keras_builders_give_probabilities_of_ten_digits(name):
     proba = model.predict(x, verbose=0)
     assert proba.shape == (5, 10)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", KERAS_MODELS)
+def test_keras_classifier_gives_keras_predict_numbers(name):
+    """DigitClassifier runs Keras batch by batch (predict_on_batch, no dataset per call):
+    the same numbers as model.predict in batches of 256, for one clip and for several batches."""
+    config, spec = MODELS[name], spec_of(MODELS[name])
+    x = np.random.default_rng(1).normal(-20, 15, size=(300, *spec.shape)).astype(np.float32)
+    model = build_keras_model(config, spec, x)
+    classifier = DigitClassifier(model, spec)
+    for rows in (x[:1], x):
+        expected = model.predict(rows, batch_size=256, verbose=0).astype(np.float64)
+        np.testing.assert_array_equal(classifier.predict_proba(rows), expected)
 
 
 def test_seed_mlp_has_the_notebook_architecture():

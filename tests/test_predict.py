@@ -31,7 +31,8 @@ from fsdd_pipeline.models import build_sklearn_model
 from fsdd_pipeline.naming import parse_recording_name
 from fsdd_pipeline.realistic_takes import noise_take, place_in_take
 
-from .conftest import BIN, PROJECT, requires_fsdd, served_model
+from .conftest import PROJECT, requires_fsdd
+from .servers import BIN, served_model
 
 pytestmark = requires_fsdd
 
@@ -669,6 +670,77 @@ def test_a_clip_inside_a_noisy_take_predicts_like_the_clip(
     in_takes = predict_json(capsys, "--model-dir", embedding_model_dir, *takes_written)
     same = np.mean([a["digit"] == b["digit"] for a, b in zip(clean, in_takes, strict=True)])
     assert same >= 0.95, f"only {same:.0%} of the takes predicted like their clean clip"
+
+
+# fsdd-predict in a fresh interpreter, then the heavy packages it imported (each costs
+# seconds of start-up): the last line of its output.
+PREDICT_AND_LIST_IMPORTS = """
+import json, sys
+from fsdd_pipeline.cli import main
+code = main(sys.argv[1:])
+heavy = ("tensorflow", "keras", "mlflow", "matplotlib", "librosa", "onnxruntime")
+print(json.dumps([code, [name for name in heavy if name in sys.modules]]))
+"""
+
+
+@pytest.mark.parametrize(
+    "model, imported",
+    [
+        # MFCCs need librosa, not the embedding's onnxruntime.
+        ("model_dir", ["librosa"]),
+        # An 8 kHz take is resampled for the embedding without librosa.
+        ("embedding_model_dir", ["onnxruntime"]),
+    ],
+)
+def test_a_model_folder_predicts_without_packages_it_does_not_need(
+    model, imported, test_wavs, request
+):
+    folder = request.getfixturevalue(model)
+    result = subprocess.run(
+        [sys.executable, "-c", PREDICT_AND_LIST_IMPORTS, "--model-dir", folder, test_wavs[0]],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    code, modules = json.loads(result.stdout.strip().splitlines()[-1])
+    assert code == 0, result.stderr
+    assert modules == imported
+
+
+# The pyfunc model loaded in a fresh interpreter: is librosa loaded, how many speech
+# embedders are open.
+LOAD_AND_LIST_RESOURCES = """
+import json, sys
+from types import SimpleNamespace
+from fsdd_pipeline.embedding import _shared_embedder
+from fsdd_pipeline.serving import AudioDigitModel
+AudioDigitModel().load_context(SimpleNamespace(artifacts={"model_dir": sys.argv[1]}))
+print(json.dumps(["librosa" in sys.modules, _shared_embedder.cache_info().currsize]))
+"""
+
+
+@pytest.mark.parametrize(
+    "model, loaded", [("model_dir", [True, 0]), ("embedding_model_dir", [False, 1])]
+)
+def test_the_pyfunc_model_loads_what_its_features_need_with_the_model(model, loaded, request):
+    """Loaded with the model, not in the first request: a server that answers /ping answers
+    its first request as fast as the others."""
+    result = subprocess.run(
+        [sys.executable, "-c", LOAD_AND_LIST_RESOURCES, request.getfixturevalue(model)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == loaded
+
+
+def test_the_pyfunc_model_computes_only_the_features_its_model_uses(audio_model, clips):
+    samples, rate = clips.samples[0]
+    features = audio_model.classifier.clip_features(samples, rate)
+    assert list(features) == list(audio_model.classifier.spec.features) == ["mfcc"]
 
 
 def test_silent_and_two_word_takes_say_so(embedding_model_dir, test_wavs, tmp_path, capsys):

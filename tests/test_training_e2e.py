@@ -15,7 +15,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from .conftest import BIN, PROJECT, background_server, free_port, make_workdir, run_snakemake
+from .conftest import PROJECT, make_workdir, run_snakemake
+from .servers import BIN, background_server, free_port
 from .workflow_copy import scenario_config
 
 pytestmark = pytest.mark.e2e

@@ -10,7 +10,7 @@ import soundfile
 
 from .endpoint import crop_to_speech
 from .errors import RecordingError
-from .librosa_runtime import load_librosa
+from .resampling import resample
 
 log = logging.getLogger(__name__)
 
@@ -211,8 +211,6 @@ def prepare_clip(
     (reject_if_no_speech, or no word stands out of a take longer than a word can be) or
     less than ``min_duration_s`` after cropping.
     """
-    librosa = load_librosa()
-
     samples = np.asarray(samples, dtype=np.float32)
     if samples.ndim == 2:
         samples = samples.mean(axis=1)
@@ -229,7 +227,7 @@ def prepare_clip(
             f"{MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz",
         )
     if file_rate != sample_rate:
-        samples = librosa.resample(samples, orig_sr=file_rate, target_sr=sample_rate)
+        samples = resample(samples, file_rate, sample_rate)
     reject_if_no_speech(samples, sample_rate, source)
     info = None
     if endpoint is not None:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .librosa_runtime import load_librosa
+from .resampling import resample
 
 MODEL_PACKAGE = "openwakeword"
 MODEL_FILES = {"melspectrogram": "melspectrogram.onnx", "embedding": "embedding_model.onnx"}
@@ -115,13 +115,11 @@ class SpeechEmbedder:
 
     def model_audio(self, samples, sample_rate):
         """Mono float samples in [-1, 1] as the model takes them: 16 kHz, int16 scale, padded."""
-        librosa = load_librosa()
-
         samples = np.asarray(samples, dtype=np.float32)
         if samples.ndim != 1 or samples.size == 0:
             raise ValueError(f"expected non-empty 1-D samples, got shape {samples.shape}")
         if sample_rate != MODEL_RATE:
-            samples = librosa.resample(samples, orig_sr=sample_rate, target_sr=MODEL_RATE)
+            samples = resample(samples, sample_rate, MODEL_RATE)
         target = max(int(round(self.params.min_seconds * MODEL_RATE)), MIN_MODEL_SAMPLES)
         missing = max(0, target - samples.size)
         padded = np.pad(samples, (missing // 2, missing - missing // 2))

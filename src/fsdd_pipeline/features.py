@@ -89,7 +89,7 @@ def extract_features(samples, params, features=FEATURE_NAMES):
 
 def _spectral_features(samples, params, features):
     """MFCC, chroma and log-mel spectrogram (the ones asked for) from one STFT."""
-    librosa = load_librosa()
+    librosa = load_librosa("features")
     with warnings.catch_warnings():
         # Very short clips trigger librosa's "n_fft too large" warning; they are padded as usual.
         warnings.simplefilter("ignore", UserWarning)

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 
-from .dataset import feature_stack
 from .features import FEATURE_NAMES, FeatureParams, silence_frame
 
 POOLINGS = ("sequence", "mean", "stats", "summary")
@@ -141,6 +140,9 @@ def inputs_from_matrices(matrix_dicts, spec):
 
 def inputs_from_frame(frame, spec):
     """Model inputs and labels of dataset rows: (x of shape (n, *spec.shape), y digits)."""
+    # Imported here: the dataset module needs pandas and pyarrow, prediction does not.
+    from .dataset import feature_stack
+
     stacks = {f: feature_stack(frame, f) for f in spec.features}
     matrix_dicts = [{f: stacks[f][i] for f in spec.features} for i in range(len(frame))]
     labels = frame["digit"].to_numpy(dtype=np.int64)

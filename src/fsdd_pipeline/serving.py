@@ -47,6 +47,7 @@ BASE_REQUIREMENTS = (
     "scikit-learn",
     "joblib",
     "soundfile",
+    "soxr",
     "librosa",
 )
 KERAS_REQUIREMENTS = ("keras", "tensorflow-cpu")
@@ -198,6 +199,7 @@ class AudioDigitModel(mlflow.pyfunc.PythonModel):
 
     def load_context(self, context):
         self.classifier = DigitClassifier.load(context.artifacts["model_dir"])
+        self.classifier.prepare_for_prediction()
 
     # The DataFrame hint keeps MLflow from deriving an input schema from type hints.
     def predict(self, context, model_input: pd.DataFrame, params=None):

@@ -1,0 +1,366 @@
+"""Benchmark of prediction: `fsdd-predict` on one recording from a cold start, and the served
+model's requests per second on single-clip POSTs.
+
+    python -m benchmarks.prediction --results ../fullrun/results \
+        --recordings ../shared/data/fsdd/recordings --output docs/benchmarks/prediction.json
+
+It works in a throw-away project folder: this checkout's config, the trained folders of the
+champion (``--results``/comparison/champion.json) and of one Keras model (``--keras-model``)
+copied from a full run's results, and a fresh SQLite MLflow store in which the champion is
+logged with this checkout's code and registered as ``champion`` (a logged model carries the
+package code it was logged with, and `mlflow models serve` runs that code). It measures
+
+1. cold start: `fsdd-predict <clip>` (the registered champion) and `fsdd-predict --model
+   <keras model> <clip>`, each run a fresh process, median of ``--runs`` (wall and CPU time);
+2. warm, in this process: the forward pass alone and the whole file (read, endpointing,
+   features, forward), median of many calls, for both models;
+3. served: a real `mlflow models serve` of the registered champion on 127.0.0.1, ``--requests``
+   single-clip POSTs (README format: ``dataframe_split`` of one base64 WAV) sent one after the
+   other, then the same number from ``--clients`` concurrent clients: requests per second,
+   latency percentiles and the server's CPU time per request.
+
+Every path must give the same probabilities for the same clip ("predictions consistent").
+Timings on a shared machine are noisy: CPU times and the load average are reported with them.
+"""
+
+import argparse
+import base64
+import contextlib
+import http.client
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from benchmarks.report import machine_description, write_report
+from tests.servers import BIN, background_server, free_port, model_serve_command
+
+PROJECT = Path(__file__).resolve().parent.parent
+# Probabilities of the same clip may differ by float32 round-off between batch sizes, no more.
+CONSISTENCY_ATOL = 1e-6
+REQUEST_TIMEOUT_S = 60
+COLD_RUN_TIMEOUT_S = 600
+SERVER_TIMEOUT_S = 180
+
+
+def benchmark_clips(recordings, count):
+    """``count`` FSDD test takes spread over digits and speakers, the first for the CLI."""
+    clips = sorted(Path(recordings).glob("*_0.wav"))[::3][:count]
+    if not clips:
+        sys.exit(f"no FSDD recordings (*_0.wav) in {recordings}")
+    return clips
+
+
+def make_project(folder, results, models, example_clip, champion):
+    """A project folder with this checkout's config, the trained ``models`` and a fresh
+    MLflow store with ``champion`` logged with this checkout's code and registered."""
+    from fsdd_pipeline.cli import MODEL_SUBDIR, MODELS_DIR
+    from fsdd_pipeline.serving import log_audio_model
+    from fsdd_pipeline.tracking import project_tracking, register_champion, use_store
+
+    shutil.copytree(PROJECT / "config", folder / "config")
+    for model in models:
+        source = Path(results) / "models" / model / MODEL_SUBDIR
+        if not source.is_dir():
+            sys.exit(f"no trained model {source}")
+        shutil.copytree(source, folder / MODELS_DIR / model / MODEL_SUBDIR)
+    config = yaml.safe_load((folder / "config/config.yaml").read_text())
+    # The SQLite path resolved against the project folder, as fsdd-predict resolves it.
+    tracking = {**config["tracking"], "uri": project_tracking(folder)["uri"]}
+    mlflow = use_store(tracking)
+    with mlflow.start_run(run_name=f"{champion} (prediction benchmark)") as run:
+        info = log_audio_model(
+            folder / MODELS_DIR / champion / MODEL_SUBDIR, input_example_wav=example_clip
+        )
+    register_champion(tracking, champion, run.info.run_id, info.model_uri, "benchmark copy")
+    mlflow.set_tracking_uri(None)
+    return tracking
+
+
+def cold_start(command, cwd, runs):
+    """(wall seconds, CPU seconds) of each of ``runs`` fresh processes of ``command``, after
+    one untimed run that warms the OS file cache and returns its JSON output."""
+    first = subprocess.run(
+        [*command, "--json", "--all-probabilities"],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=COLD_RUN_TIMEOUT_S,
+        check=False,
+    )
+    if first.returncode:
+        sys.exit(f"{' '.join(map(str, command))} failed ({first.returncode}):\n{first.stderr}")
+    walls, cpus = [], []
+    for _ in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        result = subprocess.run(
+            command, cwd=cwd, capture_output=True, timeout=COLD_RUN_TIMEOUT_S, check=False
+        )
+        walls.append(time.perf_counter() - start)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime))
+        if result.returncode:
+            sys.exit(f"{' '.join(map(str, command))} failed: {result.stderr.decode()[-2000:]}")
+    return walls, cpus, json.loads(first.stdout)
+
+
+def median_ms(call, repeats):
+    """Median wall time of ``call()`` in milliseconds, after one untimed call."""
+    call()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return 1000 * float(np.median(times))
+
+
+def warm_timings(model_dir, clips, repeats):
+    """({stage: median ms} of one clip, {clip: probabilities}) of one model in this process:
+    reading and endpointing, the model's features, the forward pass, and the whole file."""
+    from fsdd_pipeline.audio import load_clip
+    from fsdd_pipeline.classifier import DigitClassifier
+    from fsdd_pipeline.features import extract_features
+    from fsdd_pipeline.model_inputs import inputs_from_matrices
+
+    classifier = DigitClassifier.load(model_dir)
+    spec, params = classifier.spec, classifier.spec.feature_params
+    probabilities = {clip: classifier.predict_file(clip)[0] for clip in clips}
+
+    def read():
+        return load_clip(clips[0], params.sample_rate, params.endpoint, params.min_duration_s)
+
+    def features():
+        return extract_features(samples, params, spec.features)
+
+    samples, _ = read()
+    x = inputs_from_matrices([features()], spec)
+    files = iter(clips * (repeats + 1))
+    stages = {
+        "read + endpointing (ms)": median_ms(read, repeats),
+        "features (ms)": median_ms(features, repeats),
+        "forward pass (ms)": median_ms(lambda: classifier.predict_proba(x), repeats),
+        "whole file (ms)": median_ms(lambda: classifier.predict_file(next(files)), repeats),
+    }
+    return stages, probabilities
+
+
+def request_body(clip):
+    encoded = base64.b64encode(Path(clip).read_bytes()).decode("ascii")
+    return json.dumps({"dataframe_split": {"columns": ["audio_base64"], "data": [[encoded]]}})
+
+
+class Client:
+    """One HTTP/1.1 connection to the scoring server, kept alive between requests."""
+
+    def __init__(self, port):
+        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=REQUEST_TIMEOUT_S)
+
+    def post(self, body):
+        """(seconds, prediction dict) of one request; exits on an error answer."""
+        start = time.perf_counter()
+        self.connection.request("POST", "/invocations", body, {"Content-Type": "application/json"})
+        response = self.connection.getresponse()
+        data = response.read()
+        elapsed = time.perf_counter() - start
+        if response.status != 200:
+            sys.exit(f"the served model answered {response.status}: {data[:2000]!r}")
+        return elapsed, json.loads(data)["predictions"][0]
+
+    def close(self):
+        self.connection.close()
+
+
+def process_group_cpu_s(group):
+    """CPU seconds (user + system) of the live processes of a process group."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[2]) == group:
+                total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
+def send(port, bodies, clients):
+    """Send ``bodies`` from ``clients`` concurrent connections: (wall s, latencies s, answers)."""
+    latencies, answers = [None] * len(bodies), [None] * len(bodies)
+
+    def work(indices):
+        client = Client(port)
+        try:
+            for index in indices:
+                latencies[index], answers[index] = client.post(bodies[index])
+        finally:
+            client.close()
+
+    threads = [
+        threading.Thread(target=work, args=(range(i, len(bodies), clients),))
+        for i in range(clients)
+    ]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - start
+    if any(latency is None for latency in latencies):
+        sys.exit("some requests were not answered")
+    return wall, np.array(latencies), answers
+
+
+def serve_and_load(folder, tracking, clips, requests, clients):
+    """The served champion: (start-up s, first request ms, rows of the served table,
+    [{clip: probabilities answered}, one per mode])."""
+    from fsdd_pipeline.labels import PROB_COLUMNS
+
+    port = free_port()
+    model_uri = f"models:/{tracking['registered_model']}@champion"
+    bodies = [request_body(clip) for clip in clips]
+    start = time.perf_counter()
+    with background_server(
+        model_serve_command(model_uri, port),
+        f"http://127.0.0.1:{port}/ping",
+        folder / "serve.log",
+        cwd=folder,
+        env={"MLFLOW_TRACKING_URI": tracking["uri"]},
+        timeout=SERVER_TIMEOUT_S,
+    ) as server:
+        startup = time.perf_counter() - start
+        client = Client(port)
+        first, _ = client.post(bodies[0])
+        client.close()
+        rows, served = [], []
+        for n_clients in (1, clients):
+            load = [bodies[i % len(bodies)] for i in range(requests)]
+            cpu_before = process_group_cpu_s(server.pid)
+            wall, latencies, answers = send(port, load, n_clients)
+            cpu = process_group_cpu_s(server.pid) - cpu_before
+            p50, p90, p99 = 1000 * np.percentile(latencies, [50, 90, 99])
+            rows.append(
+                {
+                    "clients": n_clients,
+                    "requests": requests,
+                    "requests/s": round(requests / wall, 1),
+                    "p50 (ms)": round(p50, 1),
+                    "p90 (ms)": round(p90, 1),
+                    "p99 (ms)": round(p99, 1),
+                    "server CPU per request (ms)": round(1000 * cpu / requests, 1),
+                }
+            )
+            served.append(
+                {
+                    clip: np.array([answer[column] for column in PROB_COLUMNS])
+                    for clip, answer in zip(clips, answers, strict=False)
+                }
+            )
+    return startup, 1000 * first, rows, served
+
+
+def largest_difference(reference, others):
+    """Largest absolute difference of probabilities between ``reference`` and each of
+    ``others`` ({clip: probabilities}), and whether every digit agrees."""
+    worst, digits_agree = 0.0, True
+    for other in others:
+        for clip, probabilities in other.items():
+            expected = reference[clip]
+            worst = max(worst, float(np.max(np.abs(np.asarray(probabilities) - expected))))
+            digits_agree &= int(np.argmax(probabilities)) == int(np.argmax(expected))
+    return worst, digits_agree
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--results", type=Path, required=True, help="a full run's results/")
+    parser.add_argument("--recordings", type=Path, required=True, help="FSDD recordings")
+    parser.add_argument("--keras-model", default="crnn", help="the Keras model (%(default)s)")
+    parser.add_argument("--runs", type=int, default=5, help="cold runs per model (%(default)s)")
+    parser.add_argument("--requests", type=int, default=200, help="POSTs per mode (%(default)s)")
+    parser.add_argument("--clients", type=int, default=4, help="concurrent clients (%(default)s)")
+    parser.add_argument("--clips", type=int, default=20, help="distinct clips (%(default)s)")
+    parser.add_argument("--output", type=Path, help="write the report (JSON) here")
+    args = parser.parse_args()
+    # The CLI's own setting, so that this process's TensorFlow stays as quiet and exact.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    load_before = os.getloadavg()[0]
+    champion = json.loads((args.results / "comparison/champion.json").read_text())["model"]
+    clips = benchmark_clips(args.recordings, args.clips)
+    with tempfile.TemporaryDirectory(prefix="fsdd-predict-bench-") as tmp:
+        folder = Path(tmp)
+        tracking = make_project(
+            folder, args.results, [champion, args.keras_model], clips[0], champion
+        )
+        predict = str(BIN / "fsdd-predict")
+        cold_commands = {
+            f"{champion} (registered champion)": [predict, str(clips[0])],
+            f"{args.keras_model} (Keras)": [predict, "--model", args.keras_model, str(clips[0])],
+        }
+        cold_rows, cli = [], {}
+        for name, command in cold_commands.items():
+            walls, cpus, records = cold_start(command, folder, args.runs)
+            cli[name] = {clips[0]: np.array([records[0][f"prob_{d}"] for d in range(10)])}
+            shown = " ".join(["fsdd-predict", *command[1:-1], "<clip>"])
+            cold_rows.append(
+                {
+                    "model": name,
+                    "command": f"`{shown}`",
+                    "runs": args.runs,
+                    "wall median (s)": round(float(np.median(walls)), 2),
+                    "wall min (s)": round(float(np.min(walls)), 2),
+                    "CPU median (s)": round(float(np.median(cpus)), 2),
+                }
+            )
+        warm_rows, warm = [], {}
+        models_dir = folder / "results/models"
+        for name, model in zip(cold_commands, [champion, args.keras_model], strict=True):
+            stages, warm[name] = warm_timings(models_dir / model / "model", clips, 50)
+            warm_rows.append({"model": name, **{k: round(v, 2) for k, v in stages.items()}})
+        startup, first_ms, served_rows, served = serve_and_load(
+            folder, tracking, clips, args.requests, args.clients
+        )
+    champion_name, keras_name = cold_commands
+    difference, digits_agree = largest_difference(
+        warm[champion_name], [cli[champion_name], *served]
+    )
+    keras_difference, keras_agree = largest_difference(warm[keras_name], [cli[keras_name]])
+    difference = max(difference, keras_difference)
+    consistent = digits_agree and keras_agree and difference <= CONSISTENCY_ATOL
+    summary = [
+        ("served: `mlflow models serve` start until /ping (s)", round(startup, 1)),
+        ("served: first request (ms)", round(first_ms, 1)),
+        ("largest probability difference, CLI / served / in-process", f"{difference:.1e}"),
+        ("predictions consistent", "PASS" if consistent else "FAIL"),
+        ("load average (1 min) before / after", f"{load_before:.1f} / {os.getloadavg()[0]:.1f}"),
+    ]
+    report = {
+        "benchmark": "prediction",
+        "command": "python -m benchmarks.prediction --results <full run's results> "
+        "--recordings <FSDD recordings>",
+        "machine": machine_description(),
+        "tables": {
+            "cold start (one clip, fresh process)": cold_rows,
+            "warm, in one process (one clip)": warm_rows,
+            "served champion (single-clip POSTs)": served_rows,
+            "summary": [{"measure": m, "value": v} for m, v in summary],
+        },
+        "passed": bool(consistent),
+    }
+    write_report(report, args.output)
+    sys.exit(0 if report["passed"] else 1)
+
+
+if __name__ == "__main__":
+    main()
