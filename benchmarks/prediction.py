@@ -321,6 +321,7 @@ def main():
                     "wall median (s)": round(float(np.median(walls)), 2),
                     "wall min (s)": round(float(np.min(walls)), 2),
                     "CPU median (s)": round(float(np.median(cpus)), 2),
+                    "CPU min (s)": round(float(np.min(cpus)), 2),
                 }
             )
         warm_rows, warm = [], {}
