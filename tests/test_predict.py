@@ -759,3 +759,20 @@ def test_silent_and_two_word_takes_say_so(embedding_model_dir, test_wavs, tmp_pa
     assert code == 0 and "2 words found; the loudest is predicted" in err
     expected = predict_json(capsys, "--model-dir", embedding_model_dir, test_wavs[0])
     assert json.loads(out)[0]["digit"] == expected[0]["digit"]
+
+
+def test_logged_requirements_follow_what_the_model_reads(tmp_path):
+    """An embedding model's raw-audio model needs the embedding's packages; a spectral
+    scikit-learn model needs neither them nor TensorFlow."""
+    from fsdd_pipeline.features import FeatureParams
+    from fsdd_pipeline.model_inputs import InputSpec
+    from fsdd_pipeline.serving import pip_requirements
+
+    names = {}
+    for features in (("embedding",), ("mfcc",)):
+        folder = tmp_path / features[0]
+        InputSpec(features, "summary", 48, FeatureParams()).save(folder)
+        names[features[0]] = {r.split("==")[0] for r in pip_requirements(folder)}
+    assert {"onnxruntime", "openwakeword"} <= names["embedding"]
+    assert not {"onnxruntime", "openwakeword", "tensorflow-cpu"} & names["mfcc"]
+    assert {"mlflow", "scikit-learn", "soundfile"} <= names["mfcc"]

@@ -26,6 +26,7 @@ from .audio import read_audio
 from .classifier import KERAS_FILE, DigitClassifier
 from .errors import PipelineError, RecordingError
 from .labels import N_CLASSES, PROB_COLUMNS
+from .model_inputs import InputSpec
 
 AUDIO_COLUMN = "audio_base64"
 SAMPLES_COLUMN = "samples"
@@ -51,6 +52,8 @@ BASE_REQUIREMENTS = (
     "librosa",
 )
 KERAS_REQUIREMENTS = ("keras", "tensorflow-cpu")
+# The speech embedding's two ONNX files ship in the openwakeword wheel; onnxruntime runs them.
+EMBEDDING_REQUIREMENTS = ("openwakeword", "onnxruntime")
 
 
 class AudioRequestError(MlflowException, PipelineError):
@@ -242,10 +245,13 @@ def _pinned(package):
 
 
 def pip_requirements(model_dir):
-    """The pinned packages the pyfunc model needs (Keras/TensorFlow only for Keras models)."""
+    """The pinned packages the pyfunc model needs (Keras/TensorFlow only for Keras models,
+    the embedding's packages only for models that read it)."""
     packages = list(BASE_REQUIREMENTS)
     if (Path(model_dir) / KERAS_FILE).is_file():
         packages += KERAS_REQUIREMENTS
+    if "embedding" in InputSpec.load(model_dir).features:
+        packages += EMBEDDING_REQUIREMENTS
     return [_pinned(package) for package in packages]
 
 
