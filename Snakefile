@@ -16,7 +16,9 @@ configfile: "config/config.yaml"
 
 
 check_config(
-    config, os.path.join(workflow.basedir, "workflow/schemas/config.schema.yaml")
+    config,
+    os.path.join(workflow.basedir, "workflow/schemas/config.schema.yaml"),
+    passed_record=".snakemake/fsdd-pipeline/config-passed-schema",
 )
 
 

@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from docs.config_reference import README, SCHEMA, config_table, readme_section
+from fsdd_pipeline import config_checks
 from fsdd_pipeline.config_checks import check_config
 from fsdd_pipeline.errors import ConfigError
 from fsdd_pipeline.tracking import DEFAULT_REGISTERED_MODEL
@@ -135,3 +136,18 @@ def test_snakemake_stops_before_any_job_naming_the_key(tmp_path):
     assert result.returncode != 0
     assert "config key 'models.rnn.bidirectonal': unknown key" in result.stdout + result.stderr
     assert "Job stats" not in result.stdout + result.stderr
+
+
+def test_a_config_that_passed_the_schema_is_not_validated_again(tmp_path, monkeypatch):
+    record = tmp_path / ".snakemake/config-passed-schema"
+    check_config(CONFIG, SCHEMA, passed_record=record)
+    assert record.is_file()
+
+    def validate_schema(config, schema_path):
+        raise AssertionError("validated again")
+
+    monkeypatch.setattr(config_checks, "validate_schema", validate_schema)
+    check_config(CONFIG, SCHEMA, passed_record=record)  # the same config: remembered
+    monkeypatch.undo()
+    with pytest.raises(ConfigError, match="less than the minimum"):
+        check_config(changed(features__n_mfcc=0), SCHEMA, passed_record=record)

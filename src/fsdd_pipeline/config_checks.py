@@ -2,13 +2,15 @@
 (every key known, typed and in range) and what a schema cannot express (relations between
 keys, the recordings folder). Every error names the key and what is wrong with it."""
 
+import hashlib
+import json
 import os
 from pathlib import Path
 
-import jsonschema
 import yaml
 
 from .errors import ConfigError, RecordingError
+from .io import write_text
 from .naming import OFFICIAL_TEST_INDICES, list_recordings, parse_recording_name
 
 RANGE_KEYS = ("noise_snr_db", "gain_db", "speed", "pitch_semitones")
@@ -98,6 +100,8 @@ def _key(path):
 
 def validate_schema(config, schema_path):
     """Raise ConfigError for the most specific schema violation, naming its key."""
+    import jsonschema
+
     # libyaml's loader when PyYAML has it: the pure-Python one takes a tenth of a second
     # of every snakemake call over the schema.
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -118,9 +122,30 @@ def validate_schema(config, schema_path):
     raise ConfigError(_key(error.absolute_path), error.message)
 
 
-def check_config(config, schema_path):
-    """Raise ConfigError naming the first key that is invalid or cannot work with the others."""
-    validate_schema(config, schema_path)
+def _schema_digest(config, schema_path):
+    """Digest of a config, its schema and these checks: the same passes or fails alike."""
+    texts = [json.dumps(config, sort_keys=True, default=str), Path(schema_path).read_text()]
+    texts.append(Path(__file__).read_text())
+    return hashlib.sha256("\n".join(texts).encode()).hexdigest()
+
+
+def check_config(config, schema_path, passed_record=None):
+    """Raise ConfigError naming the first key that is invalid or cannot work with the others.
+
+    ``passed_record``: a file that remembers the last config to pass the schema, so that the
+    same config is not validated again on every snakemake call (importing jsonschema and
+    validating took a tenth of a second of each, a no-op included). The checks that look
+    at the recordings folder run every time.
+    """
+    digest = _schema_digest(config, schema_path)
+    record = Path(passed_record) if passed_record else None
+    if not (record and record.is_file() and record.read_text() == digest):
+        validate_schema(config, schema_path)
+        if record:
+            try:
+                write_text(digest, record)
+            except OSError:  # a read-only project folder: validate every time
+                pass
     _check_features(config)
     _check_models(config)
     if config.get("recordings_dir"):
