@@ -1,6 +1,5 @@
 """FSDD file names: ``{digit}_{speaker}_{index}.wav``."""
 
-import contextlib
 import math
 import os
 import re
@@ -35,27 +34,37 @@ class RecordingName:
 
 def parse_recording_name(path):
     """Parse digit, speaker and take index from a recording's file name."""
-    path = Path(path)
-    reason = unsupported_format(path)
+    recording, reason = _parse_file_name(os.path.basename(path))
     if reason:
-        raise RecordingError(path, reason)
-    if path.suffix.lower() not in AUDIO_SUFFIXES:
-        raise RecordingError(
-            path, f"not an audio file name: expected one of {', '.join(AUDIO_SUFFIXES)}"
-        )
-    match = NAME_PATTERN.match(path.stem)
+        raise RecordingError(Path(path), reason)
+    return recording
+
+
+def _parse_file_name(file_name):
+    """(RecordingName, None) for a well-named recording, (None, why not) otherwise.
+
+    Plain strings, no Path or exception per file: planning parses every name of a folder
+    that may hold tens of thousands of files.
+    """
+    stem, suffix = os.path.splitext(file_name)
+    suffix = suffix.lower()
+    reason = unsupported_format(file_name)
+    if reason:
+        return None, reason
+    if suffix not in AUDIO_SUFFIXES:
+        return None, f"not an audio file name: expected one of {', '.join(AUDIO_SUFFIXES)}"
+    match = NAME_PATTERN.match(stem)
     if match is None:
-        raise RecordingError(
-            path,
+        return None, (
             "misnamed recording: expected '{digit}_{speaker}_{index}' with digit 0-9, "
-            "a lower-case speaker name and a numeric take index, e.g. '3_theo_12.wav'",
+            "a lower-case speaker name and a numeric take index, e.g. '3_theo_12.wav'"
         )
-    return RecordingName(int(match["digit"]), match["speaker"], int(match["index"]))
+    return RecordingName(int(match["digit"]), match["speaker"], int(match["index"])), None
 
 
 def unsupported_format(path):
     """Why the file's name marks it as audio the pipeline does not take, or None."""
-    suffix = Path(path).suffix.lower()
+    suffix = os.path.splitext(path)[1].lower()
     if suffix in UNSUPPORTED_AUDIO_SUFFIXES:
         return f"unsupported format {suffix}: convert to WAV or FLAC"
     return None
@@ -91,32 +100,23 @@ class RecordingBatches:
         names = list_recordings(directory)
         self.n_batches = batch_count(len(names), recordings_per_batch, batches)
         by_batch = {}
+        speakers = set()
+        first_per_digit = {}
+        # One pass, each name parsed once; names are sorted, so the first take of a digit
+        # is the first met.
         for name in names:
             path = os.path.join(directory, name)
             by_batch.setdefault(batch_of(name, self.n_batches), []).append(path)
+            recording, _ = _parse_file_name(name)
+            if recording is not None:
+                speakers.add(recording.speaker)
+                first_per_digit.setdefault(recording.digit, path)
         # Tuples: every caller shares them.
         self.by_batch = {batch: tuple(paths) for batch, paths in sorted(by_batch.items())}
         self.paths = tuple(os.path.join(directory, name) for name in names)
-        self.speakers = speakers_of(self.paths)
-        self.first_per_digit = first_recording_per_digit(self.paths)
-
-
-def speakers_of(paths):
-    """Sorted speakers of well-named recordings; misnamed ones are rejected by extraction."""
-    speakers = set()
-    for path in paths:
-        with contextlib.suppress(RecordingError):
-            speakers.add(parse_recording_name(path).speaker)
-    return sorted(speakers)
-
-
-def first_recording_per_digit(paths):
-    """{digit: path} of the first well-named recording of each digit, by file name."""
-    examples = {}
-    for path in sorted(paths, key=lambda p: Path(p).name):
-        with contextlib.suppress(RecordingError):
-            examples.setdefault(parse_recording_name(path).digit, path)
-    return dict(sorted(examples.items()))
+        # Misnamed recordings are left to extraction, which rejects them by name.
+        self.speakers = sorted(speakers)
+        self.first_per_digit = dict(sorted(first_per_digit.items()))
 
 
 def batch_of(file_name, n_batches):
