@@ -85,6 +85,23 @@ def recording_count():
     return len(recording_batches(recordings_dir()).paths)
 
 
+# Memory a job that loads its inputs holds per MB of them, above its base: the measured
+# peaks (every job logs its own) were 1.6-2.9 MB per input MB above the libraries' own
+# (benchmarks/scaling.py, and FSDD's full run: training 1.4 GB on 117 MB of input,
+# robustness evaluation 1.7 GB on 320 MB). Requests at 20x asked a cluster for 8 GB where
+# 1.7 were used, and 65 GB at 30,000 recordings.
+MEMORY_PER_INPUT_MB = 4
+
+
+def memory_mb(base_mb):
+    """A rule's mem_mb: ``base_mb`` for the process and its libraries, plus its inputs."""
+
+    def mem_mb(wildcards, input):
+        return base_mb + int(MEMORY_PER_INPUT_MB * input.size_mb)
+
+    return mem_mb
+
+
 def recording_speakers():
     """Speakers of the recordings (from their file names): one LOSO fold each."""
     return recording_batches(recordings_dir()).speakers

@@ -23,7 +23,7 @@ rule plot_eda:
         "../../environment.yml"
     threads: 1
     resources:
-        mem_mb=lambda wildcards, input: 1000 + 10 * input.size_mb,
+        mem_mb=memory_mb(1000),
         runtime=15,
     params:
         features=feature_params(),

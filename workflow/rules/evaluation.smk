@@ -17,7 +17,7 @@ rule evaluate:
         "../../environment.yml"
     threads: 1
     resources:
-        mem_mb=lambda wildcards, input: 1500 + 20 * input.size_mb,
+        mem_mb=memory_mb(1500),
         runtime=15,
     params:
         tracking=config["tracking"],

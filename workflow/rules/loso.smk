@@ -43,7 +43,7 @@ rule loso_fold:
         "../../environment.yml"
     threads: training_threads
     resources:
-        mem_mb=lambda wildcards, input: 2000 + 20 * input.size_mb,
+        mem_mb=memory_mb(2000),
         runtime=60,
     params:
         model=model_config,

@@ -19,7 +19,7 @@ rule robustness_features:
     threads: 1
     resources:
         # Every test clip under up to 8 transforms, features and embedding in memory.
-        mem_mb=lambda wildcards, input: 1500 + 15 * input.size_mb,
+        mem_mb=memory_mb(1500),
         runtime=30,
     params:
         features=feature_params(),
@@ -43,7 +43,7 @@ rule evaluate_robustness:
         "../../environment.yml"
     threads: 1
     resources:
-        mem_mb=lambda wildcards, input: 1500 + 20 * input.size_mb,
+        mem_mb=memory_mb(1500),
         runtime=20,
     params:
         tracking=config["tracking"],
