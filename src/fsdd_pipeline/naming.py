@@ -100,20 +100,24 @@ class RecordingBatches:
         names = list_recordings(directory)
         self.n_batches = batch_count(len(names), recordings_per_batch, batches)
         by_batch = {}
+        paths = []
         speakers = set()
         first_per_digit = {}
-        # One pass, each name parsed once; names are sorted, so the first take of a digit
-        # is the first met.
+        # One pass, each name joined and parsed once; names are sorted, so the first take of
+        # a digit is the first met.
         for name in names:
             path = os.path.join(directory, name)
+            paths.append(path)
             by_batch.setdefault(batch_of(name, self.n_batches), []).append(path)
             recording, _ = _parse_file_name(name)
             if recording is not None:
                 speakers.add(recording.speaker)
                 first_per_digit.setdefault(recording.digit, path)
         # Tuples: every caller shares them.
-        self.by_batch = {batch: tuple(paths) for batch, paths in sorted(by_batch.items())}
-        self.paths = tuple(os.path.join(directory, name) for name in names)
+        self.by_batch = {
+            batch: tuple(batch_paths) for batch, batch_paths in sorted(by_batch.items())
+        }
+        self.paths = tuple(paths)
         # Misnamed recordings are left to extraction, which rejects them by name.
         self.speakers = sorted(speakers)
         self.first_per_digit = dict(sorted(first_per_digit.items()))
