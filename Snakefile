@@ -29,8 +29,8 @@ include: "workflow/rules/augmentation.smk"
 include: "workflow/rules/eda.smk"
 include: "workflow/rules/training.smk"
 include: "workflow/rules/loso.smk"
-include: "workflow/rules/evaluation.smk"
 include: "workflow/rules/robustness.smk"
+include: "workflow/rules/evaluation.smk"
 include: "workflow/rules/levers.smk"
 
 

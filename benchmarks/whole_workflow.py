@@ -50,7 +50,7 @@ def job_times(log_text):
 
 
 # Folders under results/benchmarks/ named otherwise than their rule.
-BENCHMARK_RULES = {"train": "train_model", "loso": "loso_fold"}
+BENCHMARK_RULES = {"train": "train_model"}
 
 
 def benchmark_cpu(results):

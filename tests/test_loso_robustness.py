@@ -74,10 +74,15 @@ def test_loso_robustness_levers_and_champion_workflow(tmp_path, fsdd_subset):
     workdir = make_workdir(tmp_path, fsdd_subset, scenario=".test/config_loso.yaml")
     run_snakemake(workdir)
     results = workdir / "results"
-    for speaker in ("george", "theo"):
-        fold = json.loads((results / f"loso/emb/{speaker}/test_metrics.json").read_text())
-        predictions = pd.read_csv(results / f"loso/emb/{speaker}/test_predictions.csv")
-        assert fold["n"] == 70 and set(predictions.speaker) == {speaker}
+    folds = json.loads((results / "loso/emb/fold_metrics.json").read_text())
+    predictions = pd.read_csv(results / "loso/emb/predictions.csv")
+    assert sorted(folds) == ["george", "theo"]
+    for speaker, fold in folds.items():
+        held_out = predictions[predictions.speaker == speaker]
+        assert fold["n"] == len(held_out) == 70
+        assert fold["accuracy"] == pytest.approx(
+            (held_out.true_digit == held_out.predicted_digit).mean()
+        )
     per_speaker = pd.read_csv(results / "loso/emb/accuracy_per_speaker.csv")
     summary = json.loads((results / "loso/emb/summary.json").read_text())
     assert summary["mean_accuracy"] == pytest.approx(per_speaker.accuracy.mean())
@@ -118,7 +123,11 @@ def test_loso_robustness_levers_and_champion_workflow(tmp_path, fsdd_subset):
         [experiment.experiment_id], f"tags.`mlflow.parentRunId` = '{parent_id}'"
     )
     assert sorted(r.data.tags["held_out_speaker"] for r in children) == ["george", "theo"]
-    assert all("test_accuracy" in r.data.metrics for r in children)
+    for child in children:
+        speaker = child.data.tags["held_out_speaker"]
+        assert child.data.metrics["test_accuracy"] == pytest.approx(folds[speaker]["accuracy"])
+        files = {a.path for a in client.list_artifacts(child.info.run_id, "evaluation")}
+        assert "evaluation/test_confusion_matrix.png" in files
     parent = client.get_run(parent_id)
     assert parent.data.metrics["loso_mean_accuracy"] == pytest.approx(summary["mean_accuracy"])
     training_run = client.get_run((results / "models/emb/mlflow_run_id.txt").read_text().strip())

@@ -39,9 +39,12 @@ EVALUATION_FIGURES = {
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory, fsdd_subset):
-    # One thread per training job: snakemake --cores 2 trains two models at once. No
-    # leave-one-speaker-out runs or lever table here (tests/test_loso_robustness.py).
+    # One thread per training job: snakemake --cores 2 trains two models at once (the
+    # training stage first: the robustness features, long jobs too, would share the cores
+    # with it). No leave-one-speaker-out runs or lever table here
+    # (tests/test_loso_robustness.py).
     workdir = make_workdir(tmp_path_factory.mktemp("training"), fsdd_subset, scenario=SCENARIO)
+    run_snakemake(workdir, *TARGETS, "--until", "train_model")
     run_snakemake(workdir, *TARGETS)
     return workdir
 

@@ -414,9 +414,9 @@ def log_robustness(tracking, run_id, table, table_path):
 
 def start_loso_parent(tracking, name, config, feature_params, dataset_path):
     """Create the (finished) parent run of one model's leave-one-speaker-out evaluation;
-    its folds, in other processes, nest under it. Returns its run id."""
+    its folds nest under it. Returns its run id."""
     mlflow = use_store(tracking)
-    tags = run_tags(name, config, "loso_start", dataset_path, evaluation="leave-one-speaker-out")
+    tags = run_tags(name, config, "loso", dataset_path, evaluation="leave-one-speaker-out")
     with _job_run(tracking, f"{name}-loso", tags) as run:
         mlflow.log_params(flatten_params({"model": config, "features": feature_params}))
     return run.info.run_id
@@ -425,23 +425,26 @@ def start_loso_parent(tracking, name, config, feature_params, dataset_path):
 @contextlib.contextmanager
 def loso_fold_run(tracking, parent_run_id, name, config, speaker):
     """The child run of one LOSO fold. The parentRunId tag (rather than start_run's
-    parent_run_id, which needs an active parent) lets folds in separate processes,
-    started at any time, nest under the same parent."""
+    parent_run_id, which needs an active parent) nests it under the finished parent."""
     mlflow = use_store(tracking)
     tags = run_tags(
-        name, config, "loso_fold", held_out_speaker=speaker, **{"mlflow.parentRunId": parent_run_id}
+        name, config, "loso", held_out_speaker=speaker, **{"mlflow.parentRunId": parent_run_id}
     )
     with _job_run(tracking, f"{name}-loso-{speaker}", tags) as run:
         mlflow.log_params(flatten_params({"model": config, "held_out_speaker": speaker}))
         yield run
 
 
-def log_loso_fold(result, metrics):
-    """The held-out speaker's test metrics and the fold's training cost, in the fold's run."""
-    _mlflow().log_metrics(
+def log_loso_fold(result, metrics, files):
+    """The held-out speaker's test metrics and evaluation ``files``, and the fold's
+    training cost, in the fold's run."""
+    mlflow = _mlflow()
+    mlflow.log_metrics(
         split_metrics("test", metrics)
         | {"training_time_s": result.training_time_s, "epochs": len(result.history)}
     )
+    for path in files:
+        mlflow.log_artifact(str(path), artifact_path="evaluation")
 
 
 def log_loso_summary(tracking, parent_run_id, summary, per_speaker, files):

@@ -34,9 +34,12 @@ def configure_tensorflow(threads, seed):
     import keras
     import tensorflow as tf
 
+    # Models trained earlier in this process (LOSO folds) leave their graphs behind.
+    keras.backend.clear_session()
     try:
-        tf.config.threading.set_intra_op_parallelism_threads(int(threads))
-        tf.config.threading.set_inter_op_parallelism_threads(int(threads))
+        if tf.config.threading.get_intra_op_parallelism_threads() != int(threads):
+            tf.config.threading.set_intra_op_parallelism_threads(int(threads))
+            tf.config.threading.set_inter_op_parallelism_threads(int(threads))
     except RuntimeError:
         # TensorFlow already ran in this process (a notebook, a test session): its
         # thread pools are fixed by now; training still works, with those threads.

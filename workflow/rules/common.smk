@@ -16,7 +16,6 @@ from fsdd_pipeline.naming import RecordingBatches
 wildcard_constraints:
     batch=r"batch\d{3}",
     model="|".join(config["models"]),
-    speaker=r"[a-z][a-z0-9]*",
     augmentation=r"[0-9a-f]+",
     group="|".join(TRANSFORM_GROUPS),
 

@@ -1,5 +1,6 @@
 # Bookkeeping and plots run where snakemake runs, not as cluster jobs.
 localrules:
+    summarize_robustness,
     compare_models,
 
 
@@ -7,22 +8,53 @@ rule evaluate:
     input:
         model=rules.train_model.output.model,
         dataset=rules.build_dataset.output.dataset,
+        robustness_features=expand(
+            rules.robustness_features.output.features, group=ROBUSTNESS_GROUPS
+        ),
         run_id=rules.train_model.output.run_id,
     output:
         **evaluation_outputs("results/evaluation/{model}", "test", "3. Evaluation"),
         **evaluation_outputs("results/evaluation/{model}", "val"),
+        robustness="results/robustness/{model}.csv",
     log:
         "results/logs/evaluate/{model}.log",
+    benchmark:
+        "results/benchmarks/evaluate/{model}.tsv"
     conda:
         "../../environment.yml"
     threads: 1
     resources:
         mem_mb=memory_mb(1500),
-        runtime=15,
+        runtime=30,
     params:
         tracking=config["tracking"],
     script:
         "../../scripts/evaluate.py"
+
+
+rule summarize_robustness:
+    input:
+        tables=expand(rules.evaluate.output.robustness, model=MODELS),
+    output:
+        table="results/robustness/robustness.csv",
+        markdown=report(
+            "results/robustness/robustness.md",
+            caption="../report/robustness.rst",
+            category="6. Robustness",
+            labels={"figure": "robustness table"},
+        ),
+    log:
+        "results/logs/robustness/summary.log",
+    conda:
+        "../../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=5,
+    params:
+        models=MODELS,
+    script:
+        "../../scripts/summarize_robustness.py"
 
 
 rule compare_models:
@@ -30,7 +62,7 @@ rule compare_models:
         metrics=expand(rules.evaluate.output.test_metrics, model=MODELS),
         histories=expand(rules.train_model.output.history, model=MODELS),
         infos=expand(rules.train_model.output.info, model=MODELS),
-        loso=expand(rules.loso_summary.output.summary, model=LOSO_MODELS),
+        loso=expand(rules.loso.output.summary, model=LOSO_MODELS),
     output:
         table="results/comparison/comparison.csv",
         markdown=report(

@@ -5,9 +5,9 @@ localrules:
 
 rule lever_table:
     input:
-        loso=expand(rules.loso_summary.output.summary, model=LEVER_LOSO_MODELS),
+        loso=expand(rules.loso.output.summary, model=LEVER_LOSO_MODELS),
         metrics=expand(rules.evaluate.output.test_metrics, model=LEVER_MODELS),
-        robustness=expand(rules.evaluate_robustness.output.table, model=LEVER_MODELS),
+        robustness=expand(rules.evaluate.output.robustness, model=LEVER_MODELS),
     output:
         table="results/comparison/levers.csv",
         markdown=report(
