@@ -1,6 +1,6 @@
 """Features of the test clips under one group of robustness transforms (noise, padding,
 resampling, gain; realistic takes; those takes without endpointing), computed once for all
-models."""
+models that read the group, with the features they use."""
 
 from fsdd_pipeline.dataset import read_dataset
 from fsdd_pipeline.features import FeatureParams
@@ -14,7 +14,8 @@ configure_logging(snakemake)
 
 test = read_dataset(snakemake.input.dataset, splits=["test"])
 params = FeatureParams.from_dict(snakemake.params.features)
+group, features = snakemake.wildcards.group, snakemake.params.feature_names
 write_parquet(
-    robustness_features(test, params, snakemake.wildcards.group, snakemake.params.seed),
+    robustness_features(test, params, group, snakemake.params.seed, features),
     snakemake.output.features,
 )

@@ -5,9 +5,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from fsdd_pipeline.features import FeatureParams
 from fsdd_pipeline.loso import fold_splits, plot_accuracy_per_speaker, summarize_folds
 from fsdd_pipeline.realistic_takes import REALISTIC_TRANSFORMS
-from fsdd_pipeline.robustness import robustness_summary
+from fsdd_pipeline.robustness import TRANSFORM_GROUPS, robustness_features, robustness_summary
 
 from .conftest import make_workdir, run_snakemake
 
@@ -56,6 +57,23 @@ def test_fold_summary_and_figure():
     assert summary["worst_speaker"] == "bob" and summary["min_accuracy"] == 0.6
     assert confusion.sum() == 20 and summary["pooled_accuracy"] == pytest.approx(0.8)
     assert plot_accuracy_per_speaker({"m": per_speaker}).axes
+
+
+def test_robustness_features_computes_only_the_features_asked_for():
+    rng = np.random.default_rng(0)
+    t = np.arange(4000) / 8000
+    word = (0.3 * np.sin(2 * np.pi * 300 * t) * np.hanning(t.size)).astype(np.float32)
+    test = pd.DataFrame(
+        {
+            "file_name": ["3_ann_0.wav"],
+            "digit": [3],
+            "samples": [word + 1e-4 * rng.standard_normal(t.size)],
+        }
+    )
+    features = robustness_features(test, FeatureParams(), "standard", features=["mfcc"])
+    assert list(features["transform"]) == [name for name, _, _ in TRANSFORM_GROUPS["standard"]]
+    assert {"mfcc", "mfcc_shape"} <= set(features.columns)
+    assert not {"chroma", "spectrogram", "embedding"} & set(features.columns)
 
 
 def test_robustness_summary_has_worst_drop():

@@ -64,6 +64,8 @@ ROBUSTNESS_TRANSFORMS = OrderedDict(
 
 
 NO_ENDPOINTING = "_no_endpointing"
+# The group only an endpointing lever reads (levers: ablation: endpointing).
+NO_ENDPOINTING_GROUP = "realistic_no_endpointing"
 _STANDARD = [name for name in ROBUSTNESS_TRANSFORMS if name not in REALISTIC_TRANSFORMS]
 # The transforms in groups of similar cost, each computed by its own job; name ->
 # [(row name, transform name, endpointing on)], in report order.
@@ -72,7 +74,7 @@ TRANSFORM_GROUPS = OrderedDict(
         ("standard", [(name, name, True) for name in _STANDARD]),
         ("realistic", [(name, name, True) for name in REALISTIC_TRANSFORMS]),
         (
-            "realistic_no_endpointing",
+            NO_ENDPOINTING_GROUP,
             [(f"{name}{NO_ENDPOINTING}", name, False) for name in REALISTIC_TRANSFORMS],
         ),
     ]
@@ -93,16 +95,17 @@ def transformed_clips(test_frame, sample_rate, seed, group):
         yield row_name, endpointing, clips
 
 
-def robustness_features(test_frame, params, group, seed=0):
+def robustness_features(test_frame, params, group, seed=0, features=None):
     """Features of every test clip under the transforms of ``group``, computed once for all
     models (they share the feature settings): one row per transform and clip, in the
     dataset's flat form, with ``rejected`` holding the loading path's reason where it
-    refused the clip."""
+    refused the clip. ``features``: the features to compute (the models' own; None: all)."""
     import pandas as pd
 
     from .audio import prepare_clip
     from .features import FEATURE_NAMES, extract_features, flatten_feature
 
+    features = tuple(features or FEATURE_NAMES)
     without = dataclasses.replace(params, endpoint=None)
     rows = []
     for name, endpointing, clips in transformed_clips(test_frame, params.sample_rate, seed, group):
@@ -115,10 +118,10 @@ def robustness_features(test_frame, params, group, seed=0):
                 prepared, _ = prepare_clip(
                     samples, rate, use.sample_rate, use.endpoint, use.min_duration_s, file_name
                 )
-                matrices = extract_features(prepared, use)
+                matrices = extract_features(prepared, use, features)
             except RecordingError as error:
                 row["rejected"] = error.reason
-                matrices = {f: np.zeros((use.rows(f), 1), np.float32) for f in FEATURE_NAMES}
+                matrices = {f: np.zeros((use.rows(f), 1), np.float32) for f in features}
             for feature, matrix in matrices.items():
                 row[feature], row[f"{feature}_shape"] = flatten_feature(matrix)
             rows.append(row)

@@ -7,7 +7,7 @@ from snakemake.exceptions import WorkflowError
 
 from fsdd_pipeline.augmentation_plan import augmentation_plan, model_augmentation
 from fsdd_pipeline.evaluation_files import EVALUATION_FILES
-from fsdd_pipeline.robustness import TRANSFORM_GROUPS
+from fsdd_pipeline.robustness import NO_ENDPOINTING_GROUP, TRANSFORM_GROUPS
 from fsdd_pipeline.models import SKLEARN_TYPES
 from fsdd_pipeline.tracking import sqlite_file
 from fsdd_pipeline.naming import RecordingBatches
@@ -31,7 +31,14 @@ LEVER_MODELS = sorted(
     }
 )
 LEVER_LOSO_MODELS = [model for model in LEVER_MODELS if model in LOSO_MODELS]
-ROBUSTNESS_GROUPS = list(TRANSFORM_GROUPS)
+# Models also evaluated on the realistic takes without endpointing (an endpointing lever).
+ENDPOINTING_ABLATION_MODELS = sorted(
+    {
+        lever["baseline"]
+        for lever in config["levers"]
+        if lever.get("ablation") == "endpointing"
+    }
+)
 # Distinct augment blocks of the models: their augmented features are computed once.
 AUGMENTATIONS = augmentation_plan(config["models"])
 
@@ -140,6 +147,32 @@ def check_tracking_store():
             f"everything again into a new store: rm {marker} && snakemake --cores 8 "
             "--forcerun init_tracking"
         )
+
+
+def robustness_groups(model):
+    """The groups of robustness transforms that ``model`` is evaluated on."""
+    return [
+        group
+        for group in TRANSFORM_GROUPS
+        if group != NO_ENDPOINTING_GROUP or model in ENDPOINTING_ABLATION_MODELS
+    ]
+
+
+def robustness_group_features(wildcards):
+    """The features that the models evaluated on a group of transforms read: only those
+    are computed for its transformed clips."""
+    models = [model for model in MODELS if wildcards.group in robustness_groups(model)]
+    return sorted(
+        {feature for model in models for feature in config["models"][model]["features"]}
+    )
+
+
+def model_robustness_features(wildcards):
+    """The robustness feature files (one per group of transforms) of a model's evaluation."""
+    return expand(
+        rules.robustness_features.output.features,
+        group=robustness_groups(wildcards.model),
+    )
 
 
 def model_config(wildcards):

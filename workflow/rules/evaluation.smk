@@ -8,9 +8,7 @@ rule evaluate:
     input:
         model=rules.train_model.output.model,
         dataset=rules.build_dataset.output.dataset,
-        robustness_features=expand(
-            rules.robustness_features.output.features, group=ROBUSTNESS_GROUPS
-        ),
+        robustness_features=model_robustness_features,
         run_id=rules.train_model.output.run_id,
     output:
         **evaluation_outputs("results/evaluation/{model}", "test", "3. Evaluation"),

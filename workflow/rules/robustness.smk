@@ -22,6 +22,7 @@ rule robustness_features:
         runtime=30,
     params:
         features=feature_params(),
+        feature_names=robustness_group_features,
         seed=config["robustness"]["seed"],
     script:
         "../../scripts/robustness_features.py"
