@@ -7,7 +7,8 @@ and a speakers table with their rows. Then, in one run, for FSDD alone (1x) and 
 corpus (Nx), each on its own copy of the workflow:
 
   1. DAG planning: ``snakemake -n`` of the default target, from nothing (best of --repeats);
-  2. cold: ``snakemake --cores 8 results/dataset/features.parquet`` (extraction and dataset);
+  2. cold: ``snakemake --cores N results/dataset/features.parquet`` (extraction and dataset;
+     N from --cores, the same at both sizes);
   3. no-op: the same command again (best of --repeats);
   4. training of representative models (--models), one ``snakemake`` run each;
 
@@ -153,11 +154,11 @@ class LoadMonitor:
         return round(float(np.mean(loads)), 1), round(float(np.max(loads)), 1)
 
 
-def snakemake(workdir, *args):
+def snakemake(workdir, *args, cores=8):
     """Run snakemake in ``workdir``: (wall s, CPU s of it and its jobs, rules of the jobs run)."""
     cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    result = run_snakemake(workdir, *args, cores=8)
+    result = run_snakemake(workdir, *args, cores=cores)
     wall = time.perf_counter() - start
     cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if result.returncode:
@@ -173,13 +174,14 @@ def peak_memory(results, log, benchmark):
     return logged_peak_memory_mb(results / log), None if pd.isna(sampled) else float(sampled)
 
 
-def run_scale(workdir, recordings, speakers, models, repeats, load):
-    """Every measurement of one corpus on a fresh copy of the workflow."""
+def run_scale(workdir, recordings, speakers, models, repeats, load, cores=8):
+    """Every measurement of one corpus on a fresh copy of the workflow; the cold feature
+    stage runs with ``cores`` job slots."""
     copy_workflow(PROJECT, workdir, recordings, {"speakers": str(speakers)})
     start = time.monotonic()
     planning = min(snakemake(workdir, "-n")[0] for _ in range(repeats))
     cold_start = time.monotonic()
-    cold_s, cold_cpu, cold_jobs = snakemake(workdir, FEATURES_TARGET)
+    cold_s, cold_cpu, cold_jobs = snakemake(workdir, FEATURES_TARGET, cores=cores)
     cold_end = time.monotonic()
     noops = [snakemake(workdir, FEATURES_TARGET) for _ in range(repeats)]
     snakemake(workdir, TRACKING_TARGET)
@@ -319,6 +321,13 @@ def main():
     )
     parser.add_argument("--repeats", type=int, default=3, help="no-op and dry runs: best of")
     parser.add_argument("--seed", type=int, default=0, help="seed of the perturbed copies")
+    parser.add_argument(
+        "--cores",
+        type=int,
+        default=8,
+        help="job slots of the cold feature stage at both sizes (FSDD has only 4 batches: "
+        "with more slots than CPUs, only the larger corpus runs more jobs than CPUs at once)",
+    )
     parser.add_argument("--output", type=Path, help="write the report (JSON) here")
     parser.add_argument("--keep", type=Path, help="work in this (new) folder and keep it")
     args = parser.parse_args()
@@ -339,7 +348,12 @@ def main():
         print(f"corpora built in {corpus_s:.0f} s", file=sys.stderr)
         one, many = (
             run_scale(
-                root / f"workflow{scale}x", *corpora[scale][:2], args.models, args.repeats, load
+                root / f"workflow{scale}x",
+                *corpora[scale][:2],
+                args.models,
+                args.repeats,
+                load,
+                args.cores,
             )
             for scale in (1, args.factor)
         )
@@ -348,7 +362,7 @@ def main():
         "benchmark": "scaling",
         "command": (
             "python -m benchmarks.scaling --recordings <FSDD recordings> "
-            f"--factor {args.factor} --models {' '.join(args.models)}"
+            f"--factor {args.factor} --models {' '.join(args.models)} --cores {args.cores}"
         ),
         "machine": machine_description(),
         "tables": tables,
