@@ -11,7 +11,7 @@ configure_logging(snakemake)
 
 params = FeatureParams.from_dict(snakemake.params.features)
 extract_batch(
-    wav_paths=list(snakemake.input.recordings),
+    wav_paths=list(snakemake.params.recordings),
     out_dir=snakemake.output.features,
     params=params,
     speakers=read_speakers(snakemake.input.speakers),

@@ -5,7 +5,7 @@ import pytest
 
 from fsdd_pipeline.download import DownloadError, download_fsdd
 
-from .conftest import write_tone
+from .conftest import make_workdir, run_snakemake, write_tone
 
 
 @pytest.fixture
@@ -48,3 +48,30 @@ def test_offline_download_says_how_to_use_a_local_copy(tmp_path, release):
         download_fsdd("http://127.0.0.1:9/fsdd.zip", checksums, tmp_path / "r", timeout_s=5)
     assert "could not download FSDD" in str(error.value)
     assert "--config recordings_dir=" in str(error.value)
+
+
+@pytest.mark.e2e
+def test_workflow_downloads_when_no_recordings_folder_is_set(tmp_path, fsdd_subset):
+    """recordings_dir: null: the download checkpoint runs, then extraction reads its folder."""
+    sources = sorted(fsdd_subset.glob("*_theo_*.wav"))[:12]
+    archive = tmp_path / "release.zip"
+    with zipfile.ZipFile(archive, "w") as bundle:
+        for path in sources:
+            bundle.write(path, f"free-spoken-digit-dataset-1.0.10/recordings/{path.name}")
+    checksums = tmp_path / "SHA256SUMS"
+    checksums.write_text(
+        "".join(f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.name}\n" for p in sources)
+    )
+    overrides = {
+        "recordings_dir": None,
+        "download.url": archive.as_uri(),
+        "download.checksums": str(checksums),
+    }
+    workdir = make_workdir(tmp_path / "wf", fsdd_subset, overrides)
+    run_snakemake(workdir, "build_dataset")
+    downloaded = sorted(p.name for p in (workdir / "resources").glob("fsdd-*/recordings/*.wav"))
+    assert downloaded == [p.name for p in sources]
+    per_file = (workdir / "results/features").glob("batch*/*.parquet")
+    assert sorted(p.stem + ".wav" for p in per_file) == downloaded
+    again = run_snakemake(workdir, "build_dataset")
+    assert "Nothing to be done" in again.stdout + again.stderr

@@ -11,9 +11,10 @@ from fsdd_pipeline.naming import (
     batch_of,
     list_recordings,
     parse_recording_name,
+    recordings_stamp,
 )
 
-from .conftest import PROJECT
+from .conftest import PROJECT, write_tone
 
 
 def test_parse_recording_name():
@@ -95,3 +96,24 @@ def test_recording_batches_list_the_folder_once_for_every_question(tmp_path, mon
     }
     assert RecordingBatches(tmp_path, 10, batches=2).n_batches == 2
     assert len(listings) == 2, "one listing per instance, however often it is asked"
+
+
+def test_recordings_stamp_follows_names_sizes_and_modification_times(tmp_path):
+    paths = [write_tone(tmp_path / f"{digit}_theo_0.wav", 300 + digit) for digit in (1, 2)]
+    for path in paths:
+        os.utime(path, ns=(0, 0))
+    stamp = recordings_stamp(paths)
+    assert recordings_stamp(paths) == stamp
+    assert recordings_stamp(paths[:1]) != stamp
+
+    write_tone(paths[1], 999, seconds=0.6)
+    os.utime(paths[1], ns=(0, 0))  # the same time, another size
+    resized = recordings_stamp(paths)
+    assert resized != stamp
+
+    os.utime(paths[1], ns=(10**9, 10**9))
+    assert recordings_stamp(paths) != resized
+
+    renamed = paths[1].rename(tmp_path / "2_theo_1.wav")
+    os.utime(renamed, ns=(10**9, 10**9))
+    assert recordings_stamp([paths[0], renamed]) != recordings_stamp(paths[:1]) != stamp

@@ -1,5 +1,7 @@
 """End-to-end: the real snakemake command on a small real subset of FSDD."""
 
+import os
+import shutil
 import subprocess
 import sys
 
@@ -108,6 +110,46 @@ def test_truncated_silent_and_mp3_recordings_are_rejected_and_named(tmp_path, fs
     run_snakemake(workdir, "build_dataset", "--configfile", "config/skip.yaml")
     dataset = pd.read_parquet(workdir / "results/dataset/features.parquet")
     assert len(dataset) == 12 and not set(expected) & set(dataset.file_name)
+
+
+def planned_jobs(workdir, target):
+    """{rule: job count} of a dry run, from its "Job stats" table."""
+    dry = run_snakemake(workdir, target, "-n")
+    stats = (dry.stdout + dry.stderr).split("Job stats:")
+    if len(stats) < 2:
+        return {}
+    table = stats[1].strip().split("\n\n")[0].splitlines()[2:]
+    rows = (line.split() for line in table)
+    return {rule: int(count) for rule, count in rows if rule != "total"}
+
+
+def test_changed_removed_or_added_recording_reextracts_only_its_batch(tmp_path, fsdd_subset):
+    """The recordings reach extraction as one folder input and a digest per batch."""
+    recordings = tmp_path / "recordings"
+    recordings.mkdir()
+    for path in sorted(fsdd_subset.glob("*.wav"))[:30]:
+        shutil.copy2(path, recordings / path.name)
+    workdir = make_workdir(tmp_path / "wf", recordings, {"features.batches": 3})
+    run_snakemake(workdir, "build_dataset")
+    one_batch = {"extract_features": 1, "build_dataset": 1}
+
+    victim = sorted(recordings.glob("*.wav"))[4]
+    samples, rate = soundfile.read(victim, dtype="float32")
+    soundfile.write(victim, samples * 0.5, rate, subtype="PCM_16")
+    os.utime(victim, (0, 0))  # older than the features: only the content says it changed
+    assert planned_jobs(workdir, "build_dataset") == one_batch
+    run_snakemake(workdir, "build_dataset")
+
+    victim.unlink()
+    assert planned_jobs(workdir, "build_dataset") == one_batch
+    run_snakemake(workdir, "build_dataset")
+
+    shutil.copy(sorted(recordings.glob("*.wav"))[0], recordings / "9_theo_50.wav")
+    assert planned_jobs(workdir, "build_dataset") == one_batch
+    run_snakemake(workdir, "build_dataset")
+    assert planned_jobs(workdir, "build_dataset") == {}
+    dataset = pd.read_parquet(workdir / "results/dataset/features.parquet")
+    assert sorted(dataset.file_name) == sorted(p.name for p in recordings.glob("*.wav"))
 
 
 def test_invalid_config_names_the_key(tmp_path, fsdd_subset):

@@ -10,7 +10,7 @@ from fsdd_pipeline.evaluation_files import EVALUATION_FILES
 from fsdd_pipeline.robustness import NO_ENDPOINTING_GROUP, TRANSFORM_GROUPS
 from fsdd_pipeline.models import SKLEARN_TYPES
 from fsdd_pipeline.tracking import sqlite_file
-from fsdd_pipeline.naming import RecordingBatches
+from fsdd_pipeline.naming import RecordingBatches, RecordingPaths, recordings_stamp
 
 
 wildcard_constraints:
@@ -69,6 +69,25 @@ def batches():
 
 def batch_recordings(wildcards):
     return batches()[wildcards.batch]
+
+
+def recordings_folder(wildcards):
+    """The recordings folder as one input, ``ancient``: a file added to it changes its
+    modification time, which must not re-extract every batch. Which recordings changed is
+    told by batch_recordings_stamp, a param."""
+    return ancient(recordings_dir())
+
+
+def batch_recording_paths(wildcards):
+    """The batch's recordings for the extraction script (compared through the stamp)."""
+    return RecordingPaths(batch_recordings(wildcards))
+
+
+def batch_recordings_stamp(wildcards):
+    """Digest of the batch's names, sizes and modification times: a param, so that a
+    changed or added recording re-extracts its batch without every WAV being an input.
+    """
+    return recordings_stamp(batch_recordings(wildcards))
 
 
 def augmented_features(wildcards):

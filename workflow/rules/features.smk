@@ -1,6 +1,6 @@
 rule extract_features:
     input:
-        recordings=batch_recordings,
+        recordings=recordings_folder,
         speakers=config["speakers"],
     output:
         features=directory("results/features/{batch}"),
@@ -13,8 +13,10 @@ rule extract_features:
     threads: 1
     resources:
         mem_mb=1000,
-        runtime=lambda wildcards, input: 10 + len(input.recordings) // 200,
+        runtime=lambda wildcards: 10 + len(batch_recordings(wildcards)) // 200,
     params:
+        recordings=batch_recording_paths,
+        recordings_stamp=batch_recordings_stamp,
         features=feature_params(),
     script:
         "../../scripts/extract_features.py"
