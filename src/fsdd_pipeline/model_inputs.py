@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from .features import FEATURE_NAMES, FeatureParams, silence_frame
+from .pooling import summary_statistics
 
 POOLINGS = ("sequence", "mean", "stats", "summary")
 INPUT_SPEC_FILE = "input_spec.json"
@@ -121,12 +122,7 @@ def example_from_features(matrices, spec):
     if spec.pooling == "mean":
         return np.concatenate([matrices[f].mean(axis=1) for f in spec.features])
     if spec.pooling == "summary":
-        return np.concatenate(
-            [
-                np.concatenate([m.mean(axis=1), m.max(axis=1), m.std(axis=1)])
-                for m in (matrices[f] for f in spec.features)
-            ]
-        )
+        return np.concatenate([summary_statistics(matrices[f], axis=1) for f in spec.features])
     # stats: per feature, the 8 statistics of each row, grouped by statistic.
     return np.concatenate([_pooled_stats(matrices[f]) for f in spec.features])
 

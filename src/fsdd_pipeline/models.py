@@ -8,7 +8,7 @@ them and nothing of the validation or test splits leaks in.
 from .labels import N_CLASSES
 
 KERAS_TYPES = ("cnn", "rnn", "crnn", "mlp")
-SKLEARN_TYPES = ("svm", "logreg")
+SKLEARN_TYPES = ("svm", "logreg", "frame_logreg")
 
 
 def _keras():
@@ -127,11 +127,19 @@ def build_keras_model(config, spec, train_x):
 
 
 def build_sklearn_model(config):
-    """Standardized inputs into an RBF SVM (``svm``) or a logistic regression (``logreg``)."""
+    """Standardized inputs into an RBF SVM (``svm``) or a logistic regression (``logreg``);
+    ``frame_logreg``: logistic regressions on a sequence's pooled statistics and on each of
+    its frames (frame_logreg.py)."""
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import SVC
 
+    if config["type"] == "frame_logreg":
+        from .frame_logreg import PooledFrameLogisticRegression
+
+        return PooledFrameLogisticRegression(
+            C=config["C"], frame_C=config["frame_C"], max_iter=config["max_iter"]
+        )
     if config["type"] == "logreg":
         from sklearn.linear_model import LogisticRegression
 

@@ -130,7 +130,7 @@ def train_sklearn(config, spec, train_frame, val_frame, augmented=None, learning
     loss, accuracy = _scores(model, x, y)
     val_loss, val_accuracy = _scores(model, val_x, val_y)
     history = pd.DataFrame([[1, loss, accuracy, val_loss, val_accuracy]], columns=HISTORY_COLUMNS)
-    params, stored = sklearn_parameters(model[-1])
+    params, stored = sklearn_parameters(model)
     return TrainingResult(
         classifier=DigitClassifier(model, spec),
         history=history,
@@ -146,8 +146,12 @@ def train_sklearn(config, spec, train_frame, val_frame, augmented=None, learning
     )
 
 
-def sklearn_parameters(estimator):
-    """(number of stored parameters, what they are) of a fitted SVC or linear model."""
+def sklearn_parameters(model):
+    """(number of stored parameters, what they are) of a fitted scikit-learn model: a
+    pipeline ending in an SVC or a linear model, or a PooledFrameLogisticRegression."""
+    if hasattr(model, "parameter_count"):
+        return int(model.parameter_count()), "linear models: pooled and per frame"
+    estimator = model[-1]
     if hasattr(estimator, "support_vectors_"):
         vectors = estimator.support_vectors_
         count = vectors.size + estimator.dual_coef_.size + estimator.intercept_.size
