@@ -1,5 +1,5 @@
 """End-to-end: training, evaluation, comparison and MLflow tracking with the real snakemake,
-four tiny models on a small real subset of FSDD (the scenario .test/config_training.yaml)."""
+five tiny models on a small real subset of FSDD (the scenario .test/config_training.yaml)."""
 
 import hashlib
 import itertools
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.e2e
 SCENARIO = ".test/config_training.yaml"
 # What the scenario runs: these models, the Keras ones for EPOCHS epochs.
 MODEL_CONFIGS = scenario_config(PROJECT, SCENARIO)["models"]
-MODELS = ("mlp", "svm", "cnn_small", "emb_logreg")
+MODELS = ("mlp", "svm", "cnn_small", "emb_logreg", "emb_frame_logreg")
 KERAS = ("mlp", "cnn_small")
 TARGETS = ("results/comparison/comparison.md", "results/comparison/champion.json")
 EXPERIMENT = "fsdd-digits"
@@ -163,6 +163,9 @@ def test_flavor_and_audio_models_are_logged(client):
         assert flavors(mine["audio_model"]) == {"python_function"}
         files = {f.path for f in client.list_logged_model_artifacts(mine["audio_model"].model_id)}
         assert {"MLmodel", "python_model.pkl", "code", "artifacts"} <= files
+        if flavor == "sklearn":  # the package's own estimator too (skops: trusted types)
+            estimator = mlflow.sklearn.load_model(mine["model"].artifact_location)
+            assert hasattr(estimator, "predict_proba"), name
 
 
 def test_evaluation_files_agree_with_each_other(workdir, client):

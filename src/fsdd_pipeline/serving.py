@@ -7,6 +7,7 @@ predicts a recording exactly like ``fsdd-predict`` and the evaluation do.
 
 import base64
 import binascii
+import contextlib
 import importlib.metadata
 import io
 import numbers
@@ -266,6 +267,17 @@ def tone_wav_bytes(seconds=0.3, rate=8000, frequency=440.0):
     return buffer.getvalue()
 
 
+@contextlib.contextmanager
+def package_source():
+    """A clean copy of the package's source (no __pycache__ folders) to log with a model."""
+    with tempfile.TemporaryDirectory() as scratch:
+        code = Path(scratch) / "fsdd_pipeline"
+        shutil.copytree(
+            Path(__file__).parent, code, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+        )
+        yield code
+
+
 def log_audio_model(model_dir, name="audio_model", input_example_wav=None):
     """Log the raw-audio pyfunc model of ``model_dir`` in the active run; returns ModelInfo.
 
@@ -276,12 +288,7 @@ def log_audio_model(model_dir, name="audio_model", input_example_wav=None):
     DigitClassifier.model_file(model_dir)  # fail early, naming the folder
     wav = Path(input_example_wav).read_bytes() if input_example_wav else tone_wav_bytes()
     example = pd.DataFrame({AUDIO_COLUMN: [base64.b64encode(wav).decode("ascii")]})
-    with tempfile.TemporaryDirectory() as scratch:
-        # A clean copy of the package: no __pycache__ folders in the logged code.
-        code = Path(scratch) / "fsdd_pipeline"
-        shutil.copytree(
-            Path(__file__).parent, code, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
-        )
+    with package_source() as code:
         return mlflow.pyfunc.log_model(
             name=name,
             python_model=AudioDigitModel(),

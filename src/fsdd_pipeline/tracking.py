@@ -360,7 +360,22 @@ def _log_flavor_model(mlflow, classifier, example_x, model_dir):
     else:
         import mlflow.sklearn
 
-        mlflow.sklearn.log_model(classifier.estimator, **options)
+        from .serving import package_source
+
+        estimator_type = type(classifier.estimator)
+        own_type = f"{estimator_type.__module__}.{estimator_type.__qualname__}"
+        if not own_type.startswith("fsdd_pipeline."):
+            mlflow.sklearn.log_model(classifier.estimator, **options)
+            return
+        # The package's own estimator (frame_logreg): skops loads only the types it is told
+        # to trust, and the flavor needs the package's source where it is loaded.
+        with package_source() as code:
+            mlflow.sklearn.log_model(
+                classifier.estimator,
+                skops_trusted_types=[own_type],
+                code_paths=[str(code)],
+                **options,
+            )
 
 
 SCALAR_METRICS = (
