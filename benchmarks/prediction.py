@@ -54,7 +54,7 @@ SERVER_TIMEOUT_S = 180
 
 def benchmark_clips(recordings, count):
     """``count`` FSDD test takes spread over digits and speakers, the first for the CLI."""
-    clips = sorted(Path(recordings).glob("*_0.wav"))[::3][:count]
+    clips = sorted(Path(recordings).resolve().glob("*_0.wav"))[::3][:count]
     if not clips:
         sys.exit(f"no FSDD recordings (*_0.wav) in {recordings}")
     return clips
