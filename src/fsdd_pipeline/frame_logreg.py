@@ -8,15 +8,9 @@ in leave-one-speaker-out folds than either alone.
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
+from .models import standardized_logreg
 from .pooling import summary_statistics
-
-
-def _standardized_logreg(C, max_iter):
-    return make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=max_iter))
 
 
 class PooledFrameLogisticRegression(ClassifierMixin, BaseEstimator):
@@ -38,10 +32,10 @@ class PooledFrameLogisticRegression(ClassifierMixin, BaseEstimator):
         if x.ndim != 3:
             raise ValueError(f"expected (examples, frames, channels) inputs, got shape {x.shape}")
         y = np.asarray(y)
-        self.pooled_ = _standardized_logreg(self.C, self.max_iter).fit(
+        self.pooled_ = standardized_logreg(self.C, self.max_iter).fit(
             summary_statistics(x, axis=1), y
         )
-        self.frames_ = _standardized_logreg(self.frame_C, self.max_iter).fit(
+        self.frames_ = standardized_logreg(self.frame_C, self.max_iter).fit(
             x.reshape(-1, x.shape[2]), np.repeat(y, x.shape[1])
         )
         self.classes_ = self.pooled_.classes_

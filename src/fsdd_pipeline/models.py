@@ -126,6 +126,16 @@ def build_keras_model(config, spec, train_x):
     return model
 
 
+def standardized_logreg(C, max_iter):
+    """Standardized inputs into a logistic regression (``logreg``, and both models of
+    ``frame_logreg``)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=max_iter))
+
+
 def build_sklearn_model(config):
     """Standardized inputs into an RBF SVM (``svm``) or a logistic regression (``logreg``);
     ``frame_logreg``: logistic regressions on a sequence's pooled statistics and on each of
@@ -141,12 +151,7 @@ def build_sklearn_model(config):
             C=config["C"], frame_C=config["frame_C"], max_iter=config["max_iter"]
         )
     if config["type"] == "logreg":
-        from sklearn.linear_model import LogisticRegression
-
-        return make_pipeline(
-            StandardScaler(),
-            LogisticRegression(C=config["C"], max_iter=config["max_iter"]),
-        )
+        return standardized_logreg(config["C"], config["max_iter"])
     return make_pipeline(
         StandardScaler(),
         SVC(
