@@ -40,9 +40,9 @@ def make_workdir(path, recordings, overrides=None, scenario=None):
     return copy_workflow(PROJECT, path, recordings, overrides, scenario)
 
 
-def run_snakemake(workdir, *args, check=True, timeout=1200):
+def run_snakemake(workdir, *args, check=True, timeout=1200, cores=2):
     """Run the real snakemake command line in ``workdir``; fail the test if it fails."""
-    result = workflow_copy.run_snakemake(workdir, *args, timeout=timeout)
+    result = workflow_copy.run_snakemake(workdir, *args, cores=cores, timeout=timeout)
     if check and result.returncode != 0:
         raise AssertionError(
             f"snakemake {' '.join(args)} failed ({result.returncode}):\n"

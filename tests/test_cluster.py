@@ -108,8 +108,11 @@ def assert_eight_runs_overlap(client, workdir):
 def test_eight_training_jobs_at_once_into_a_fresh_sqlite_store(tmp_path, eight_models_workdir):
     workdir = copy_workdir(eight_models_workdir, tmp_path / "workflow")
     assert not (workdir / "results/mlflow").exists()
-    # init_tracking creates the store first; then all eight start together.
-    result = run_snakemake(workdir, *run_id_targets(), "--cores", "8")
+    # init_tracking creates the store first; then all eight start together (local_cpus:
+    # a local run would otherwise hold busy jobs to the CPUs plus one).
+    result = run_snakemake(
+        workdir, *run_id_targets(), "--cores", "8", "--resources", "local_cpus=8"
+    )
     output = result.stdout + result.stderr
     first_done = re.search(r"^Finished jobid: \d+ \(Rule: train_", output, re.M).start()
     assert len(re.findall(r"^localrule train_\w+:", output[:first_done], re.M)) == 8

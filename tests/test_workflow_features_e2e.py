@@ -175,3 +175,34 @@ def test_script_runs_outside_snakemake_for_debugging(feature_run):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     pd.testing.assert_frame_equal(pd.read_parquet(dataset), before)
+
+
+def most_running_at_once(snakemake_log, rules):
+    """The most jobs of ``rules`` that ran at the same time, from snakemake's log: a job
+    runs from its "rule NAME:" block (with its "jobid: N") to "Finished jobid: N"."""
+    running, most, rule = set(), 0, None
+    for line in snakemake_log.splitlines():
+        stripped = line.strip()
+        if stripped.startswith(("rule ", "localrule ")) and stripped.endswith(":"):
+            rule = stripped.split()[1].rstrip(":")
+        elif stripped.startswith("jobid:") and rule is not None:
+            if rule in rules:
+                running.add(stripped.split()[1])
+                most = max(most, len(running))
+            rule = None
+        elif stripped.startswith("Finished jobid:"):
+            running.discard(stripped.split()[2])
+    return most
+
+
+def test_compute_jobs_held_to_the_machines_cpus_whatever_cores_says(tmp_path, fsdd_subset):
+    workdir = make_workdir(tmp_path / "workflow", fsdd_subset, {"features.batches": 4})
+    compute = {"extract_features", "build_dataset"}
+    result = run_snakemake(workdir, "build_dataset", cores=8)
+    assert "local_cpus=1" in result.stderr
+    # Four batches were ready at once: one job per CPU plus one ran.
+    assert most_running_at_once(result.stderr, compute) == min(4, len(os.sched_getaffinity(0)) + 1)
+
+    # --resources sets another limit: here one at a time.
+    result = run_snakemake(workdir, "build_dataset", "-F", "--resources", "local_cpus=1", cores=8)
+    assert most_running_at_once(result.stderr, compute) == 1

@@ -7,10 +7,12 @@ rule augment_features:
         "results/logs/augment_features/{augmentation}/{batch}.log",
     benchmark:
         "results/benchmarks/augment_features/{augmentation}/{batch}.tsv"
+    priority: AUGMENTATION_PRIORITY
     conda:
         "../../environment.yml"
     threads: 1
     resources:
+        local_cpus=local_cpus,
         mem_mb=1000,
         runtime=30,
     params:

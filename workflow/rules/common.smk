@@ -210,14 +210,39 @@ LONG_JOB_PRIORITY = 2
 
 
 def training_priority(wildcards):
-    """Keras models over feature sequences train longest, then other Keras models, then
-    scikit-learn ones."""
+    """Keras models over sequences of augmented copies train longest, then other Keras
+    models over sequences, then pooled Keras models, then scikit-learn ones."""
     model = config["models"][wildcards.model]
     if model["type"] in SKLEARN_TYPES:
         return 0
-    if model.get("pooling", "sequence") == "sequence":
-        return LONG_JOB_PRIORITY
-    return LONG_JOB_PRIORITY - 1
+    if model.get("pooling", "sequence") != "sequence":
+        return LONG_JOB_PRIORITY - 1
+    return LONG_JOB_PRIORITY + 1 if model.get("augment") else LONG_JOB_PRIORITY
+
+
+# The augmented copies feed the longest trainings: they come before anything they wait on.
+AUGMENTATION_PRIORITY = LONG_JOB_PRIORITY + 1
+
+# Jobs that keep CPUs busy declare resources: local_cpus (their threads). A local run holds
+# their sum to one more than the CPUs this process may use (the extra one fills the gaps
+# while jobs start and end), whatever --cores says: `--cores 8` on two CPUs ran eight such
+# jobs at once, and a training took 40% more CPU time beside seven others than alone
+# (cache and scheduler contention). Light jobs (summaries, tables) fill the other --cores
+# slots. `--resources local_cpus=N` sets another limit; a cluster has none (each job has
+# CPUs of its own).
+LOCAL_CPUS = "local_cpus"
+# The executor is not known yet while the Snakefile is read; --jobs (nodes) is set for
+# cluster runs (profiles/slurm), the same sign Snakemake's scheduler lifts --cores on.
+CLUSTER_RUN = workflow.global_resources["_nodes"].value is not None
+if not CLUSTER_RUN and LOCAL_CPUS not in workflow.global_resources:
+    workflow.register_resource(LOCAL_CPUS, len(os.sched_getaffinity(0)) + 1)
+
+
+def local_cpus(wildcards, threads):
+    """A job's share of local_cpus: its threads, at most the limit (or it never starts)."""
+    limit = workflow.global_resources.get(LOCAL_CPUS)
+    limit = getattr(limit, "value", limit)
+    return threads if limit is None else min(threads, limit)
 
 
 def training_params():

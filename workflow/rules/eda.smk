@@ -23,6 +23,7 @@ rule plot_eda:
         "../../environment.yml"
     threads: 1
     resources:
+        local_cpus=local_cpus,
         mem_mb=memory_mb(1000),
         runtime=15,
     params:

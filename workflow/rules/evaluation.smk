@@ -22,6 +22,7 @@ rule evaluate:
         "../../environment.yml"
     threads: 1
     resources:
+        local_cpus=local_cpus,
         mem_mb=memory_mb(1500),
         runtime=30,
     params:

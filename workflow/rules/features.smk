@@ -12,6 +12,7 @@ rule extract_features:
         "../../environment.yml"
     threads: 1
     resources:
+        local_cpus=local_cpus,
         mem_mb=1000,
         runtime=lambda wildcards: 10 + len(batch_recordings(wildcards)) // 200,
     params:
@@ -37,6 +38,7 @@ rule build_dataset:
         "../../environment.yml"
     threads: 1
     resources:
+        local_cpus=local_cpus,
         # benchmarks/scaling.py: 358 MB for 3,000 recordings, 1,386 MB for 30,000.
         mem_mb=lambda wildcards: 1000 + recording_count() // 20,
         runtime=15,

@@ -30,6 +30,7 @@ rule loso:
         "../../environment.yml"
     threads: training_threads
     resources:
+        local_cpus=local_cpus,
         mem_mb=memory_mb(2000),
         # Every fold, one after another.
         runtime=120,

@@ -17,6 +17,7 @@ rule robustness_features:
         "../../environment.yml"
     threads: 1
     resources:
+        local_cpus=local_cpus,
         # Every test clip under up to 8 transforms, features and embedding in memory.
         mem_mb=memory_mb(1500),
         runtime=30,

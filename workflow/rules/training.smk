@@ -48,6 +48,7 @@ rule train_model:
         "../../environment.yml"
     threads: training_threads
     resources:
+        local_cpus=local_cpus,
         mem_mb=memory_mb(2000),
         runtime=60,
     params:
