@@ -222,6 +222,8 @@ def training_priority(wildcards):
 
 # The augmented copies feed the longest trainings: they come before anything they wait on.
 AUGMENTATION_PRIORITY = LONG_JOB_PRIORITY + 1
+# Every job waits on the features and the dataset: they come before the augmented copies.
+FEATURE_PRIORITY = AUGMENTATION_PRIORITY + 1
 
 # Jobs that keep CPUs busy declare resources: local_cpus (their threads). A local run holds
 # their sum to one more than the CPUs this process may use (the extra one fills the gaps

@@ -8,6 +8,7 @@ rule extract_features:
         "results/logs/extract_features/{batch}.log",
     benchmark:
         "results/benchmarks/extract_features/{batch}.tsv"
+    priority: FEATURE_PRIORITY
     conda:
         "../../environment.yml"
     threads: 1
@@ -34,6 +35,7 @@ rule build_dataset:
         "results/logs/build_dataset.log",
     benchmark:
         "results/benchmarks/build_dataset.tsv"
+    priority: FEATURE_PRIORITY
     conda:
         "../../environment.yml"
     threads: 1
