@@ -241,10 +241,9 @@ if not CLUSTER_RUN and LOCAL_CPUS not in workflow.global_resources:
 
 
 def local_cpus(wildcards, threads):
-    """A job's share of local_cpus: its threads, at most the limit (or it never starts)."""
-    limit = workflow.global_resources.get(LOCAL_CPUS)
-    limit = getattr(limit, "value", limit)
-    return threads if limit is None else min(threads, limit)
+    """A job's share of local_cpus: its threads (Snakemake caps every resource of a job at
+    the global limit, so a job with more threads than the limit still starts)."""
+    return threads
 
 
 def training_params():
