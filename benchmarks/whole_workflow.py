@@ -23,15 +23,11 @@ from pathlib import Path
 import pandas as pd
 
 from benchmarks.report import machine_description, write_report
-from tests.workflow_copy import copy_workflow, run_snakemake
+from tests.workflow_copy import copy_workflow, job_events, run_snakemake
 
 PROJECT = Path(__file__).resolve().parent.parent
 BASELINE = Path(__file__).resolve().parent / "accuracy_baseline.csv"
 LIMIT_S = 600.0
-
-_STAMP = r"^\[(\w{3} \w{3} +\d+ [\d:]+ \d{4})\]\n"
-_START = re.compile(_STAMP + r"(?:local)?rule (\w+):\n(?:.*\n)*?\s+jobid: (\d+)", re.M)
-_FINISH = re.compile(_STAMP + r"Finished jobid: (\d+) \(Rule: (\w+)\)", re.M)
 
 
 def _time(stamp):
@@ -40,11 +36,12 @@ def _time(stamp):
 
 def job_times(log_text):
     """One row per finished job of a Snakemake log: rule, jobid, seconds (1 s resolution)."""
-    starts = {jobid: (rule, _time(stamp)) for stamp, rule, jobid in _START.findall(log_text)}
-    rows = []
-    for stamp, jobid, rule in _FINISH.findall(log_text):
-        if jobid in starts:
-            seconds = (_time(stamp) - starts[jobid][1]).total_seconds()
+    starts, rows = {}, []
+    for kind, stamp, jobid, rule in job_events(log_text):
+        if kind == "start":
+            starts[jobid] = _time(stamp)
+        elif jobid in starts:
+            seconds = (_time(stamp) - starts[jobid]).total_seconds()
             rows.append({"rule": rule, "jobid": int(jobid), "seconds": seconds})
     return pd.DataFrame(rows, columns=["rule", "jobid", "seconds"])
 

@@ -11,6 +11,7 @@ import pytest
 import soundfile
 
 from .conftest import make_workdir, run_snakemake
+from .workflow_copy import job_events
 
 pytestmark = pytest.mark.e2e
 FEATURE_TARGETS = ["results/dataset/features.parquet", "results/figures/eda/counts.png"]
@@ -178,20 +179,16 @@ def test_script_runs_outside_snakemake_for_debugging(feature_run):
 
 
 def most_running_at_once(snakemake_log, rules):
-    """The most jobs of ``rules`` that ran at the same time, from snakemake's log: a job
-    runs from its "rule NAME:" block (with its "jobid: N") to "Finished jobid: N"."""
-    running, most, rule = set(), 0, None
-    for line in snakemake_log.splitlines():
-        stripped = line.strip()
-        if stripped.startswith(("rule ", "localrule ")) and stripped.endswith(":"):
-            rule = stripped.split()[1].rstrip(":")
-        elif stripped.startswith("jobid:") and rule is not None:
-            if rule in rules:
-                running.add(stripped.split()[1])
-                most = max(most, len(running))
-            rule = None
-        elif stripped.startswith("Finished jobid:"):
-            running.discard(stripped.split()[2])
+    """The most jobs of ``rules`` that ran at the same time, from snakemake's log."""
+    running, most = set(), 0
+    for kind, _, jobid, rule in job_events(snakemake_log):
+        if rule not in rules:
+            continue
+        if kind == "start":
+            running.add(jobid)
+            most = max(most, len(running))
+        else:
+            running.discard(jobid)
     return most
 
 

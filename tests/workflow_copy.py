@@ -10,6 +10,7 @@ The small end-to-end scenarios of the tests are ``.test/config_*.yaml`` files; b
 
 import argparse
 import copy
+import re
 import shutil
 import subprocess
 import sys
@@ -93,6 +94,19 @@ def copy_workflow(project, workdir, recordings, overrides=None, scenario=None):
         section[leaf] = value
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
     return workdir
+
+
+_STAMP = r"^\[(\w{3} \w{3} +\d+ [\d:]+ \d{4})\]\n"
+_JOB_START = re.compile(_STAMP + r"(?:local)?rule (\w+):\n(?:.*\n)*?\s+jobid: (\d+)", re.M)
+_JOB_FINISH = re.compile(_STAMP + r"Finished jobid: (\d+) \(Rule: (\w+)\)", re.M)
+
+
+def job_events(log_text):
+    """Every job's start and finish in a Snakemake log (or its stderr), in log order:
+    ("start" or "finish", time stamp as printed, jobid, rule)."""
+    starts = [(m.start(), "start", m[1], m[3], m[2]) for m in _JOB_START.finditer(log_text)]
+    ends = [(m.start(), "finish", m[1], m[2], m[3]) for m in _JOB_FINISH.finditer(log_text)]
+    return [event[1:] for event in sorted(starts + ends)]
 
 
 def run_snakemake(workdir, *args, cores=2, timeout=None):
