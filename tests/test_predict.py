@@ -630,15 +630,15 @@ def test_served_model_names_a_truncated_row(served, clips, test_wavs):
 
 @pytest.fixture(scope="module")
 def embedding_model_dir(fsdd_subset, tmp_path_factory):
-    """The pipeline's emb_frame_logreg (its config entry): logistic regressions on the
-    pooled pretrained speech embedding and on its frames, trained on takes 5-9 of the
-    subset."""
+    """The pipeline's emb_frame_logreg_speeds (its config entry, the champion): logistic
+    regressions on the pooled pretrained speech embedding and on its frames, trained on
+    takes 5-9 of the subset and their speed views, predicting over a clip's views too."""
     tmp = tmp_path_factory.mktemp("embedding-model")
     project_config = yaml.safe_load((PROJECT / "config/config.yaml").read_text())
     params = FeatureParams.from_config(project_config)
     speakers = read_speakers(PROJECT / "config/speakers.csv")
     assert not extract_batch(takes(fsdd_subset, TRAIN_TAKES), tmp / "batch", params, speakers)
-    config = project_config["models"]["emb_frame_logreg"]
+    config = project_config["models"]["emb_frame_logreg_speeds"]
     spec = InputSpec.from_model_config(config, 48, params)
     x, y = inputs_from_frame(read_feature_batches([tmp / "batch"]), spec)
     DigitClassifier(build_sklearn_model(config).fit(x, y), spec).save(tmp / "model")

@@ -46,8 +46,9 @@ def test_scenario_merges_nested_sections_and_keeps_only_its_models():
     # Mappings merge key by key (as Snakemake merges a --configfile), lists are replaced.
     assert merged["features"] == CONFIG["features"] | {
         "n_mfcc": 13,
-        "embedding": {"min_seconds": 1.0},
+        "embedding": CONFIG["features"]["embedding"] | {"min_seconds": 1.0},
     }
+    assert merged["features"]["embedding"]["speeds"] == [0.85, 1.15]
     assert merged["loso"] == {"models": ["fresh"]} and merged["levers"] == []
     assert merged["audio"] == CONFIG["audio"]
     # Only the scenario's models, a default one with its changed keys.

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.e2e
 SCENARIO = ".test/config_training.yaml"
 # What the scenario runs: these models, the Keras ones for EPOCHS epochs.
 MODEL_CONFIGS = scenario_config(PROJECT, SCENARIO)["models"]
-MODELS = ("mlp", "svm", "cnn_small", "emb_logreg", "emb_frame_logreg")
+MODELS = ("mlp", "svm", "cnn_small", "emb_logreg", "emb_frame_logreg_speeds")
 KERAS = ("mlp", "cnn_small")
 TARGETS = ("results/comparison/comparison.md", "results/comparison/champion.json")
 EXPERIMENT = "fsdd-digits"

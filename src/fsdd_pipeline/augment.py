@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 
 from .librosa_runtime import load_librosa
+from .resampling import resample
 
 
 def mono(samples):
@@ -60,12 +61,11 @@ def change_speed(samples, factor):
     Resampling by the factor and keeping the original rate (as Kaldi's speed
     perturbation does) changes tempo and pitch together.
     """
-    librosa = load_librosa()
-
     samples = mono(samples)
     if factor <= 0:
         raise ValueError(f"speed factor must be positive, not {factor}")
-    return librosa.resample(samples, orig_sr=float(factor), target_sr=1.0).astype(np.float32)
+    # librosa.resample's numbers without importing librosa (fsdd_pipeline.resampling).
+    return resample(samples, float(factor), 1.0).astype(np.float32)
 
 
 def shift_pitch(samples, sample_rate, semitones):

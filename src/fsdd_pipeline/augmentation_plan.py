@@ -9,6 +9,8 @@ Imports nothing heavy: the Snakefile calls it while it plans the DAG.
 import hashlib
 import json
 
+from .feature_names import model_feature_names
+
 DIGEST_LENGTH = 10
 
 
@@ -32,7 +34,7 @@ def augmentation_plan(models):
         entry = plan.setdefault(
             augmentation_id(settings), {"settings": settings, "features": set(), "models": []}
         )
-        entry["features"].update(config["features"])
+        entry["features"].update(model_feature_names(config))
         entry["models"].append(name)
     return {key: entry | {"features": sorted(entry["features"])} for key, entry in plan.items()}
 

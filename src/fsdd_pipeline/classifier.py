@@ -106,7 +106,7 @@ class DigitClassifier:
         if "embedding" in self.spec.features:
             get_embedder(params.embedding)
         if self.spec.pooling == "sequence":
-            for feature in self.spec.features:
+            for feature in self.spec.matrix_features:
                 silence_frame(feature, params)
         if self.is_keras:
             self.predict_proba(np.zeros((1, *self.spec.shape), dtype=np.float32))
@@ -133,7 +133,7 @@ class DigitClassifier:
     def _features(self, prepared):
         # Only what the model consumes: the others cost time (and librosa or the embedding's
         # sessions) for nothing.
-        return extract_features(prepared, self.spec.feature_params, self.spec.features)
+        return extract_features(prepared, self.spec.feature_params, self.spec.matrix_features)
 
     def predict_proba_matrices(self, matrices):
         """Probabilities for a list of {feature: matrix} dicts."""

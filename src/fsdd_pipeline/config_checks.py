@@ -58,6 +58,8 @@ def _check_models(config):
                 f"{', '.join(f for f in features if f != 'embedding')}: use it alone, or a "
                 "pooled input (mean, stats, summary)",
             )
+        if model.get("speed_views"):
+            _check_speed_views(name, model, config["features"]["embedding"]["speeds"])
     for position, lever in enumerate(config["levers"]):
         for key in ("baseline", "variant"):
             if key in lever and lever[key] not in config["models"]:
@@ -67,6 +69,18 @@ def _check_models(config):
     for name in config["loso"]["models"]:
         if name not in config["models"]:
             raise ConfigError("loso.models", f"{name!r} is not a model in 'models'")
+
+
+def _check_speed_views(name, model, speeds):
+    key = f"models.{name}.speed_views"
+    if model["type"] not in ("logreg", "frame_logreg"):
+        raise ConfigError(key, f"is for logreg and frame_logreg models, not {model['type']}")
+    if model["features"] != ["embedding"]:
+        raise ConfigError(
+            key, f"speed views exist for the embedding alone, not {model['features']}"
+        )
+    if not speeds:
+        raise ConfigError(key, "needs the speeds of features.embedding.speeds, which is empty")
 
 
 def _is_official_test_take(name):

@@ -43,12 +43,21 @@ class EmbeddingParams:
 
     ``min_seconds``: shorter clips are padded with silence on both sides to this length,
     the word in the middle (1 s gives 3 embedding frames; never less than one window).
+    ``speeds``: the clip is also embedded played at each of these speeds (its speed views,
+    fsdd_pipeline.speed_views); empty: no views.
     """
 
     min_seconds: float = 1.0
+    speeds: tuple = ()
+
+    def __post_init__(self):
+        # From config the speeds come as a list; a tuple keeps the settings hashable.
+        object.__setattr__(self, "speeds", tuple(float(speed) for speed in self.speeds))
+        if any(speed <= 0 for speed in self.speeds):
+            raise ValueError(f"embedding speeds must be positive: {self.speeds}")
 
     def as_dict(self):
-        return asdict(self)
+        return asdict(self) | {"speeds": list(self.speeds)}
 
 
 def model_directory():

@@ -10,7 +10,8 @@ import pyarrow.parquet as pq
 
 from .audio import load_clip
 from .errors import RecordingError
-from .features import FEATURE_NAMES, extract_features, flatten_feature
+from .feature_names import FEATURE_NAMES, SPEED_VIEWS
+from .features import extract_features, flatten_feature
 from .io import atomic_path, write_csv
 from .metadata import speaker_metadata
 from .naming import parse_recording_name
@@ -39,7 +40,7 @@ FEATURE_SCHEMA = pa.schema(
     ]
     + [
         field
-        for name in FEATURE_NAMES
+        for name in (*FEATURE_NAMES, SPEED_VIEWS)
         for field in ((name, pa.list_(pa.float32())), (f"{name}_shape", pa.list_(pa.int32())))
     ]
 )
@@ -52,7 +53,7 @@ def recording_record(path, params, speakers):
     samples, crop = load_clip(path, params.sample_rate, params.endpoint, params.min_duration_s)
     if crop is not None and not crop.speech_found:
         log.warning("%s: no word stands out of a noise floor; the whole clip is used", path)
-    matrices = extract_features(samples, params)
+    matrices = extract_features(samples, params, params.extracted_features)
     record = {
         "file_name": Path(path).name,
         "digit": name.digit,

@@ -10,9 +10,9 @@ import numpy as np
 from .audio import MIN_DURATION_S
 from .embedding import EMBEDDING_SIZE, EmbeddingParams, get_embedder
 from .endpoint import EndpointParams
+from .feature_names import FEATURE_NAMES, SPEED_VIEWS
 from .librosa_runtime import load_librosa
 
-FEATURE_NAMES = ("mfcc", "chroma", "spectrogram", "embedding")
 CHROMA_BINS = 12
 
 
@@ -65,7 +65,14 @@ class FeatureParams:
             "chroma": CHROMA_BINS,
             "spectrogram": self.n_mels,
             "embedding": EMBEDDING_SIZE,
+            SPEED_VIEWS: EMBEDDING_SIZE * len(self.embedding.speeds),
         }[feature]
+
+    @property
+    def extracted_features(self):
+        """What extraction stores per recording: the four features, and the embedding's
+        speed views when ``embedding.speeds`` asks for any."""
+        return FEATURE_NAMES + ((SPEED_VIEWS,) if self.embedding.speeds else ())
 
 
 def extract_features(samples, params, features=FEATURE_NAMES):
@@ -75,16 +82,46 @@ def extract_features(samples, params, features=FEATURE_NAMES):
     The log-mel spectrogram is in dB relative to the recording's peak and floored
     ``top_db`` below it, so the features do not depend on the recording's gain;
     the MFCCs are the DCT of that spectrogram. The embedding is the frozen pretrained
-    speech embedding (fsdd_pipeline.embedding) of the same samples.
+    speech embedding (fsdd_pipeline.embedding) of the same samples; its speed views
+    (SPEED_VIEWS) the embedding of the samples played at each of ``embedding.speeds``.
     """
     matrices = {}
+    embedder = (
+        get_embedder(params.embedding) if {"embedding", SPEED_VIEWS} & set(features) else None
+    )
     if "embedding" in features:
         # One 96-dimensional vector per 80 ms: rows x frames like the other features.
-        embedder = get_embedder(params.embedding)
         matrices["embedding"] = embedder.embed(samples, params.sample_rate).T
-    if set(features) - {"embedding"}:
+    if SPEED_VIEWS in features:
+        matrices[SPEED_VIEWS] = _speed_views(samples, params, embedder)
+    if set(features) - {"embedding", SPEED_VIEWS}:
         matrices |= _spectral_features(samples, params, features)
     return {name: matrices[name] for name in features}
+
+
+def _speed_views(samples, params, embedder):
+    """The embedding of ``samples`` played at each speed, stacked along rows; every view
+    padded with silence or centre-cropped to the frames of the clip at its own speed."""
+    from .augment import change_speed
+    from .embedding import embedding_frames
+
+    frames = embedding_frames(samples.size, params.sample_rate, params.embedding)
+    silence = silence_frame("embedding", params)
+    views = []
+    for speed in params.embedding.speeds:
+        view = embedder.embed(change_speed(samples, speed), params.sample_rate)
+        views.append(_fit_frames(view, frames, silence).T)
+    return np.concatenate(views, axis=0)
+
+
+def _fit_frames(sequence, frames, pad_frame):
+    """(T, rows) -> (frames, rows): centre-cropped, or padded with ``pad_frame`` around it."""
+    extra = len(sequence) - frames
+    if extra >= 0:
+        return sequence[extra // 2 : extra // 2 + frames]
+    missing = -extra
+    pad = np.repeat(pad_frame[None, :], missing, axis=0)
+    return np.concatenate([pad[: missing // 2], sequence, pad[missing // 2 :]])
 
 
 def _spectral_features(samples, params, features):
@@ -131,6 +168,9 @@ def silence_frame(feature, params):
         return np.zeros(CHROMA_BINS, dtype=np.float32)
     if feature == "embedding":
         return _silent_embedding(params.embedding, params.sample_rate)
+    if feature == SPEED_VIEWS:
+        silent = _silent_embedding(params.embedding, params.sample_rate)
+        return np.tile(silent, len(params.embedding.speeds))
     raise KeyError(f"unknown feature {feature!r}; expected one of {FEATURE_NAMES}")
 
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .features import FEATURE_NAMES, FeatureParams, silence_frame
+from .feature_names import FEATURE_NAMES, SPEED_VIEWS
+from .features import FeatureParams, silence_frame
 from .pooling import summary_statistics
 
 POOLINGS = ("sequence", "mean", "stats", "summary")
@@ -23,12 +24,17 @@ class InputSpec:
     mean, standard deviation, minimum and maximum of every row and of its deltas;
     ``summary`` the mean, maximum and standard deviation of every row (for the
     embedding: 288 numbers, the pooling it was measured with).
+
+    ``speed_views``: every example is the clip's input followed by its input at each of
+    the embedding's speeds (features.embedding.speeds; the embedding only), shape
+    (1 + speeds, *the clip's shape), for a SpeedViewsClassifier.
     """
 
     features: tuple
     pooling: str
     frames: int
     feature_params: FeatureParams
+    speed_views: bool = False
 
     def __post_init__(self):
         unknown = set(self.features) - set(FEATURE_NAMES)
@@ -36,6 +42,10 @@ class InputSpec:
             raise ValueError(f"features must be a non-empty subset of {FEATURE_NAMES}")
         if self.pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {POOLINGS}, not {self.pooling!r}")
+        if self.speed_views and self.features != ("embedding",):
+            raise ValueError(f"speed views exist for the embedding only, not {self.features}")
+        if self.speed_views and not self.feature_params.embedding.speeds:
+            raise ValueError("speed views need features.embedding.speeds (it is empty)")
 
     @classmethod
     def from_model_config(cls, model_config, frames, feature_params):
@@ -44,15 +54,27 @@ class InputSpec:
             pooling=model_config.get("pooling", "sequence"),
             frames=int(model_config.get("frames") or frames),
             feature_params=feature_params,
+            speed_views=bool(model_config.get("speed_views", False)),
         )
+
+    @property
+    def matrix_features(self):
+        """The feature matrices an example is built from: the features, and the
+        embedding's speed views when the model reads them."""
+        return self.features + ((SPEED_VIEWS,) if self.speed_views else ())
+
+    @property
+    def views(self):
+        """Inputs per example: the clip, and one per speed when the model reads views."""
+        return 1 + (len(self.feature_params.embedding.speeds) if self.speed_views else 0)
 
     @property
     def channels(self):
         return sum(self.feature_params.rows(f) for f in self.features)
 
     @property
-    def shape(self):
-        """Shape of one example."""
+    def clip_shape(self):
+        """Shape of the input of one clip (or of one of its speed views)."""
         if self.pooling == "sequence":
             return (self.frames, self.channels)
         if self.pooling == "mean":
@@ -61,12 +83,18 @@ class InputSpec:
             return (3 * self.channels,)
         return (8 * self.channels,)
 
+    @property
+    def shape(self):
+        """Shape of one example."""
+        return (self.views, *self.clip_shape) if self.speed_views else self.clip_shape
+
     def to_dict(self):
         return {
             "features": list(self.features),
             "pooling": self.pooling,
             "frames": self.frames,
             "feature_params": self.feature_params.as_dict(),
+            "speed_views": self.speed_views,
         }
 
     @classmethod
@@ -76,6 +104,7 @@ class InputSpec:
             pooling=data["pooling"],
             frames=int(data["frames"]),
             feature_params=FeatureParams.from_dict(data["feature_params"]),
+            speed_views=bool(data.get("speed_views", False)),
         )
 
     def save(self, directory):
@@ -110,7 +139,16 @@ def _pooled_stats(matrix):
 
 
 def example_from_features(matrices, spec):
-    """One model input from a {feature: (rows, T) matrix} dict."""
+    """One model input from a {feature: (rows, T) matrix} dict (with the speed views, when
+    the model reads them)."""
+    if spec.speed_views:
+        views = np.split(matrices[SPEED_VIEWS], spec.views - 1, axis=0)
+        clips = [matrices] + [{"embedding": view} for view in views]
+        return np.stack([_clip_example(clip, spec) for clip in clips])
+    return _clip_example(matrices, spec)
+
+
+def _clip_example(matrices, spec):
     if spec.pooling == "sequence":
         return np.concatenate(
             [
@@ -139,7 +177,7 @@ def inputs_from_frame(frame, spec):
     # Imported here: the dataset module needs pandas and pyarrow, prediction does not.
     from .dataset import feature_stack
 
-    stacks = {f: feature_stack(frame, f) for f in spec.features}
-    matrix_dicts = [{f: stacks[f][i] for f in spec.features} for i in range(len(frame))]
+    stacks = {f: feature_stack(frame, f) for f in spec.matrix_features}
+    matrix_dicts = [{f: stacks[f][i] for f in spec.matrix_features} for i in range(len(frame))]
     labels = frame["digit"].to_numpy(dtype=np.int64)
     return inputs_from_matrices(matrix_dicts, spec), labels

@@ -139,7 +139,16 @@ def standardized_logreg(C, max_iter):
 def build_sklearn_model(config):
     """Standardized inputs into an RBF SVM (``svm``) or a logistic regression (``logreg``);
     ``frame_logreg``: logistic regressions on a sequence's pooled statistics and on each of
-    its frames (frame_logreg.py)."""
+    its frames (frame_logreg.py); with ``speed_views``, the model trains and predicts on
+    every clip and its speed views (speed_views.py)."""
+    if config.get("speed_views"):
+        from .speed_views import SpeedViewsClassifier
+
+        return SpeedViewsClassifier(_single_clip_model(config))
+    return _single_clip_model(config)
+
+
+def _single_clip_model(config):
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import SVC

@@ -362,20 +362,28 @@ def _log_flavor_model(mlflow, classifier, example_x, model_dir):
 
         from .serving import package_source
 
-        estimator_type = type(classifier.estimator)
-        own_type = f"{estimator_type.__module__}.{estimator_type.__qualname__}"
-        if not own_type.startswith("fsdd_pipeline."):
+        own_types = _package_types(classifier.estimator)
+        if not own_types:
             mlflow.sklearn.log_model(classifier.estimator, **options)
             return
-        # The package's own estimator (frame_logreg): skops loads only the types it is told
-        # to trust, and the flavor needs the package's source where it is loaded.
+        # The package's own estimators (frame_logreg, speed views): skops loads only the
+        # types it is told to trust, and the flavor needs the package's source where it is
+        # loaded.
         with package_source() as code:
             mlflow.sklearn.log_model(
                 classifier.estimator,
-                skops_trusted_types=[own_type],
+                skops_trusted_types=own_types,
                 code_paths=[str(code)],
                 **options,
             )
+
+
+def _package_types(estimator):
+    """Full names of the fsdd_pipeline classes in a scikit-learn estimator and the
+    estimators nested in its parameters, sorted."""
+    estimators = [estimator, *estimator.get_params(deep=True).values()]
+    names = {f"{type(e).__module__}.{type(e).__qualname__}" for e in estimators}
+    return sorted(name for name in names if name.startswith("fsdd_pipeline."))
 
 
 SCALAR_METRICS = (

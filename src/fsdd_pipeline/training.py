@@ -59,7 +59,7 @@ def training_inputs(config, spec, train_frame, augmented=None):
     if settings:
         if augmented is None:
             augmented = augmented_feature_frame(
-                train_frame, settings, spec.feature_params, spec.features
+                train_frame, settings, spec.feature_params, spec.matrix_features
             )
         extra_x, extra_y = inputs_from_frame(augmented_rows_for(train_frame, augmented), spec)
         log.info("augmentation added %d examples to %d", len(extra_x), len(x))
@@ -138,7 +138,7 @@ def train_sklearn(config, spec, train_frame, val_frame, augmented=None, learning
         params=params,
         summary=(
             f"{model}\n\n{stored} of {len(x)} training examples, "
-            f"{x.shape[1]} input features\nstored parameters: {params}\n"
+            f"inputs of shape {x.shape[1:]}\nstored parameters: {params}\n"
         ),
         learning_curve=(
             sklearn_learning_curve(config, x, y, val_x, val_y) if learning_curve else None
@@ -148,7 +148,11 @@ def train_sklearn(config, spec, train_frame, val_frame, augmented=None, learning
 
 def sklearn_parameters(model):
     """(number of stored parameters, what they are) of a fitted scikit-learn model: a
-    pipeline ending in an SVC or a linear model, or a PooledFrameLogisticRegression."""
+    pipeline ending in an SVC or a linear model, or a PooledFrameLogisticRegression, maybe
+    inside a SpeedViewsClassifier."""
+    if hasattr(model, "estimator_"):
+        count, what = sklearn_parameters(model.estimator_)
+        return count, f"{what}, on the clip and its speed views"
     if hasattr(model, "parameter_count"):
         return int(model.parameter_count()), "linear models: pooled and per frame"
     estimator = model[-1]

@@ -7,6 +7,7 @@ from snakemake.exceptions import WorkflowError
 
 from fsdd_pipeline.augmentation_plan import augmentation_plan, model_augmentation
 from fsdd_pipeline.evaluation_files import EVALUATION_FILES
+from fsdd_pipeline.feature_names import model_feature_names
 from fsdd_pipeline.robustness import NO_ENDPOINTING_GROUP, TRANSFORM_GROUPS
 from fsdd_pipeline.models import SKLEARN_TYPES
 from fsdd_pipeline.tracking import sqlite_file
@@ -182,7 +183,11 @@ def robustness_group_features(wildcards):
     are computed for its transformed clips."""
     models = [model for model in MODELS if wildcards.group in robustness_groups(model)]
     return sorted(
-        {feature for model in models for feature in config["models"][model]["features"]}
+        {
+            feature
+            for model in models
+            for feature in model_feature_names(config["models"][model])
+        }
     )
 
 
