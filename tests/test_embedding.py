@@ -127,3 +127,28 @@ def test_fsdd_embeddings_of_one_digit_are_closer_than_of_another():
         pooled("6_jackson_5.wav"),
     )
     assert np.linalg.norm(one_a - one_b) < np.linalg.norm(one_a - six)
+
+
+@pytest.mark.parametrize("seconds", [0.3, 1.5, 1.57, 2.9])
+def test_one_run_over_the_sequence_gives_every_windows_embedding_bit_for_bit(seconds):
+    """The rewritten model (embedding.sequence_model) against the published one run on each
+    76-frame window every 8 frames, as openWakeWord runs it."""
+    import onnxruntime
+
+    embedder = get_embedder(EmbeddingParams(min_seconds=1.5))
+    rng = np.random.default_rng(3)
+    clip = tone(seconds) + (0.01 * rng.standard_normal(int(seconds * RATE))).astype(np.float32)
+    mel = embedder.mel_frames(embedder.model_audio(clip, RATE))
+    windows = np.stack(
+        [
+            mel[start : start + embedding.WINDOW_FRAMES]
+            for start in range(0, len(mel) - embedding.WINDOW_FRAMES + 1, embedding.WINDOW_STEP)
+        ]
+    )
+    published = onnxruntime.InferenceSession(
+        str(model_files()["embedding"]), providers=["CPUExecutionProvider"]
+    )
+    (per_window,) = published.run(None, {"input_1": windows[..., None]})
+    np.testing.assert_array_equal(
+        embedder.embed(clip, RATE), per_window.reshape(len(windows), EMBEDDING_SIZE)
+    )

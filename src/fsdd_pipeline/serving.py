@@ -53,8 +53,9 @@ BASE_REQUIREMENTS = (
     "librosa",
 )
 KERAS_REQUIREMENTS = ("keras", "tensorflow-cpu")
-# The speech embedding's two ONNX files ship in the openwakeword wheel; onnxruntime runs them.
-EMBEDDING_REQUIREMENTS = ("openwakeword", "onnxruntime")
+# The speech embedding's two ONNX files ship in the openwakeword wheel; onnxruntime runs them,
+# once onnx has rewritten the embedding to run over a whole clip.
+EMBEDDING_REQUIREMENTS = ("openwakeword", "onnxruntime", "onnx")
 
 
 class AudioRequestError(MlflowException, PipelineError):
