@@ -141,7 +141,7 @@ def warm_timings(model_dir, clips, repeats):
         return load_clip(clips[0], params.sample_rate, params.endpoint, params.min_duration_s)
 
     def features():
-        return extract_features(samples, params, spec.features)
+        return extract_features(samples, params, spec.matrix_features)
 
     samples, _ = read()
     x = inputs_from_matrices([features()], spec)

@@ -738,6 +738,27 @@ def test_the_pyfunc_model_loads_what_its_features_need_with_the_model(model, loa
     assert json.loads(result.stdout.strip().splitlines()[-1]) == loaded
 
 
+def test_the_speed_views_champion_answers_raw_audio_like_the_cli(
+    embedding_model_dir, clips, test_wavs, capsys
+):
+    """The pyfunc model of the champion's recipe computes a clip's speed views itself: its
+    probabilities for base64 WAVs and for samples are the CLI's for the same files."""
+    from fsdd_pipeline.serving import AudioDigitModel
+
+    model = AudioDigitModel()
+    model.load_context(SimpleNamespace(artifacts={"model_dir": str(embedding_model_dir)}))
+    assert model.classifier.spec.speed_views
+    cli = predict_json(capsys, "--model-dir", embedding_model_dir, *test_wavs[:2])
+    expected = np.stack([probabilities(record) for record in cli])
+    for request in (
+        TWO_CLIP_SHAPES["dataframe"](clips),
+        TWO_CLIP_SHAPES["samples_dataframe"](clips),
+    ):
+        answer = model.predict(None, request)
+        got = answer[[f"prob_{d}" for d in range(10)]].to_numpy()
+        np.testing.assert_allclose(got, expected, atol=1e-6)
+
+
 def test_the_pyfunc_model_computes_only_the_features_its_model_uses(audio_model, clips):
     samples, rate = clips.samples[0]
     features = audio_model.classifier.clip_features(samples, rate)
