@@ -57,7 +57,7 @@ class EmbeddingParams:
             raise ValueError(f"embedding speeds must be positive: {self.speeds}")
 
     def as_dict(self):
-        return asdict(self) | {"speeds": list(self.speeds)}
+        return asdict(self)
 
 
 def model_directory():
@@ -164,18 +164,15 @@ def sequence_model(path):
 
     model = onnx.load(str(path))
     graph = model.graph
-    first, last = graph.node[0], graph.node[len(graph.node) - 1]
+    first, last = graph.node[0], graph.node[-1]
     if first.op_type != "Reshape" or last.op_type != "Reshape":
         raise ValueError(f"{path}: not the speech embedding model this code rewrites")
-    for index, initializer in enumerate(graph.initializer):
-        if initializer.name == first.input[1]:
-            free_frames = np.array([1, 1, -1, MEL_BINS], dtype=np.int64)
-            graph.initializer[index].CopyFrom(
-                numpy_helper.from_array(free_frames, initializer.name)
-            )
-        elif initializer.name == last.input[1]:
-            unused_shape = initializer
-    graph.initializer.remove(unused_shape)
+    # The reshapes' target shapes are initializers: the first gets a free number of frames,
+    # the last one's goes with its node.
+    shapes = {initializer.name: initializer for initializer in graph.initializer}
+    free_frames = np.array([1, 1, -1, MEL_BINS], dtype=np.int64)
+    shapes[first.input[1]].CopyFrom(numpy_helper.from_array(free_frames, first.input[1]))
+    graph.initializer.remove(shapes[last.input[1]])
     steps_last = helper.make_node(
         "Transpose", [last.input[0]], list(last.output), perm=[0, 2, 3, 1]
     )

@@ -101,7 +101,7 @@ def extract_features(samples, params, features=FEATURE_NAMES):
 
 def _speed_views(samples, params, embedder):
     """The embedding of ``samples`` played at each speed, stacked along rows; every view
-    padded with silence or centre-cropped to the frames of the clip at its own speed."""
+    padded with silence or centre-cropped to the number of frames of ``samples`` itself."""
     from .augment import change_speed
     from .embedding import embedding_frames
 
