@@ -4,7 +4,7 @@ import os
 
 from snakemake.utils import min_version
 
-from fsdd_pipeline.config_checks import check_config
+from fsdd_pipeline.planning.config_checks import check_config
 
 min_version("9.0")
 

@@ -4,7 +4,7 @@ Every take is a real FSDD clip at a random place in a 2.5-3 s take (``place_in_t
 with a white, pink or brown noise floor 20, 30 or 40 dB below the word, a random DC
 offset and gain, and a click near each end, stored as 16-bit PCM would be. Each detector
 gives per-frame speech decisions that go through the same word segmentation and crop
-(``fsdd_pipeline.endpoint``), scored against the true word position: IoU of the loudest
+(``fsdd_pipeline.audio.endpoint``), scored against the true word position: IoU of the loudest
 detected word, coverage (share of the word inside the crop, which adds the margin), and
 the rate of takes where speech was found. Takes without a word (noise at several levels,
 digital silence, dither) score the rate of "no speech". Finally the energy detector crops
@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 import soundfile
 
-from fsdd_pipeline.endpoint import (
+from fsdd_pipeline.audio.endpoint import (
     EndpointParams,
     activity_to_segments,
     crop_region,
@@ -36,8 +36,8 @@ from fsdd_pipeline.endpoint import (
     detect_speech,
     frame_levels_db,
 )
-from fsdd_pipeline.librosa_runtime import load_librosa
-from fsdd_pipeline.realistic_takes import noise_take, place_in_take
+from fsdd_pipeline.audio.realistic_takes import noise_take, place_in_take
+from fsdd_pipeline.features.librosa_runtime import load_librosa
 
 SNRS_DB = (40, 30, 20)
 COLORS = ("white", "pink", "brown")

@@ -4,7 +4,7 @@ an empty Snakemake workflow's, all measured in the same run (issue targets).
 On a copy of the workflow and the recordings in a temporary folder:
 
 1. floor: one warm Python process computing, in memory, everything an extraction job
-   computes per recording (``fsdd_pipeline.extraction.recording_record``: loading and
+   computes per recording (``fsdd_pipeline.data.extraction.recording_record``: loading and
    endpointing, MFCC, chroma, log-mel and the speech embedding), after a warm-up call;
 2. cold: ``snakemake --cores 8 results/dataset/features.parquet`` (every batch extracted,
    the combined dataset built);
@@ -58,11 +58,10 @@ _JOB = re.compile(r"^\s*(?:local)?rule (\w+):", re.M)
 def floor_seconds(recordings, config, speakers_path):
     """Seconds one warm process takes to compute every recording's feature row in memory,
     with the extraction job's own per-recording function; and the number of recordings."""
-    from fsdd_pipeline.extraction import recording_record
-    from fsdd_pipeline.features import FeatureParams
-    from fsdd_pipeline.metadata import read_speakers
+    from fsdd_pipeline.data.extraction import recording_record
+    from fsdd_pipeline.data.metadata import read_speakers
+    from fsdd_pipeline.features.spectral import FeatureParams
 
-    # The jobs log each clip used whole to their log files; here that would flood the output.
     logging.getLogger("fsdd_pipeline").setLevel(logging.ERROR)
     params = FeatureParams.from_config(config)
     speakers = read_speakers(speakers_path)

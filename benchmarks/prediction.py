@@ -63,9 +63,10 @@ def benchmark_clips(recordings, count):
 def make_project(folder, results, models, example_clip, champion):
     """A project folder with this checkout's config, the trained ``models`` and a fresh
     MLflow store with ``champion`` logged with this checkout's code and registered."""
-    from fsdd_pipeline.cli import MODEL_SUBDIR, MODELS_DIR
-    from fsdd_pipeline.serving import log_audio_model
-    from fsdd_pipeline.tracking import project_tracking, register_champion, use_store
+    from fsdd_pipeline.serving.cli import MODEL_SUBDIR, MODELS_DIR
+    from fsdd_pipeline.serving.pyfunc import log_audio_model
+    from fsdd_pipeline.tracking.registry import register_champion
+    from fsdd_pipeline.tracking.store import project_tracking, use_store
 
     shutil.copytree(PROJECT / "config", folder / "config")
     for model in models:
@@ -128,10 +129,10 @@ def median_ms(call, repeats):
 def warm_timings(model_dir, clips, repeats):
     """({stage: median ms} of one clip, {clip: probabilities}) of one model in this process:
     reading and endpointing, the model's features, the forward pass, and the whole file."""
-    from fsdd_pipeline.audio import load_clip
-    from fsdd_pipeline.classifier import DigitClassifier
-    from fsdd_pipeline.features import extract_features
-    from fsdd_pipeline.model_inputs import inputs_from_matrices
+    from fsdd_pipeline.audio.reading import load_clip
+    from fsdd_pipeline.features.spectral import extract_features
+    from fsdd_pipeline.models.classifier import DigitClassifier
+    from fsdd_pipeline.models.inputs import inputs_from_matrices
 
     classifier = DigitClassifier.load(model_dir)
     spec, params = classifier.spec, classifier.spec.feature_params

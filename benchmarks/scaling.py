@@ -41,7 +41,7 @@ import soundfile
 import yaml
 
 from benchmarks.report import machine_description, write_report
-from fsdd_pipeline.naming import list_recordings, parse_recording_name
+from fsdd_pipeline.planning.naming import list_recordings, parse_recording_name
 from fsdd_pipeline.workflow_logging import logged_peak_memory_mb
 from tests.workflow_copy import copy_workflow, run_snakemake
 

@@ -20,7 +20,7 @@ import pandas as pd
 import soundfile
 from sklearn.linear_model import LogisticRegression
 
-from fsdd_pipeline.embedding import EmbeddingParams, SpeechEmbedder, pool_embeddings
+from fsdd_pipeline.features.embedding import EmbeddingParams, SpeechEmbedder, pool_embeddings
 
 SPEAKERS = ("george", "lucas", "nicolas")
 TAKES = range(5, 30)

@@ -2,7 +2,7 @@
 
 import logging
 
-from fsdd_pipeline.dataset import count_tables, read_feature_table, split_feature_table
+from fsdd_pipeline.data.dataset import count_tables, read_feature_table, split_feature_table
 from fsdd_pipeline.io import write_csv, write_parquet_table
 from fsdd_pipeline.workflow_logging import configure_logging, mock_snakemake
 

@@ -6,9 +6,9 @@ import logging
 
 import pandas as pd
 
-from fsdd_pipeline import comparison
+from fsdd_pipeline.evaluation import comparison
 from fsdd_pipeline.io import read_json, save_figure, write_csv, write_json, write_text
-from fsdd_pipeline.tracking import register_champion
+from fsdd_pipeline.tracking.registry import register_champion
 from fsdd_pipeline.workflow_logging import configure_logging, mock_snakemake
 
 if "snakemake" not in globals():

@@ -1,6 +1,6 @@
 """Download the pinned FSDD release and verify it against the shipped checksums."""
 
-from fsdd_pipeline.download import download_fsdd
+from fsdd_pipeline.data.download import download_fsdd
 from fsdd_pipeline.workflow_logging import configure_logging, mock_snakemake
 
 if "snakemake" not in globals():

@@ -5,12 +5,13 @@ and the robustness table into the model's own MLflow training run."""
 
 import pandas as pd
 
-from fsdd_pipeline.classifier import DigitClassifier
-from fsdd_pipeline.dataset import read_dataset
-from fsdd_pipeline.evaluation import split_paths, write_evaluation
+from fsdd_pipeline.data.dataset import read_dataset
+from fsdd_pipeline.evaluation.metrics import split_paths, write_evaluation
+from fsdd_pipeline.evaluation.robustness import robustness_table
 from fsdd_pipeline.io import write_csv
-from fsdd_pipeline.robustness import robustness_table
-from fsdd_pipeline.tracking import log_evaluation, log_robustness, read_run_id
+from fsdd_pipeline.models.classifier import DigitClassifier
+from fsdd_pipeline.tracking.model_logging import read_run_id
+from fsdd_pipeline.tracking.results import log_evaluation, log_robustness
 from fsdd_pipeline.workflow_logging import configure_logging, mock_snakemake
 
 if "snakemake" not in globals():

@@ -1,8 +1,8 @@
 """Extract MFCC, chroma and log-mel features of one batch of recordings, one Parquet per file."""
 
-from fsdd_pipeline.extraction import extract_batch
-from fsdd_pipeline.features import FeatureParams
-from fsdd_pipeline.metadata import read_speakers
+from fsdd_pipeline.data.extraction import extract_batch
+from fsdd_pipeline.data.metadata import read_speakers
+from fsdd_pipeline.features.spectral import FeatureParams
 from fsdd_pipeline.workflow_logging import configure_logging, mock_snakemake
 
 if "snakemake" not in globals():

@@ -3,8 +3,8 @@ LOSO mean and worst fold, official split and realistic takes of each configured 
 
 import pandas as pd
 
+from fsdd_pipeline.evaluation.levers import lever_markdown, lever_table, model_scores
 from fsdd_pipeline.io import read_json, write_csv, write_text
-from fsdd_pipeline.levers import lever_markdown, lever_table, model_scores
 from fsdd_pipeline.workflow_logging import configure_logging, mock_snakemake
 
 if "snakemake" not in globals():

@@ -5,15 +5,15 @@ logged into the parent run."""
 
 import pandas as pd
 
-from fsdd_pipeline import tracking
-from fsdd_pipeline.augmented_features import read_augmented_features
-from fsdd_pipeline.dataset import read_dataset
-from fsdd_pipeline.evaluation import plot_confusion_matrix
-from fsdd_pipeline.features import FeatureParams
+from fsdd_pipeline.augment.augmented_features import read_augmented_features
+from fsdd_pipeline.data.dataset import read_dataset
+from fsdd_pipeline.evaluation.loso import run_folds, summarize_folds
+from fsdd_pipeline.evaluation.metrics import plot_confusion_matrix
+from fsdd_pipeline.features.spectral import FeatureParams
 from fsdd_pipeline.io import save_figure, write_csv, write_json, write_text
 from fsdd_pipeline.labels import LABELS
-from fsdd_pipeline.loso import run_folds, summarize_folds
-from fsdd_pipeline.model_inputs import InputSpec
+from fsdd_pipeline.models.inputs import InputSpec
+from fsdd_pipeline.tracking.results import log_loso_summary, start_loso_parent
 from fsdd_pipeline.workflow_logging import configure_logging, mock_snakemake
 
 if "snakemake" not in globals():
@@ -24,7 +24,7 @@ settings = snakemake.params.tracking
 feature_params = FeatureParams.from_dict(snakemake.params.features)
 spec = InputSpec.from_model_config(config, snakemake.params.training["frames"], feature_params)
 
-parent = tracking.start_loso_parent(
+parent = start_loso_parent(
     settings, name, config, snakemake.params.features, snakemake.input.dataset
 )
 fold_metrics, predictions = run_folds(
@@ -46,5 +46,5 @@ confusion_frame = pd.DataFrame(confusion, index=LABELS, columns=LABELS)
 write_csv(confusion_frame.rename_axis("true_digit").reset_index(), out.confusion)
 save_figure(plot_confusion_matrix(confusion), out.confusion_png)
 files = (out.predictions, out.folds, out.per_speaker, out.summary, out.confusion)
-tracking.log_loso_summary(settings, parent, summary, per_speaker, (*files, out.confusion_png))
+log_loso_summary(settings, parent, summary, per_speaker, (*files, out.confusion_png))
 write_text(parent + "\n", out.run_id)

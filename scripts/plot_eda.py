@@ -2,12 +2,12 @@
 
 from pathlib import Path
 
-from fsdd_pipeline import eda
-from fsdd_pipeline.audio import load_audio
-from fsdd_pipeline.dataset import read_dataset
-from fsdd_pipeline.features import FeatureParams
+from fsdd_pipeline.audio.reading import load_audio
+from fsdd_pipeline.data.dataset import read_dataset
+from fsdd_pipeline.evaluation import eda
+from fsdd_pipeline.features.spectral import FeatureParams
 from fsdd_pipeline.io import save_figure
-from fsdd_pipeline.naming import parse_recording_name
+from fsdd_pipeline.planning.naming import parse_recording_name
 from fsdd_pipeline.workflow_logging import configure_logging, mock_snakemake
 
 if "snakemake" not in globals():

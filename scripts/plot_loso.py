@@ -2,8 +2,8 @@
 
 import pandas as pd
 
+from fsdd_pipeline.evaluation.loso import plot_accuracy_per_speaker
 from fsdd_pipeline.io import read_json, save_figure, write_csv
-from fsdd_pipeline.loso import plot_accuracy_per_speaker
 from fsdd_pipeline.workflow_logging import configure_logging, mock_snakemake
 
 if "snakemake" not in globals():

@@ -2,10 +2,10 @@
 resampling, gain; realistic takes; those takes without endpointing), computed once for all
 models that read the group, with the features they use."""
 
-from fsdd_pipeline.dataset import read_dataset
-from fsdd_pipeline.features import FeatureParams
+from fsdd_pipeline.data.dataset import read_dataset
+from fsdd_pipeline.evaluation.robustness import robustness_features
+from fsdd_pipeline.features.spectral import FeatureParams
 from fsdd_pipeline.io import write_parquet
-from fsdd_pipeline.robustness import robustness_features
 from fsdd_pipeline.workflow_logging import configure_logging, mock_snakemake
 
 if "snakemake" not in globals():

@@ -2,8 +2,8 @@
 
 import pandas as pd
 
+from fsdd_pipeline.evaluation.robustness import robustness_summary
 from fsdd_pipeline.io import write_csv, write_text
-from fsdd_pipeline.robustness import robustness_summary
 from fsdd_pipeline.workflow_logging import configure_logging, mock_snakemake
 
 if "snakemake" not in globals():

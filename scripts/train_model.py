@@ -3,13 +3,14 @@ the run (parameters, per-epoch metrics, dataset, curves, model) in MLflow."""
 
 import logging
 
-from fsdd_pipeline import tracking
-from fsdd_pipeline.augmented_features import read_augmented_features
-from fsdd_pipeline.dataset import read_dataset
-from fsdd_pipeline.features import FeatureParams
+from fsdd_pipeline.augment.augmented_features import read_augmented_features
+from fsdd_pipeline.data.dataset import read_dataset
+from fsdd_pipeline.features.spectral import FeatureParams
 from fsdd_pipeline.io import save_figure, write_csv, write_json, write_text
-from fsdd_pipeline.model_inputs import InputSpec, inputs_from_frame
-from fsdd_pipeline.training import plot_training_curves, train_model
+from fsdd_pipeline.models.inputs import InputSpec, inputs_from_frame
+from fsdd_pipeline.models.training import plot_training_curves, train_model
+from fsdd_pipeline.tracking.model_logging import log_trained_model, log_training_file
+from fsdd_pipeline.tracking.runs import epoch_callbacks, training_run
 from fsdd_pipeline.workflow_logging import configure_logging, mock_snakemake
 
 if "snakemake" not in globals():
@@ -25,7 +26,7 @@ run_params = {"model": config, "features": feature_params.as_dict()} | {
     "training": snakemake.params.training
 }
 
-with tracking.training_run(
+with training_run(
     snakemake.params.tracking, name, config, run_params, dataset, snakemake.input.dataset
 ) as run:
     result = train_model(
@@ -34,7 +35,7 @@ with tracking.training_run(
         train,
         val,
         snakemake.threads,
-        tracking.epoch_callbacks(config),
+        epoch_callbacks(config),
         augmented=read_augmented_features(snakemake.input.augmented),
     )
     logging.info(
@@ -45,7 +46,7 @@ with tracking.training_run(
     save_figure(plot_training_curves(result, name), out.curves)
     write_text(result.summary, out.summary)
     example_x, _ = inputs_from_frame(val.head(2), spec)
-    audio_model_uri = tracking.log_trained_model(
+    audio_model_uri = log_trained_model(
         result, out.model, example_x, files=(out.history, out.curves, out.summary)
     )
     info = {
@@ -58,5 +59,5 @@ with tracking.training_run(
         "audio_model_uri": audio_model_uri,
     }
     write_json(info, out.info)
-    tracking.log_training_file(out.info)
+    log_training_file(out.info)
     write_text(run.info.run_id + "\n", out.run_id)

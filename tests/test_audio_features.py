@@ -4,17 +4,12 @@ import numpy as np
 import pytest
 import soundfile
 
-from fsdd_pipeline.audio import load_audio, prepare_samples
-from fsdd_pipeline.endpoint import EndpointParams
+from fsdd_pipeline.audio.endpoint import EndpointParams
+from fsdd_pipeline.audio.reading import load_audio, prepare_samples
 from fsdd_pipeline.errors import RecordingError
-from fsdd_pipeline.features import (
-    FeatureParams,
-    extract_features,
-    flatten_feature,
-    silence_frame,
-    unflatten_feature,
-)
-from fsdd_pipeline.librosa_runtime import load_librosa
+from fsdd_pipeline.features.codec import flatten_feature, unflatten_feature
+from fsdd_pipeline.features.librosa_runtime import load_librosa
+from fsdd_pipeline.features.spectral import FeatureParams, extract_features, silence_frame
 
 from .conftest import fsdd_recordings, requires_fsdd, write_tone
 

@@ -2,8 +2,11 @@ import keras
 import numpy as np
 import pytest
 
-from fsdd_pipeline.audio import prepare_samples
-from fsdd_pipeline.augment import (
+from fsdd_pipeline.audio.endpoint import EndpointParams
+from fsdd_pipeline.audio.reading import prepare_samples
+from fsdd_pipeline.audio.realistic_takes import REALISTIC_TRANSFORMS
+from fsdd_pipeline.augment.spec_augment import SpecAugment, spec_augment
+from fsdd_pipeline.augment.waveform import (
     WaveformAugmenter,
     add_noise,
     apply_gain,
@@ -11,11 +14,8 @@ from fsdd_pipeline.augment import (
     shift_pitch,
     time_shift,
 )
-from fsdd_pipeline.endpoint import EndpointParams
-from fsdd_pipeline.features import FeatureParams, extract_features
-from fsdd_pipeline.realistic_takes import REALISTIC_TRANSFORMS
-from fsdd_pipeline.robustness import ROBUSTNESS_TRANSFORMS
-from fsdd_pipeline.spec_augment import SpecAugment, spec_augment
+from fsdd_pipeline.evaluation.robustness import ROBUSTNESS_TRANSFORMS
+from fsdd_pipeline.features.spectral import FeatureParams, extract_features
 
 RATE = 8000
 SETTINGS = {

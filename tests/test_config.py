@@ -9,10 +9,10 @@ import pytest
 import yaml
 
 from docs.config_reference import README, SCHEMA, config_table, readme_section
-from fsdd_pipeline import config_checks
-from fsdd_pipeline.config_checks import check_config
 from fsdd_pipeline.errors import ConfigError
-from fsdd_pipeline.tracking import DEFAULT_REGISTERED_MODEL
+from fsdd_pipeline.planning import config_checks
+from fsdd_pipeline.planning.config_checks import check_config
+from fsdd_pipeline.tracking.store import DEFAULT_REGISTERED_MODEL
 
 from .conftest import PROJECT, write_tone
 

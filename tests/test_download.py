@@ -3,7 +3,7 @@ import zipfile
 
 import pytest
 
-from fsdd_pipeline.download import DownloadError, download_fsdd
+from fsdd_pipeline.data.download import DownloadError, download_fsdd
 
 from .conftest import make_workdir, run_snakemake, write_tone
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import soundfile
 
-from fsdd_pipeline import embedding
-from fsdd_pipeline.embedding import (
+from fsdd_pipeline.features import embedding
+from fsdd_pipeline.features.embedding import (
     EMBEDDING_SIZE,
     EmbeddingParams,
     embedding_frames,
@@ -99,7 +99,7 @@ def test_no_download_path_and_no_network():
         "socket.socket.connect = socket.socket.connect_ex = refuse\n"
         "socket.create_connection = socket.getaddrinfo = refuse\n"
         "import numpy as np\n"
-        "from fsdd_pipeline.embedding import get_embedder\n"
+        "from fsdd_pipeline.features.embedding import get_embedder\n"
         "frames = get_embedder().embed(np.ones(8000, np.float32) * 0.1, 16000)\n"
         "assert frames.shape == (3, 96), frames.shape\n"
         "assert 'openwakeword' not in sys.modules and 'tflite_runtime' not in sys.modules\n"

@@ -4,14 +4,14 @@ import numpy as np
 import pytest
 import soundfile
 
-from fsdd_pipeline.endpoint import (
+from fsdd_pipeline.audio.endpoint import (
     EndpointParams,
     activity_to_segments,
     crop_to_speech,
     detect_speech,
     frame_levels_db,
 )
-from fsdd_pipeline.realistic_takes import coloured_noise, noise_take, place_in_take
+from fsdd_pipeline.audio.realistic_takes import coloured_noise, noise_take, place_in_take
 
 from .conftest import fsdd_recordings, requires_fsdd
 

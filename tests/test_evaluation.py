@@ -5,14 +5,14 @@ import pandas as pd
 import pytest
 from sklearn.metrics import confusion_matrix
 
-from fsdd_pipeline.comparison import (
+from fsdd_pipeline.evaluation.comparison import (
     best_model,
     comparison_row,
     comparison_table,
     markdown_table,
     plot_comparison,
 )
-from fsdd_pipeline.evaluation import (
+from fsdd_pipeline.evaluation.metrics import (
     EVALUATION_FILES,
     classification_report_text,
     evaluate,

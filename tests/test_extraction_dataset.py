@@ -6,29 +6,29 @@ import pyarrow as pa
 import pytest
 import soundfile
 
-from fsdd_pipeline import dataset
-from fsdd_pipeline.dataset import (
+from fsdd_pipeline.data import dataset
+from fsdd_pipeline.data.dataset import (
     RejectedRecordingsError,
     assign_splits,
     count_tables,
-    feature_stack,
     read_dataset,
     read_feature_batches,
     read_feature_table,
     sort_by_file_name,
     split_feature_table,
 )
-from fsdd_pipeline.extraction import (
+from fsdd_pipeline.data.extraction import (
     FEATURE_SCHEMA,
     REJECTED_FILE,
     extract_batch,
     feature_path,
     write_record,
 )
-from fsdd_pipeline.features import FEATURE_NAMES, FeatureParams
+from fsdd_pipeline.data.metadata import read_speakers
+from fsdd_pipeline.features.codec import feature_stack
+from fsdd_pipeline.features.spectral import FEATURE_NAMES, FeatureParams
 from fsdd_pipeline.io import write_csv, write_parquet_table
-from fsdd_pipeline.metadata import read_speakers
-from fsdd_pipeline.naming import parse_recording_name
+from fsdd_pipeline.planning.naming import parse_recording_name
 
 from .conftest import PROJECT, write_tone
 

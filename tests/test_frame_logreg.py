@@ -4,9 +4,9 @@ import joblib
 import numpy as np
 import pytest
 
-from fsdd_pipeline.frame_logreg import PooledFrameLogisticRegression
-from fsdd_pipeline.pooling import summary_statistics
-from fsdd_pipeline.training import sklearn_parameters
+from fsdd_pipeline.features.pooling import summary_statistics
+from fsdd_pipeline.models.frame_logreg import PooledFrameLogisticRegression
+from fsdd_pipeline.models.training import sklearn_parameters
 
 
 def sequences(rng, n_per_class=30, frames=6, channels=5):

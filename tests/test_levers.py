@@ -1,8 +1,8 @@
 import pandas as pd
 import pytest
 
-from fsdd_pipeline.levers import lever_markdown, lever_table, model_scores
-from fsdd_pipeline.realistic_takes import REALISTIC_TRANSFORMS
+from fsdd_pipeline.audio.realistic_takes import REALISTIC_TRANSFORMS
+from fsdd_pipeline.evaluation.levers import lever_markdown, lever_table, model_scores
 
 
 def robustness(clean, realistic, without=None):

@@ -5,18 +5,18 @@ import os
 import subprocess
 import sys
 
-from fsdd_pipeline import librosa_runtime
-from fsdd_pipeline.librosa_runtime import load_librosa
+from fsdd_pipeline.features import librosa_runtime
+from fsdd_pipeline.features.librosa_runtime import load_librosa
 
 from .conftest import write_tone
 
 # The feature extraction and augmentation paths of the pipeline, in a fresh interpreter.
 EXTRACT_AND_AUGMENT = """
 import sys
-from fsdd_pipeline.audio import load_audio
-from fsdd_pipeline.augment import change_speed, shift_pitch
-from fsdd_pipeline.endpoint import EndpointParams
-from fsdd_pipeline.features import FeatureParams, extract_features
+from fsdd_pipeline.audio.reading import load_audio
+from fsdd_pipeline.augment.waveform import change_speed, shift_pitch
+from fsdd_pipeline.audio.endpoint import EndpointParams
+from fsdd_pipeline.features.spectral import FeatureParams, extract_features
 
 samples = load_audio(sys.argv[1], 8000, EndpointParams())
 extract_features(samples, FeatureParams())

@@ -5,10 +5,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fsdd_pipeline.features import FeatureParams
-from fsdd_pipeline.loso import fold_splits, plot_accuracy_per_speaker, summarize_folds
-from fsdd_pipeline.realistic_takes import REALISTIC_TRANSFORMS
-from fsdd_pipeline.robustness import TRANSFORM_GROUPS, robustness_features, robustness_summary
+from fsdd_pipeline.audio.realistic_takes import REALISTIC_TRANSFORMS
+from fsdd_pipeline.evaluation.loso import fold_splits, plot_accuracy_per_speaker, summarize_folds
+from fsdd_pipeline.evaluation.robustness import (
+    TRANSFORM_GROUPS,
+    robustness_features,
+    robustness_summary,
+)
+from fsdd_pipeline.features.spectral import FeatureParams
 
 from .conftest import make_workdir, run_snakemake
 

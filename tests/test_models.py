@@ -7,14 +7,15 @@ import pandas as pd
 import pytest
 import yaml
 
-from fsdd_pipeline import training
-from fsdd_pipeline.classifier import DigitClassifier, sklearn_proba
-from fsdd_pipeline.dataset import assign_splits, read_feature_batches
-from fsdd_pipeline.extraction import extract_batch
-from fsdd_pipeline.features import FeatureParams
-from fsdd_pipeline.metadata import read_speakers
-from fsdd_pipeline.model_inputs import InputSpec, inputs_from_frame
-from fsdd_pipeline.models import KERAS_TYPES, build_keras_model
+from fsdd_pipeline.data.dataset import assign_splits, read_feature_batches
+from fsdd_pipeline.data.extraction import extract_batch
+from fsdd_pipeline.data.metadata import read_speakers
+from fsdd_pipeline.features.spectral import FeatureParams
+from fsdd_pipeline.models import training
+from fsdd_pipeline.models.builders import build_keras_model
+from fsdd_pipeline.models.classifier import DigitClassifier, sklearn_proba
+from fsdd_pipeline.models.inputs import InputSpec, inputs_from_frame
+from fsdd_pipeline.planning.model_types import KERAS_TYPES
 
 from .conftest import PROJECT, write_tone
 
@@ -174,7 +175,7 @@ def test_configure_tensorflow_after_tf_started(caplog):
 def test_precomputed_augmented_copies_are_the_ones_training_would_make(tiny_dataset):
     """The augment_features rule's table (any batch order) gives the same training inputs
     as augmenting in memory; a recording without copies is an error, not fewer examples."""
-    from fsdd_pipeline.augmented_features import augmented_feature_frame, augmented_rows_for
+    from fsdd_pipeline.augment.augmented_features import augmented_feature_frame, augmented_rows_for
 
     config = MODELS["emb_logreg_aug"] | {"augment": MODELS["cnn"]["augment"] | {"copies": 2}}
     spec = spec_of(config)
@@ -197,7 +198,7 @@ def test_precomputed_augmented_copies_are_the_ones_training_would_make(tiny_data
 
 
 def test_models_sharing_augment_settings_share_one_augmentation():
-    from fsdd_pipeline.augmentation_plan import augmentation_plan, model_augmentation
+    from fsdd_pipeline.planning.augmentation_plan import augmentation_plan, model_augmentation
 
     plan = augmentation_plan(MODELS)
     shared = model_augmentation(MODELS, "cnn")

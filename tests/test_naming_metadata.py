@@ -2,17 +2,11 @@ import os
 
 import pytest
 
-from fsdd_pipeline import naming
+from fsdd_pipeline.data.metadata import read_speakers, speaker_metadata
 from fsdd_pipeline.errors import RecordingError
-from fsdd_pipeline.metadata import read_speakers, speaker_metadata
-from fsdd_pipeline.naming import (
-    RecordingBatches,
-    batch_count,
-    batch_of,
-    list_recordings,
-    parse_recording_name,
-    recordings_stamp,
-)
+from fsdd_pipeline.planning import batches
+from fsdd_pipeline.planning.batches import RecordingBatches, batch_count, batch_of, recordings_stamp
+from fsdd_pipeline.planning.naming import list_recordings, parse_recording_name
 
 from .conftest import PROJECT, write_tone
 
@@ -75,7 +69,9 @@ def test_recording_batches_list_the_folder_once_for_every_question(tmp_path, mon
         (tmp_path / name).write_bytes(b"")
     listings = []
     monkeypatch.setattr(
-        naming, "list_recordings", lambda folder: listings.append(folder) or list_recordings(folder)
+        batches,
+        "list_recordings",
+        lambda folder: listings.append(folder) or list_recordings(folder),
     )
     recordings = RecordingBatches(tmp_path, recordings_per_batch=10)
 

@@ -19,17 +19,17 @@ import pytest
 import soundfile
 import yaml
 
-from fsdd_pipeline.classifier import DigitClassifier
-from fsdd_pipeline.cli import main
-from fsdd_pipeline.dataset import read_feature_batches
-from fsdd_pipeline.extraction import extract_batch
-from fsdd_pipeline.features import FeatureParams
-from fsdd_pipeline.librosa_runtime import load_librosa
-from fsdd_pipeline.metadata import read_speakers
-from fsdd_pipeline.model_inputs import InputSpec, inputs_from_frame
-from fsdd_pipeline.models import build_sklearn_model
-from fsdd_pipeline.naming import parse_recording_name
-from fsdd_pipeline.realistic_takes import noise_take, place_in_take
+from fsdd_pipeline.audio.realistic_takes import noise_take, place_in_take
+from fsdd_pipeline.data.dataset import read_feature_batches
+from fsdd_pipeline.data.extraction import extract_batch
+from fsdd_pipeline.data.metadata import read_speakers
+from fsdd_pipeline.features.librosa_runtime import load_librosa
+from fsdd_pipeline.features.spectral import FeatureParams
+from fsdd_pipeline.models.builders import build_sklearn_model
+from fsdd_pipeline.models.classifier import DigitClassifier
+from fsdd_pipeline.models.inputs import InputSpec, inputs_from_frame
+from fsdd_pipeline.planning.naming import parse_recording_name
+from fsdd_pipeline.serving.cli import main
 
 from .conftest import PROJECT, requires_fsdd
 from .servers import BIN, served_model
@@ -109,7 +109,7 @@ def registry(model_dir, fsdd_subset, tmp_path_factory):
     import mlflow
     from mlflow import MlflowClient
 
-    from fsdd_pipeline.serving import log_audio_model
+    from fsdd_pipeline.serving.pyfunc import log_audio_model
 
     tmp = tmp_path_factory.mktemp("mlflow")
     uri = f"sqlite:///{tmp}/mlflow.db"
@@ -317,7 +317,7 @@ def test_champion_and_run_uri_predict_like_the_model_folder(registry, model_dir,
 def test_pyfunc_takes_samples_and_names_bad_rows(registry, test_wavs):
     import mlflow
 
-    from fsdd_pipeline.serving import AudioInputError
+    from fsdd_pipeline.serving.pyfunc import AudioInputError
 
     with restored_environment():
         mlflow.set_tracking_uri(registry.uri)
@@ -356,7 +356,7 @@ def post_json(url, payload):
 @pytest.fixture(scope="module")
 def audio_model(model_dir):
     """The pyfunc model's own class over the trained folder, called as MLflow calls it."""
-    from fsdd_pipeline.serving import AudioDigitModel
+    from fsdd_pipeline.serving.pyfunc import AudioDigitModel
 
     model = AudioDigitModel()
     model.load_context(SimpleNamespace(artifacts={"model_dir": str(model_dir)}))
@@ -440,7 +440,7 @@ def test_pyfunc_predicts_one_row_of_each_single_clip_shape(audio_model, clips, s
     ids=["dataframe", "dict", "list_of_dicts"],
 )
 def test_pyfunc_refuses_unknown_columns_naming_them_and_the_accepted_ones(audio_model, model_input):
-    from fsdd_pipeline.serving import AudioRequestError
+    from fsdd_pipeline.serving.pyfunc import AudioRequestError
 
     with pytest.raises(
         AudioRequestError, match=r"unknown column\(s\) '(audio|rate)': accepted"
@@ -456,14 +456,14 @@ def test_pyfunc_refuses_unknown_columns_naming_them_and_the_accepted_ones(audio_
     ids=["array_of_strings", "array_of_numbers", "string"],
 )
 def test_pyfunc_refuses_unnamed_inputs(audio_model, model_input):
-    from fsdd_pipeline.serving import AudioRequestError
+    from fsdd_pipeline.serving.pyfunc import AudioRequestError
 
     with pytest.raises(AudioRequestError, match="unnamed input .*: name the columns"):
         audio_model.predict(None, model_input)
 
 
 def test_pyfunc_refuses_columns_of_different_lengths(audio_model):
-    from fsdd_pipeline.serving import AudioRequestError
+    from fsdd_pipeline.serving.pyfunc import AudioRequestError
 
     model_input = {"samples": np.zeros((2, 800)), "sample_rate": np.array([8000, 8000, 8000])}
     with pytest.raises(
@@ -473,7 +473,7 @@ def test_pyfunc_refuses_columns_of_different_lengths(audio_model):
 
 
 def test_pyfunc_refuses_a_row_with_both_forms_of_audio(audio_model, clips):
-    from fsdd_pipeline.serving import AudioInputError
+    from fsdd_pipeline.serving.pyfunc import AudioInputError
 
     # {"instances": [{"audio_base64": ...}, {"samples": ..., "sample_rate": ...}]} after MLflow
     # merged the two rows into one.
@@ -489,7 +489,7 @@ def test_pyfunc_refuses_a_row_with_both_forms_of_audio(audio_model, clips):
 
 @pytest.mark.parametrize("rate", [1e9, 10])
 def test_pyfunc_bounds_the_sample_rate(audio_model, clips, rate):
-    from fsdd_pipeline.serving import AudioInputError
+    from fsdd_pipeline.serving.pyfunc import AudioInputError
 
     samples, _ = clips.samples[0]
     model_input = pd.DataFrame({"samples": [samples.tolist()], "sample_rate": [rate]})
@@ -501,7 +501,7 @@ def test_pyfunc_bounds_the_sample_rate(audio_model, clips, rate):
 
 
 def test_pyfunc_names_truncated_silent_and_empty_rows(audio_model, clips, test_wavs):
-    from fsdd_pipeline.serving import AudioInputError
+    from fsdd_pipeline.serving.pyfunc import AudioInputError
 
     rng = np.random.default_rng(0)
     truncated = test_wavs[0].read_bytes()[:100]
@@ -677,7 +677,7 @@ def test_a_clip_inside_a_noisy_take_predicts_like_the_clip(
 # seconds of start-up): the last line of its output.
 PREDICT_AND_LIST_IMPORTS = """
 import json, sys
-from fsdd_pipeline.cli import main
+from fsdd_pipeline.serving.cli import main
 code = main(sys.argv[1:])
 heavy = ("tensorflow", "keras", "mlflow", "matplotlib", "librosa", "onnxruntime")
 print(json.dumps([code, [name for name in heavy if name in sys.modules]]))
@@ -714,8 +714,8 @@ def test_a_model_folder_predicts_without_packages_it_does_not_need(
 LOAD_AND_LIST_RESOURCES = """
 import json, sys
 from types import SimpleNamespace
-from fsdd_pipeline.embedding import _shared_embedder
-from fsdd_pipeline.serving import AudioDigitModel
+from fsdd_pipeline.features.embedding import _shared_embedder
+from fsdd_pipeline.serving.pyfunc import AudioDigitModel
 AudioDigitModel().load_context(SimpleNamespace(artifacts={"model_dir": sys.argv[1]}))
 print(json.dumps(["librosa" in sys.modules, _shared_embedder.cache_info().currsize]))
 """
@@ -743,7 +743,7 @@ def test_the_speed_views_champion_answers_raw_audio_like_the_cli(
 ):
     """The pyfunc model of the champion's recipe computes a clip's speed views itself: its
     probabilities for base64 WAVs and for samples are the CLI's for the same files."""
-    from fsdd_pipeline.serving import AudioDigitModel
+    from fsdd_pipeline.serving.pyfunc import AudioDigitModel
 
     model = AudioDigitModel()
     model.load_context(SimpleNamespace(artifacts={"model_dir": str(embedding_model_dir)}))
@@ -786,9 +786,9 @@ def test_silent_and_two_word_takes_say_so(embedding_model_dir, test_wavs, tmp_pa
 def test_logged_requirements_follow_what_the_model_reads(tmp_path):
     """An embedding model's raw-audio model needs the embedding's packages; a spectral
     scikit-learn model needs neither them nor TensorFlow."""
-    from fsdd_pipeline.features import FeatureParams
-    from fsdd_pipeline.model_inputs import InputSpec
-    from fsdd_pipeline.serving import pip_requirements
+    from fsdd_pipeline.features.spectral import FeatureParams
+    from fsdd_pipeline.models.inputs import InputSpec
+    from fsdd_pipeline.serving.pyfunc import pip_requirements
 
     names = {}
     for features in (("embedding",), ("mfcc",)):

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from fsdd_pipeline.realistic_takes import (
+from fsdd_pipeline.audio.realistic_takes import (
     CLICK_ZONE_S,
     LEAD_S,
     REALISTIC_TRANSFORMS,

@@ -1,4 +1,4 @@
-"""fsdd_pipeline.resampling gives librosa.resample's numbers without importing librosa."""
+"""fsdd_pipeline.audio.resampling gives librosa.resample's numbers without importing librosa."""
 
 import subprocess
 import sys
@@ -6,8 +6,8 @@ import sys
 import numpy as np
 import pytest
 
-from fsdd_pipeline.librosa_runtime import load_librosa
-from fsdd_pipeline.resampling import resample
+from fsdd_pipeline.audio.resampling import resample
+from fsdd_pipeline.features.librosa_runtime import load_librosa
 
 RATE_PAIRS = [(8000, 16000), (44100, 8000), (48000, 8000), (11025, 8000), (22050, 16000)]
 
@@ -31,7 +31,7 @@ def test_same_rate_returns_the_samples():
 def test_does_not_import_librosa():
     code = (
         "import sys, numpy as np\n"
-        "from fsdd_pipeline.resampling import resample\n"
+        "from fsdd_pipeline.audio.resampling import resample\n"
         "resample(np.ones(800, np.float32), 8000, 16000)\n"
         "print('librosa' in sys.modules)\n"
     )

@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from docs.config_reference import SCHEMA
-from fsdd_pipeline.config_checks import check_config
+from fsdd_pipeline.planning.config_checks import check_config
 
 from .conftest import PROJECT
 from .workflow_copy import apply_scenario, main, scenario_config

@@ -6,16 +6,16 @@ import pytest
 import soundfile
 from sklearn.linear_model import LogisticRegression
 
-from fsdd_pipeline.config_checks import _check_models
-from fsdd_pipeline.embedding import EmbeddingParams
 from fsdd_pipeline.errors import ConfigError
-from fsdd_pipeline.feature_names import SPEED_VIEWS
-from fsdd_pipeline.features import FeatureParams, extract_features
-from fsdd_pipeline.frame_logreg import PooledFrameLogisticRegression
-from fsdd_pipeline.model_inputs import InputSpec, inputs_from_matrices
-from fsdd_pipeline.models import build_sklearn_model
-from fsdd_pipeline.speed_views import SpeedViewsClassifier
-from fsdd_pipeline.training import sklearn_parameters
+from fsdd_pipeline.features.embedding import EmbeddingParams
+from fsdd_pipeline.features.spectral import FeatureParams, extract_features
+from fsdd_pipeline.models.builders import build_sklearn_model
+from fsdd_pipeline.models.frame_logreg import PooledFrameLogisticRegression
+from fsdd_pipeline.models.inputs import InputSpec, inputs_from_matrices
+from fsdd_pipeline.models.speed_views import SpeedViewsClassifier
+from fsdd_pipeline.models.training import sklearn_parameters
+from fsdd_pipeline.planning.config_checks import _check_models
+from fsdd_pipeline.planning.feature_names import SPEED_VIEWS
 
 
 def params_with(speeds):

@@ -17,7 +17,7 @@ TARGET = "results/models/slow/training.json"
 # A script that opens the store as every workflow script does (no init_tracking before).
 WRITER = """
 import sys
-from fsdd_pipeline.tracking import use_store
+from fsdd_pipeline.tracking.store import use_store
 mlflow = use_store({"uri": sys.argv[1], "experiment": "fresh"})
 with mlflow.start_run(run_name=sys.argv[2]):
     mlflow.log_metric("x", 1.0)

@@ -1,6 +1,8 @@
-"""Writing outputs atomically, so a crash never leaves a half-written file behind."""
+"""Writing outputs atomically, so a crash never leaves a half-written file behind, and
+reading them back."""
 
 import contextlib
+import hashlib
 import json
 import os
 import secrets
@@ -74,3 +76,12 @@ def save_figure(figure, path, dpi=120):
     with atomic_path(path) as temporary:
         figure.savefig(temporary, dpi=dpi, bbox_inches="tight", format=Path(path).suffix[1:])
     plt.close(figure)
+
+
+def file_digest(path):
+    """Short content digest of a file (the dataset's tags runs and registered models)."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]

@@ -7,7 +7,7 @@ import resource
 import sys
 from pathlib import Path
 
-from .errors import PipelineError
+from fsdd_pipeline.errors import PipelineError
 
 
 def configure_logging(snakemake, level=logging.INFO):

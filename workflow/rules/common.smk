@@ -5,13 +5,23 @@ import os
 
 from snakemake.exceptions import WorkflowError
 
-from fsdd_pipeline.augmentation_plan import augmentation_plan, model_augmentation
-from fsdd_pipeline.evaluation_files import EVALUATION_FILES
-from fsdd_pipeline.feature_names import model_feature_names
-from fsdd_pipeline.robustness import NO_ENDPOINTING_GROUP, TRANSFORM_GROUPS
-from fsdd_pipeline.models import SKLEARN_TYPES
-from fsdd_pipeline.tracking import sqlite_file
-from fsdd_pipeline.naming import RecordingBatches, RecordingPaths, recordings_stamp
+from fsdd_pipeline.planning.augmentation_plan import (
+    augmentation_plan,
+    model_augmentation,
+)
+from fsdd_pipeline.planning.evaluation_files import EVALUATION_FILES
+from fsdd_pipeline.planning.feature_names import model_feature_names
+from fsdd_pipeline.planning.robustness_groups import (
+    NO_ENDPOINTING_GROUP,
+    TRANSFORM_GROUPS,
+)
+from fsdd_pipeline.planning.model_types import SKLEARN_TYPES
+from fsdd_pipeline.planning.tracking_uri import sqlite_file
+from fsdd_pipeline.planning.batches import (
+    RecordingBatches,
+    RecordingPaths,
+    recordings_stamp,
+)
 
 
 wildcard_constraints:

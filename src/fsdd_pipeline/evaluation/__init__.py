@@ -1,0 +1,5 @@
+"""Evaluation: metrics and figures of one model, leave-one-speaker-out folds, the robustness
+check, the model comparison, the lever table and the exploratory figures.
+
+A new evaluation goes here as a module, with a script and a rule that call it.
+"""

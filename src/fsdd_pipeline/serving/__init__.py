@@ -1,0 +1,3 @@
+"""Using a trained model: the raw-audio MLflow model that ``mlflow models serve`` runs, and the
+``fsdd-predict`` command.
+"""

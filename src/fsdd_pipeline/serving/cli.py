@@ -1,0 +1,326 @@
+"""``fsdd-predict``: the spoken digit of WAV/FLAC recordings, from a trained model.
+
+By default the registered ``champion`` model of the MLflow store is used; ``--model``,
+``--model-dir`` or ``--model-uri`` pick another one. Whatever the source, recordings are
+loaded and turned into features by the pipeline's own code. Exit codes: 0 all files
+predicted, 1 some file could not be predicted, 2 no usable model.
+"""
+
+import argparse
+import base64
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from fsdd_pipeline.labels import PROB_COLUMNS
+from fsdd_pipeline.planning.naming import (
+    AUDIO_SUFFIXES,
+    UNSUPPORTED_AUDIO_SUFFIXES,
+    unsupported_format,
+)
+from fsdd_pipeline.planning.tracking_uri import sqlite_file
+from fsdd_pipeline.tracking.store import CHAMPION_ALIAS, DEFAULT_REGISTERED_MODEL, project_tracking
+
+MODELS_DIR = Path("results/models")
+# Inside a model's folder, the trained model itself (the train_model rule's output).
+MODEL_SUBDIR = "model"
+PYFUNC_BATCH = 64
+EXIT_BAD_INPUT = 1
+EXIT_NO_MODEL = 2
+HOW_TO_TRAIN = "run the workflow (snakemake --cores N in the project folder) to train models"
+
+
+class NoModelError(Exception):
+    """No usable model at the chosen source; the message says what is missing."""
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="fsdd-predict",
+        description="Predict the spoken digit (0-9) of WAV/FLAC recordings.",
+        epilog="Without a model option the registered model (tracking.registered_model "
+        f"of the project's config) with the alias '{CHAMPION_ALIAS}' is used, from the "
+        "project's MLflow store (tracking.uri).",
+    )
+    parser.add_argument(
+        "paths", nargs="+", metavar="PATH", help="a WAV/FLAC file, or a folder of them"
+    )
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--model", metavar="NAME", help="the trained model results/models/NAME/")
+    source.add_argument("--model-dir", metavar="DIR", help="a trained model folder")
+    source.add_argument(
+        "--model-uri", metavar="URI", help="an MLflow model URI, e.g. runs:/<run id>/audio_model"
+    )
+    parser.add_argument(
+        "--registered-name",
+        help="registered model name (default: tracking.registered_model of the project, "
+        f"else {DEFAULT_REGISTERED_MODEL})",
+    )
+    parser.add_argument(
+        "--alias", default=CHAMPION_ALIAS, help="registered model alias (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--tracking-uri",
+        help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, "
+        "else tracking.uri of the project's config)",
+    )
+    parser.add_argument(
+        "--project-dir",
+        default=".",
+        type=Path,
+        help="project folder holding results/ (default: the current folder)",
+    )
+    parser.add_argument(
+        "--all-probabilities", action="store_true", help="also show the 10 class probabilities"
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    return parser
+
+
+def collect_files(paths):
+    """The files to predict: files as given, folders as their sorted .wav/.flac files.
+
+    Returns (files, problems) where problems are (path, reason) of empty folders and of
+    files in an audio format the pipeline does not take (given, or found in a folder).
+    """
+    files, problems = [], []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found = sorted(
+                p
+                for p in path.iterdir()
+                if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES + UNSUPPORTED_AUDIO_SUFFIXES
+            )
+            if not found:
+                problems.append((path, "folder holds no .wav or .flac files"))
+        else:
+            found = [path]
+        for file in found:
+            reason = unsupported_format(file)
+            if reason:
+                problems.append((file, reason))
+            else:
+                files.append(file)
+    return files, problems
+
+
+def one_line(text):
+    return " ".join(str(text).split())
+
+
+class FolderPredictor:
+    """A trained model folder, used through DigitClassifier."""
+
+    def __init__(self, model_dir):
+        from fsdd_pipeline.models.classifier import DigitClassifier
+
+        try:
+            self.classifier = DigitClassifier.load(model_dir)
+        except FileNotFoundError as error:
+            raise NoModelError(one_line(error)) from None
+
+    def predict(self, paths):
+        """(probabilities or None, reason or None) per path."""
+        from fsdd_pipeline.errors import PipelineError
+
+        results = []
+        for path in paths:
+            try:
+                probabilities, words = self.classifier.predict_file(path)
+                report_words(path, words)
+                results.append((probabilities, None))
+            except PipelineError as error:
+                results.append((None, getattr(error, "reason", str(error))))
+        return results
+
+
+def report_words(path, words):
+    """Say when a take held several words: the loudest is the one predicted."""
+    if words > 1:
+        print(
+            f"fsdd-predict: {path}: {words} words found; the loudest is predicted", file=sys.stderr
+        )
+
+
+class PyfuncPredictor:
+    """An MLflow raw-audio pyfunc model (fsdd_pipeline.serving.pyfunc.AudioDigitModel)."""
+
+    def __init__(self, model_uri, tracking_uri, missing_hint):
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+        store = sqlite_file(tracking_uri)
+        needs_store = model_uri.startswith(("models:/", "runs:/"))
+        if needs_store and store is not None and not store.is_file():
+            # Opening a missing sqlite store would create an empty one.
+            raise NoModelError(f"no MLflow store at {store}: {missing_hint}")
+
+        import mlflow
+        from mlflow.exceptions import MlflowException
+
+        logging.getLogger("mlflow").setLevel(logging.WARNING)
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+        mlflow.set_tracking_uri(tracking_uri)
+        try:
+            self.model = mlflow.pyfunc.load_model(model_uri)
+        except MlflowException as error:
+            # A missing alias is INVALID_PARAMETER_VALUE, a missing name or run is not.
+            if error.error_code == "RESOURCE_DOES_NOT_EXIST" or "not found" in error.message:
+                raise NoModelError(
+                    f"no model {model_uri} in the MLflow store {tracking_uri} "
+                    f"({one_line(error.message)}): {missing_hint}"
+                ) from None
+            raise NoModelError(
+                f"cannot load model {model_uri}: {one_line(error.message)}"
+            ) from None
+        except OSError as error:
+            raise NoModelError(f"cannot load model {model_uri}: {one_line(error)}") from None
+        schema = self.model.metadata.get_input_schema()
+        if schema is not None and "audio_base64" not in schema.input_names():
+            raise NoModelError(
+                f"model {model_uri} does not take raw audio (no audio_base64 input): "
+                "log it with fsdd_pipeline.serving.pyfunc.log_audio_model"
+            )
+
+    def predict(self, paths):
+        """(probabilities or None, reason or None) per path, sent in batches."""
+        from fsdd_pipeline.audio.reading import EMPTY_FILE_REASON
+
+        results = [None] * len(paths)
+        self.paths = paths
+        for start in range(0, len(paths), PYFUNC_BATCH):
+            items = []
+            for index in range(start, min(start + PYFUNC_BATCH, len(paths))):
+                try:
+                    data = paths[index].read_bytes()
+                except OSError as error:
+                    results[index] = (None, f"cannot read file ({error.strerror or error})")
+                    continue
+                if not data:  # said here: models logged by older versions speak of audio_base64
+                    results[index] = (None, EMPTY_FILE_REASON)
+                    continue
+                items.append((index, base64.b64encode(data).decode("ascii")))
+            for index, result in self._predict_encoded(items).items():
+                results[index] = result
+        return results
+
+    def _predict_encoded(self, items):
+        import pandas as pd
+
+        results = {}
+        while items:
+            frame = pd.DataFrame({"audio_base64": [encoded for _, encoded in items]})
+            try:
+                output = self.model.predict(frame)
+            except Exception as error:  # the model may raise anything; report it per file
+                reasons = getattr(error, "reasons", None)
+                if reasons:
+                    # AudioDigitModel names every bad row: drop them and predict the rest.
+                    for row, reason in reasons.items():
+                        results[items[row][0]] = (None, reason)
+                    items = [item for row, item in enumerate(items) if row not in reasons]
+                    continue
+                if len(items) == 1:
+                    results[items[0][0]] = (None, one_line(getattr(error, "message", error)))
+                    break
+                for item in items:
+                    results.update(self._predict_encoded([item]))
+                break
+            words = output["words"] if "words" in output else [1] * len(items)
+            for (index, _), probabilities, found in zip(
+                items, output[PROB_COLUMNS].to_numpy(dtype=float), words, strict=True
+            ):
+                report_words(self.paths[index], int(found))
+                results[index] = (probabilities, None)
+            break
+        return results
+
+
+def make_predictor(args):
+    """The predictor for the chosen model source; NoModelError if there is none."""
+    project = args.project_dir
+    if args.model_dir:
+        return FolderPredictor(Path(args.model_dir))
+    if args.model:
+        model_dir = project / MODELS_DIR / args.model / MODEL_SUBDIR
+        if not model_dir.is_dir():
+            trained = sorted(p.name for p in (project / MODELS_DIR).glob("*") if p.is_dir())
+            known = f"trained models: {', '.join(trained)}" if trained else "no models trained yet"
+            raise NoModelError(f"no trained model {model_dir} ({known}): {HOW_TO_TRAIN}")
+        return FolderPredictor(model_dir)
+    settings = project_tracking(project)
+    tracking_uri = args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or settings["uri"]
+    registered_name = (
+        args.registered_name or settings["registered_model"] or DEFAULT_REGISTERED_MODEL
+    )
+    if not tracking_uri:
+        raise NoModelError(
+            f"{project} has no config/config.yaml to read the MLflow store from: run in the "
+            "project folder, give --project-dir or --tracking-uri (or $MLFLOW_TRACKING_URI), "
+            "or choose a model with --model-dir"
+        )
+    hint = (
+        f"{HOW_TO_TRAIN} and register the best one, "
+        "or choose a model with --model, --model-dir or --model-uri"
+    )
+    uri = args.model_uri or f"models:/{registered_name}@{args.alias}"
+    return PyfuncPredictor(uri, tracking_uri, hint)
+
+
+def format_rows(rows, all_probabilities, as_json):
+    """Rows (file, probabilities) as a table or JSON text."""
+    records = []
+    for path, probabilities in rows:
+        digit = int(probabilities.argmax())
+        record = {"file": str(path), "digit": digit, "probability": float(probabilities[digit])}
+        if all_probabilities:
+            record.update({f"prob_{d}": float(p) for d, p in enumerate(probabilities)})
+        records.append(record)
+    if as_json:
+        return json.dumps(records, indent=2)
+    if not records:
+        return ""
+    from tabulate import tabulate
+
+    return tabulate(records, headers="keys", floatfmt=".4f")
+
+
+def main(argv=None):
+    """Console entry point; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    # TensorFlow's C++ start-up notices would drown the one-line errors; its oneDNN notice
+    # is printed whatever the log level, unless oneDNN (a float round-off difference) is off.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    files, failures = collect_files(args.paths)
+    for path, reason in failures:
+        print(f"fsdd-predict: {path}: {reason}", file=sys.stderr)
+    try:
+        predictor = make_predictor(args)
+    except NoModelError as error:
+        print(f"fsdd-predict: {error}", file=sys.stderr)
+        return EXIT_NO_MODEL
+
+    existing = []
+    for path in files:
+        if path.is_file():
+            existing.append(path)
+        else:
+            failures.append((path, "file not found"))
+            print(f"fsdd-predict: {path}: file not found", file=sys.stderr)
+    rows = []
+    for path, (probabilities, reason) in zip(existing, predictor.predict(existing), strict=True):
+        if reason is None:
+            rows.append((path, probabilities))
+        else:
+            failures.append((path, reason))
+            print(f"fsdd-predict: {path}: {one_line(reason)}", file=sys.stderr)
+    text = format_rows(rows, args.all_probabilities, args.json)
+    if text:
+        print(text)
+    return EXIT_BAD_INPUT if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

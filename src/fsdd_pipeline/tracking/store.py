@@ -1,0 +1,90 @@
+"""The MLflow tracking store and its experiment: where runs go, created once before any
+parallel writer. Importing this module does not import MLflow."""
+
+import logging
+import os
+from pathlib import Path
+
+from fsdd_pipeline.locks import exclusive_lock
+from fsdd_pipeline.planning.tracking_uri import SQLITE_PREFIX, sqlite_file
+
+log = logging.getLogger(__name__)
+
+CHAMPION_ALIAS = "champion"
+# The registry name when no project config names one (the config schema's default; a test
+# keeps the two equal).
+DEFAULT_REGISTERED_MODEL = "fsdd-digit-classifier"
+# MLflow 3's UI opens an experiment of this kind on its training runs (not the GenAI view).
+EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
+# Artifacts of a SQLite store go beside it (under results/), not into ./mlruns.
+ARTIFACTS_DIR_NAME = "artifacts"
+# 'val_accuracy' is the per-epoch series of training; the evaluation must not append to it.
+PER_EPOCH_VAL_ACCURACY = "val_accuracy"
+
+
+def _mlflow():
+    os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
+    import mlflow
+
+    return mlflow
+
+
+def project_tracking(project_dir):
+    """``tracking.uri`` and ``tracking.registered_model`` of a project's config/config.yaml
+    (a relative SQLite path resolved against the project); None values without a config."""
+    import yaml
+
+    path = Path(project_dir) / "config" / "config.yaml"
+    if not path.is_file():
+        return {"uri": None, "registered_model": None}
+    tracking = yaml.safe_load(path.read_text())["tracking"]
+    uri, database = tracking["uri"], sqlite_file(tracking["uri"])
+    if database is not None and not database.is_absolute():
+        uri = f"{SQLITE_PREFIX}{(Path(project_dir) / database).resolve()}"
+    return {"uri": uri, "registered_model": tracking["registered_model"]}
+
+
+def init_tracking(uri, experiment):
+    """Create the tracking store and experiment once, before any parallel writer.
+
+    Several processes opening a fresh SQLite store together race on creating its
+    tables; after this has run, they only add rows. On a shared tracking server another
+    workflow may create the experiment at the same moment: set_experiment takes either.
+    """
+    mlflow = _mlflow()
+    mlflow.set_tracking_uri(uri)
+    found = mlflow.get_experiment_by_name(experiment)
+    if found:
+        experiment_id = found.experiment_id
+    else:
+        database = sqlite_file(uri)
+        location = None
+        if database is not None:
+            location = (database.resolve().parent / ARTIFACTS_DIR_NAME).as_uri()
+        try:
+            experiment_id = mlflow.create_experiment(experiment, artifact_location=location)
+        except mlflow.exceptions.MlflowException:
+            # Another workflow on the same server created it a moment ago.
+            experiment_id = mlflow.get_experiment_by_name(experiment).experiment_id
+    client = mlflow.MlflowClient()
+    for key, value in EXPERIMENT_KIND.items():
+        client.set_experiment_tag(experiment_id, key, value)
+    log.info("tracking store %s, experiment %s (id %s)", uri, experiment, experiment_id)
+    return {"tracking_uri": uri, "experiment": experiment, "experiment_id": experiment_id}
+
+
+def use_store(tracking):
+    """Point MLflow at the configured store and experiment; returns the mlflow module.
+
+    A SQLite store is created (tables and experiment) under a lock if it is missing, so no
+    path, however started, writes to an uninitialized store or races another on creating it.
+    """
+    mlflow = _mlflow()
+    database = sqlite_file(tracking["uri"])
+    if database is not None:
+        # The first creation of a SQLite store is not safe in parallel.
+        with exclusive_lock(f"{database}.lock"):
+            init_tracking(tracking["uri"], tracking["experiment"])
+    mlflow.set_tracking_uri(tracking["uri"])
+    mlflow.set_experiment(tracking["experiment"])
+    return mlflow
