@@ -16,12 +16,15 @@ applies to these two files (dscripka/openWakeWord issues 313, 338, 346, 348).
 import functools
 import hashlib
 import importlib.util
+import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 from fsdd_pipeline.audio.resampling import resample
+
+log = logging.getLogger(__name__)
 
 MODEL_PACKAGE = "openwakeword"
 MODEL_FILES = {"melspectrogram": "melspectrogram.onnx", "embedding": "embedding_model.onnx"}
@@ -119,7 +122,7 @@ class SpeechEmbedder:
             onnxruntime.InferenceSession(
                 model, sess_options=options, providers=["CPUExecutionProvider"]
             )
-            for model in (str(files["melspectrogram"]), sequence_model(files["embedding"]))
+            for model in (str(files["melspectrogram"]), sequence_model_bytes())
         )
 
     def model_audio(self, samples, sample_rate):
@@ -187,6 +190,58 @@ def sequence_model(path):
     frames[0].dim_value, frames[1].dim_param = 1, "frames"
     steps[0].dim_value, steps[1].dim_param = 1, "steps"
     return model.SerializeToString()
+
+
+# The rewritten sequence model's file in a trained model's folder, and its digests.
+SEQUENCE_MODEL_FILE = "embedding_sequence.onnx"
+SEQUENCE_DIGEST_FILE = "embedding_sequence.json"
+# Rewritten sequence models this process knows, by the digest of the file they were made from.
+_sequence_models = {}
+
+
+def sequence_model_bytes():
+    """The installed embedding model rewritten by ``sequence_model``: a copy stored with a
+    trained model (``offer_sequence_model``) if it was made from this very file, else made
+    now (importing onnx and rewriting cost about half a second)."""
+    source = model_sha256()["embedding"]
+    if source not in _sequence_models:
+        _sequence_models[source] = sequence_model(model_files()["embedding"])
+    return _sequence_models[source]
+
+
+def save_sequence_model(directory):
+    """Store the rewritten model in a trained model's folder, with the digests that let a
+    later process use it instead of rewriting: its own, and that of the file it came from."""
+    from fsdd_pipeline.io import atomic_path, write_json
+
+    model = sequence_model_bytes()
+    with atomic_path(Path(directory) / SEQUENCE_MODEL_FILE) as path:
+        Path(path).write_bytes(model)
+    digests = {
+        "source_sha256": model_sha256()["embedding"],
+        "sha256": hashlib.sha256(model).hexdigest(),
+    }
+    write_json(digests, Path(directory) / SEQUENCE_DIGEST_FILE)
+
+
+def offer_sequence_model(directory):
+    """Use the rewritten model stored in a trained model's folder, if it was made from the
+    installed embedding model and is intact; True if it was taken."""
+    import json
+
+    digests, model = Path(directory) / SEQUENCE_DIGEST_FILE, Path(directory) / SEQUENCE_MODEL_FILE
+    if not (digests.is_file() and model.is_file()):
+        return False
+    expected = json.loads(digests.read_text())
+    source = model_sha256()["embedding"]
+    if expected.get("source_sha256") != source:
+        return False  # another openwakeword release: rewrite its own model instead
+    data = model.read_bytes()
+    if hashlib.sha256(data).hexdigest() != expected.get("sha256"):
+        log.warning("%s does not match its digest: the embedding model is rewritten instead", model)
+        return False
+    _sequence_models.setdefault(source, data)
+    return True
 
 
 def get_embedder(params=None, threads=1):

@@ -6,12 +6,13 @@ from pathlib import Path
 import numpy as np
 
 from fsdd_pipeline.audio.reading import load_clip, prepare_clip
-from fsdd_pipeline.features.embedding import get_embedder
+from fsdd_pipeline.features.embedding import get_embedder, offer_sequence_model, save_sequence_model
 from fsdd_pipeline.features.librosa_runtime import load_librosa
 from fsdd_pipeline.features.spectral import extract_features, silence_frame
 from fsdd_pipeline.io import atomic_path
 from fsdd_pipeline.labels import N_CLASSES
 from fsdd_pipeline.models.inputs import InputSpec, inputs_from_frame, inputs_from_matrices
+from fsdd_pipeline.models.linear import ARRAYS_FILE, describe, load_arrays, save_arrays
 
 KERAS_FILE = "model.keras"
 SKLEARN_FILE = "model.joblib"
@@ -31,7 +32,8 @@ def sklearn_proba(estimator, x):
 
 
 class DigitClassifier:
-    """``estimator`` is a Keras model (softmax output) or a scikit-learn pipeline."""
+    """``estimator`` is a Keras model (softmax output), a scikit-learn classifier, or a
+    package linear model read from its arrays (models.linear)."""
 
     def __init__(self, estimator, spec):
         self.estimator = estimator
@@ -39,6 +41,7 @@ class DigitClassifier:
 
     @property
     def is_keras(self):
+        """Keras or scikit-learn-like: decided here only, by what the estimator can do."""
         return not hasattr(self.estimator, "predict_proba")
 
     @staticmethod
@@ -54,8 +57,14 @@ class DigitClassifier:
 
     @classmethod
     def load(cls, model_dir):
+        """The classifier saved in ``model_dir``, with only what predicting needs: a linear
+        model's arrays without scikit-learn, the embedding's rewritten model if stored."""
         path = cls.model_file(model_dir)
-        if path.suffix == ".keras":
+        offer_sequence_model(model_dir)
+        arrays = Path(model_dir) / ARRAYS_FILE
+        if arrays.is_file():
+            estimator = load_arrays(arrays)
+        elif path.suffix == ".keras":
             import keras
 
             from fsdd_pipeline.augment.spec_augment import SpecAugment
@@ -80,6 +89,14 @@ class DigitClassifier:
                 import joblib
 
                 joblib.dump(self.estimator, path)
+        # A linear model is also saved as its arrays, which load() prefers; a stale copy of
+        # another model's must not stay beside this one.
+        (model_dir / ARRAYS_FILE).unlink(missing_ok=True)
+        if not self.is_keras and describe(self.estimator) is not None:
+            with atomic_path(model_dir / ARRAYS_FILE) as path:
+                save_arrays(self.estimator, path)
+        if "embedding" in self.spec.features:
+            save_sequence_model(model_dir)
 
     def predict_proba(self, x):
         """Class probabilities (n, 10) for model inputs ``x`` (n, *spec.shape)."""
@@ -139,10 +156,6 @@ class DigitClassifier:
         """Probabilities for a list of {feature: matrix} dicts."""
         return self.predict_proba(inputs_from_matrices(matrices, self.spec))
 
-    def predict_proba_samples(self, clips):
-        """Probabilities for raw audio: ``clips`` is a list of (samples, sample_rate)."""
-        return self.predict_proba_matrices([self.clip_features(s, rate) for s, rate in clips])
-
     def predict_file(self, path):
         """(probabilities (10,), words found) of one audio file, loaded exactly like the
         training data; with several words, the loudest is predicted."""
@@ -150,7 +163,3 @@ class DigitClassifier:
         samples, crop = load_clip(path, params.sample_rate, params.endpoint, params.min_duration_s)
         words = crop.words if crop and crop.words else 1
         return self.predict_proba_matrices([self._features(samples)])[0], words
-
-    def predict_proba_file(self, path):
-        """Probabilities (10,) for one audio file, loaded exactly like the training data."""
-        return self.predict_file(path)[0]

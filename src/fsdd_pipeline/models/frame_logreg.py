@@ -10,7 +10,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from fsdd_pipeline.features.pooling import summary_statistics
-from fsdd_pipeline.models.linear import renormalized, standardized_logreg
+from fsdd_pipeline.models.linear import LinearHead, frame_log_proba, standardized_logreg
 
 
 class PooledFrameLogisticRegression(ClassifierMixin, BaseEstimator):
@@ -42,10 +42,7 @@ class PooledFrameLogisticRegression(ClassifierMixin, BaseEstimator):
         return self
 
     def predict_log_proba(self, x):
-        x = np.asarray(x, dtype=np.float64)
-        pooled = self.pooled_.predict_log_proba(summary_statistics(x, axis=1))
-        frames = self.frames_.predict_log_proba(x.reshape(-1, x.shape[2]))
-        return renormalized(pooled + frames.reshape(len(x), x.shape[1], -1).mean(axis=1))
+        return frame_log_proba(self.pooled_.predict_log_proba, self.frames_.predict_log_proba, x)
 
     def predict_proba(self, x):
         return np.exp(self.predict_log_proba(x))
@@ -59,3 +56,8 @@ class PooledFrameLogisticRegression(ClassifierMixin, BaseEstimator):
             model[-1].coef_.size + model[-1].intercept_.size
             for model in (self.pooled_, self.frames_)
         )
+
+    def linear_arrays(self):
+        """Layout and arrays of both fitted models (models.linear.save_arrays)."""
+        arrays = LinearHead.from_pipeline(self.pooled_).arrays("pooled_")
+        return "frame_logreg", arrays | LinearHead.from_pipeline(self.frames_).arrays("frames_")

@@ -11,7 +11,7 @@ alone: views at 0.85x and 1.15x in training only, or in prediction only, did not
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 
-from fsdd_pipeline.models.linear import renormalized
+from fsdd_pipeline.models.linear import describe, views_log_proba
 
 
 class SpeedViewsClassifier(ClassifierMixin, BaseEstimator):
@@ -32,12 +32,15 @@ class SpeedViewsClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def predict_log_proba(self, x):
-        x = np.asarray(x)
-        per_view = self.estimator_.predict_log_proba(x.reshape(-1, *x.shape[2:]))
-        return renormalized(per_view.reshape(len(x), x.shape[1], -1).mean(axis=1))
+        return views_log_proba(self.estimator_.predict_log_proba, x)
 
     def predict_proba(self, x):
         return np.exp(self.predict_log_proba(x))
 
     def predict(self, x):
         return self.classes_[self.predict_log_proba(x).argmax(axis=1)]
+
+    def linear_arrays(self):
+        """Layout and arrays of the wrapped model, if it is linear (models.linear.save_arrays)."""
+        inner = describe(self.estimator_)
+        return None if inner is None else ("speed_views:" + inner[0], inner[1])

@@ -1,6 +1,9 @@
 """The model registry: the champion's raw-audio model registered once per run, under the
 alias every user of the registry loads."""
 
+import contextlib
+from pathlib import Path
+
 from fsdd_pipeline.tracking.store import CHAMPION_ALIAS, use_store
 
 
@@ -38,3 +41,36 @@ def register_champion(tracking, model_name, run_id, model_uri, reason):
         "dataset_digest": digest,
         "reason": reason,
     }
+
+
+def local_registered_model(database, name, alias):
+    """The local folder of the model version that ``name@alias`` points to in a SQLite
+    store, read with sqlite3 alone (no MLflow import: it costs a second or more per
+    prediction process); None when the store cannot say without MLflow (no such alias, or
+    artifacts that are not local files), so that the caller asks MLflow instead.
+
+    The store is opened read-only: a colleague without write access can predict.
+    """
+    import sqlite3
+    from urllib.parse import unquote, urlparse
+
+    query = (
+        "SELECT v.storage_location, v.source FROM registered_model_aliases a "
+        "JOIN model_versions v ON v.name = a.name AND v.version = a.version "
+        "WHERE a.name = ? AND a.alias = ?"
+    )
+    try:
+        with contextlib.closing(
+            sqlite3.connect(f"{Path(database).resolve().as_uri()}?mode=ro", uri=True)
+        ) as connection:
+            row = connection.execute(query, (name, alias)).fetchone()
+    except sqlite3.Error:
+        return None
+    if row is None:
+        return None
+    location = row[0] or row[1]
+    parsed = urlparse(location)
+    if parsed.scheme not in ("", "file"):
+        return None
+    folder = Path(unquote(parsed.path))
+    return folder if (folder / "MLmodel").is_file() else None
