@@ -67,8 +67,9 @@ def background_server(command, ready_url, log, cwd, env=None, timeout=120):
         server.wait(timeout=10)
 
 
-def model_serve_command(model_uri, port):
-    """`mlflow models serve` of ``model_uri`` on 127.0.0.1:``port``, in this environment."""
+def model_serve_command(model_uri, port, workers=1):
+    """`mlflow models serve` of ``model_uri`` on 127.0.0.1:``port`` with ``workers``
+    processes, in this environment."""
     return [
         str(BIN / "mlflow"),
         "models",
@@ -81,6 +82,8 @@ def model_serve_command(model_uri, port):
         "127.0.0.1",
         "-p",
         str(port),
+        "--workers",
+        str(workers),
     ]
 
 

@@ -314,6 +314,52 @@ def test_champion_and_run_uri_predict_like_the_model_folder(registry, model_dir,
     assert code == 2 and "alias gone not found" in err
 
 
+@contextlib.contextmanager
+def read_only(folder):
+    """``folder`` mounted read-only over itself (as root; skips where mounting is refused)."""
+    folder = str(folder)
+    mounted = subprocess.run(["mount", "--bind", folder, folder], capture_output=True, check=False)
+    if mounted.returncode:
+        pytest.skip(f"cannot bind-mount {folder} read-only here: {mounted.stderr!r}")
+    try:
+        subprocess.run(["mount", "-o", "remount,bind,ro", folder], check=True, timeout=30)
+        yield
+    finally:
+        subprocess.run(["umount", folder], check=True, timeout=30)
+
+
+# fsdd-predict in a fresh interpreter; the last line of its output says whether it imported
+# MLflow.
+PREDICT_AND_SAY_IF_MLFLOW = """
+import json, sys
+from fsdd_pipeline.serving.cli import main
+code = main(sys.argv[1:])
+print(json.dumps([code, "mlflow" in sys.modules]))
+"""
+
+
+def test_a_read_only_store_gives_its_champion_without_importing_mlflow(
+    registry, model_dir, test_wavs, capsys
+):
+    """The registry's answer read from the SQLite store with sqlite3 alone, from a store and
+    artifacts nobody may write to (MLflow itself writes into the model folder on load)."""
+    expected = predict_json(capsys, "--model-dir", model_dir, *test_wavs[:3])
+    store = Path(registry.uri.removeprefix("sqlite:///")).parent
+    with read_only(store):
+        result = subprocess.run(
+            [sys.executable, "-c", PREDICT_AND_SAY_IF_MLFLOW, "--tracking-uri", registry.uri]
+            + ["--json", "--all-probabilities", *map(str, test_wavs[:3])],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+    *records, status = result.stdout.strip().splitlines()
+    assert json.loads(status) == [0, False], result.stderr
+    got = json.loads("\n".join(records))
+    assert [probabilities(r).tolist() for r in got] == [probabilities(r).tolist() for r in expected]
+
+
 def test_pyfunc_takes_samples_and_names_bad_rows(registry, test_wavs):
     import mlflow
 
@@ -540,6 +586,18 @@ def test_served_champion_matches_the_cli(served, model_dir, test_wavs, capsys):
     status, body = post_json(served, payload)
     assert status == 400
     assert "row 1: cannot read audio" in body["message"]
+    # The answer names the row and the reason, and does not echo the request back.
+    assert encoded[:100] not in json.dumps(body) and len(json.dumps(body)) < 2000
+
+
+def test_served_model_refuses_a_request_over_its_size_with_413(served, clips):
+    """A request of more audio than the model takes (64 MB) is refused before decoding, in
+    a short answer."""
+    too_much = "A" * (65 * 10**6 * 4 // 3)
+    status, body = post_json(served, {"inputs": {"audio_base64": [clips.encoded[0], too_much]}})
+    assert status == 413, body
+    assert body["message"].startswith("request too large: 65.0 MB of audio in 2 rows")
+    assert len(json.dumps(body)) < 2000
 
 
 def samples_rows(clips):
@@ -679,7 +737,7 @@ PREDICT_AND_LIST_IMPORTS = """
 import json, sys
 from fsdd_pipeline.serving.cli import main
 code = main(sys.argv[1:])
-heavy = ("tensorflow", "keras", "mlflow", "matplotlib", "librosa", "onnxruntime")
+heavy = ("tensorflow", "keras", "mlflow", "matplotlib", "librosa", "onnxruntime", "onnx", "sklearn")
 print(json.dumps([code, [name for name in heavy if name in sys.modules]]))
 """
 
@@ -687,9 +745,11 @@ print(json.dumps([code, [name for name in heavy if name in sys.modules]]))
 @pytest.mark.parametrize(
     "model, imported",
     [
-        # MFCCs need librosa, not the embedding's onnxruntime.
-        ("model_dir", ["librosa"]),
-        # An 8 kHz take is resampled for the embedding without librosa.
+        # MFCCs need librosa, not the embedding's onnxruntime; an SVM is scikit-learn's.
+        ("model_dir", ["librosa", "sklearn"]),
+        # An 8 kHz take is resampled for the embedding without librosa; the rewritten
+        # embedding model is stored with the model (no onnx) and the logistic regressions
+        # are read as arrays (no scikit-learn).
         ("embedding_model_dir", ["onnxruntime"]),
     ],
 )
@@ -798,3 +858,47 @@ def test_logged_requirements_follow_what_the_model_reads(tmp_path):
     assert {"onnxruntime", "openwakeword", "onnx"} <= names["embedding"]
     assert not {"onnxruntime", "openwakeword", "onnx", "tensorflow-cpu"} & names["mfcc"]
     assert {"mlflow", "scikit-learn", "soundfile"} <= names["mfcc"]
+
+
+@pytest.fixture(scope="module")
+def spark():
+    """A local two-core Spark session, in this Python environment (needs Java)."""
+    if shutil.which("java") is None:
+        pytest.skip("no Java runtime for Spark: apt-get install openjdk-17-jre-headless")
+    from pyspark.sql import SparkSession
+
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("fsdd-test")
+        .config("spark.ui.enabled", "false")
+        .config("spark.driver.host", "127.0.0.1")
+        .config("spark.driver.bindAddress", "127.0.0.1")
+        .getOrCreate()
+    )
+    try:
+        yield session
+    finally:
+        session.stop()
+
+
+def test_spark_scores_a_folder_with_the_registered_model_like_the_cli(
+    spark, registry, model_dir, test_wavs, tmp_path, capsys
+):
+    from fsdd_pipeline.serving.spark import predict_recordings
+
+    folder = tmp_path / "recordings"
+    folder.mkdir()
+    for wav in test_wavs:
+        shutil.copy2(wav, folder / wav.name)
+    expected = predict_json(capsys, "--model-dir", model_dir, folder)
+    with restored_environment():
+        os.environ["MLFLOW_TRACKING_URI"] = registry.uri
+        rows = predict_recordings(spark, f"models:/{REGISTERED}@champion", folder).collect()
+    assert [Path(row.path.removeprefix("file:")).name for row in rows] == [
+        Path(record["file"]).name for record in expected
+    ]
+    assert [row.digit for row in rows] == [record["digit"] for record in expected]
+    np.testing.assert_allclose(
+        [row.probability for row in rows], [r["probability"] for r in expected], atol=1e-6
+    )

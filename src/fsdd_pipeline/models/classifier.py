@@ -156,10 +156,14 @@ class DigitClassifier:
         """Probabilities for a list of {feature: matrix} dicts."""
         return self.predict_proba(inputs_from_matrices(matrices, self.spec))
 
-    def predict_file(self, path):
-        """(probabilities (10,), words found) of one audio file, loaded exactly like the
-        training data; with several words, the loudest is predicted."""
+    def file_features_and_words(self, path):
+        """(the model's feature matrices, words found) of one audio file, loaded exactly like
+        the training data; with several words, the loudest is the one described."""
         params = self.spec.feature_params
         samples, crop = load_clip(path, params.sample_rate, params.endpoint, params.min_duration_s)
-        words = crop.words if crop and crop.words else 1
-        return self.predict_proba_matrices([self._features(samples)])[0], words
+        return self._features(samples), (crop.words if crop and crop.words else 1)
+
+    def predict_file(self, path):
+        """(probabilities (10,), words found) of one audio file."""
+        matrices, words = self.file_features_and_words(path)
+        return self.predict_proba_matrices([matrices])[0], words

@@ -26,7 +26,7 @@ from fsdd_pipeline.tracking.store import CHAMPION_ALIAS, DEFAULT_REGISTERED_MODE
 MODELS_DIR = Path("results/models")
 # Inside a model's folder, the trained model itself (the train_model rule's output).
 MODEL_SUBDIR = "model"
-PYFUNC_BATCH = 64
+PREDICT_BATCH = 64
 EXIT_BAD_INPUT = 1
 EXIT_NO_MODEL = 2
 HOW_TO_TRAIN = "run the workflow (snakemake --cores N in the project folder) to train models"
@@ -76,6 +76,13 @@ def build_parser():
         "--all-probabilities", action="store_true", help="also show the 10 class probabilities"
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=len(os.sched_getaffinity(0)),
+        help="processes that predict a folder of many files at once (default: the CPUs this "
+        "process may use, %(default)s); Keras models use one",
+    )
     return parser
 
 
@@ -112,34 +119,69 @@ def one_line(text):
 
 
 class FolderPredictor:
-    """A trained model folder, used through DigitClassifier."""
+    """A trained model folder, used through DigitClassifier: files in batches, and, for many
+    files and a model that is not Keras, in ``jobs`` processes at once."""
 
-    def __init__(self, model_dir):
+    def __init__(self, model_dir, jobs=1):
         from fsdd_pipeline.models.classifier import DigitClassifier
 
         try:
             self.classifier = DigitClassifier.load(model_dir)
         except FileNotFoundError as error:
             raise NoModelError(one_line(error)) from None
+        # TensorFlow is not safe to fork once it has started; its own threads use the cores.
+        self.jobs = 1 if self.classifier.is_keras else max(1, jobs)
 
     def predict(self, paths):
-        """(probabilities or None, reason or None) per path."""
-        from fsdd_pipeline.errors import PipelineError
+        """(probabilities or None, reason or None, words found) per path, in order."""
+        batches = [
+            paths[start : start + PREDICT_BATCH] for start in range(0, len(paths), PREDICT_BATCH)
+        ]
+        if self.jobs == 1 or len(batches) < 2:
+            return [
+                result for batch in batches for result in _predict_batch(self.classifier, batch)
+            ]
+        import multiprocessing
 
-        results = []
-        for path in paths:
-            try:
-                probabilities, words = self.classifier.predict_file(path)
-                report_words(path, words)
-                results.append((probabilities, None))
-            except PipelineError as error:
-                results.append((None, getattr(error, "reason", str(error))))
-        return results
+        # Forked workers inherit the loaded model; each starts its own embedding sessions.
+        global _worker_classifier
+        _worker_classifier = self.classifier
+        context = multiprocessing.get_context("fork")
+        with context.Pool(min(self.jobs, len(batches))) as pool:
+            return [
+                result for batch in pool.map(_predict_worker_batch, batches) for result in batch
+            ]
+
+
+_worker_classifier = None
+
+
+def _predict_worker_batch(paths):
+    return _predict_batch(_worker_classifier, paths)
+
+
+def _predict_batch(classifier, paths):
+    """Each file's features, then one forward pass for the batch."""
+    from fsdd_pipeline.errors import PipelineError
+
+    found, results = [], []
+    for path in paths:
+        try:
+            matrices, words = classifier.file_features_and_words(path)
+            found.append((len(results), matrices))
+            results.append([None, None, words])
+        except PipelineError as error:
+            results.append([None, getattr(error, "reason", str(error)), 0])
+    if found:
+        probabilities = classifier.predict_proba_matrices([matrices for _, matrices in found])
+        for (index, _), row in zip(found, probabilities, strict=True):
+            results[index][0] = row
+    return [tuple(result) for result in results]
 
 
 def report_words(path, words):
     """Say when a take held several words: the loudest is the one predicted."""
-    if words > 1:
+    if words and words > 1:
         print(
             f"fsdd-predict: {path}: {words} words found; the loudest is predicted", file=sys.stderr
         )
@@ -184,21 +226,20 @@ class PyfuncPredictor:
             )
 
     def predict(self, paths):
-        """(probabilities or None, reason or None) per path, sent in batches."""
+        """(probabilities or None, reason or None, words found) per path, sent in batches."""
         from fsdd_pipeline.audio.reading import EMPTY_FILE_REASON
 
         results = [None] * len(paths)
-        self.paths = paths
-        for start in range(0, len(paths), PYFUNC_BATCH):
+        for start in range(0, len(paths), PREDICT_BATCH):
             items = []
-            for index in range(start, min(start + PYFUNC_BATCH, len(paths))):
+            for index in range(start, min(start + PREDICT_BATCH, len(paths))):
                 try:
                     data = paths[index].read_bytes()
                 except OSError as error:
-                    results[index] = (None, f"cannot read file ({error.strerror or error})")
+                    results[index] = (None, f"cannot read file ({error.strerror or error})", 0)
                     continue
                 if not data:  # said here: models logged by older versions speak of audio_base64
-                    results[index] = (None, EMPTY_FILE_REASON)
+                    results[index] = (None, EMPTY_FILE_REASON, 0)
                     continue
                 items.append((index, base64.b64encode(data).decode("ascii")))
             for index, result in self._predict_encoded(items).items():
@@ -218,11 +259,12 @@ class PyfuncPredictor:
                 if reasons:
                     # AudioDigitModel names every bad row: drop them and predict the rest.
                     for row, reason in reasons.items():
-                        results[items[row][0]] = (None, reason)
+                        results[items[row][0]] = (None, reason, 0)
                     items = [item for row, item in enumerate(items) if row not in reasons]
                     continue
                 if len(items) == 1:
-                    results[items[0][0]] = (None, one_line(getattr(error, "message", error)))
+                    message = one_line(getattr(error, "message", error))
+                    results[items[0][0]] = (None, message, 0)
                     break
                 for item in items:
                     results.update(self._predict_encoded([item]))
@@ -231,8 +273,7 @@ class PyfuncPredictor:
             for (index, _), probabilities, found in zip(
                 items, output[PROB_COLUMNS].to_numpy(dtype=float), words, strict=True
             ):
-                report_words(self.paths[index], int(found))
-                results[index] = (probabilities, None)
+                results[index] = (probabilities, None, int(found))
             break
         return results
 
@@ -241,14 +282,14 @@ def make_predictor(args):
     """The predictor for the chosen model source; NoModelError if there is none."""
     project = args.project_dir
     if args.model_dir:
-        return FolderPredictor(Path(args.model_dir))
+        return FolderPredictor(Path(args.model_dir), args.jobs)
     if args.model:
         model_dir = project / MODELS_DIR / args.model / MODEL_SUBDIR
         if not model_dir.is_dir():
             trained = sorted(p.name for p in (project / MODELS_DIR).glob("*") if p.is_dir())
             known = f"trained models: {', '.join(trained)}" if trained else "no models trained yet"
             raise NoModelError(f"no trained model {model_dir} ({known}): {HOW_TO_TRAIN}")
-        return FolderPredictor(model_dir)
+        return FolderPredictor(model_dir, args.jobs)
     settings = project_tracking(project)
     tracking_uri = args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or settings["uri"]
     registered_name = (
@@ -264,6 +305,14 @@ def make_predictor(args):
         f"{HOW_TO_TRAIN} and register the best one, "
         "or choose a model with --model, --model-dir or --model-uri"
     )
+    database = sqlite_file(tracking_uri)
+    if args.model_uri is None and database is not None and database.is_file():
+        # The registry's answer without importing MLflow, where a local store can give it.
+        from fsdd_pipeline.tracking.registry import local_registered_model
+
+        folder = local_registered_model(database, registered_name, args.alias)
+        if folder is not None:
+            return FolderPredictor(folder, args.jobs)
     uri = args.model_uri or f"models:/{registered_name}@{args.alias}"
     return PyfuncPredictor(uri, tracking_uri, hint)
 
@@ -310,7 +359,10 @@ def main(argv=None):
             failures.append((path, "file not found"))
             print(f"fsdd-predict: {path}: file not found", file=sys.stderr)
     rows = []
-    for path, (probabilities, reason) in zip(existing, predictor.predict(existing), strict=True):
+    for path, (probabilities, reason, words) in zip(
+        existing, predictor.predict(existing), strict=True
+    ):
+        report_words(path, words)
         if reason is None:
             rows.append((path, probabilities))
         else:

@@ -11,6 +11,7 @@ import contextlib
 import importlib.metadata
 import io
 import numbers
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -23,12 +24,16 @@ from mlflow.models import ModelSignature
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.types.schema import ColSpec, Schema
 
+import fsdd_pipeline
 from fsdd_pipeline.audio.reading import read_audio
 from fsdd_pipeline.errors import PipelineError, RecordingError
 from fsdd_pipeline.labels import N_CLASSES, PROB_COLUMNS
 from fsdd_pipeline.models.classifier import KERAS_FILE, DigitClassifier
 from fsdd_pipeline.models.inputs import InputSpec
+from fsdd_pipeline.tracking.registry import MODEL_DIR_ARTIFACT
 
+# The audio one request may carry (a 10-minute 16 kHz 16-bit take is 19 MB).
+MAX_REQUEST_MB = 64
 AUDIO_COLUMN = "audio_base64"
 SAMPLES_COLUMN = "samples"
 RATE_COLUMN = "sample_rate"
@@ -61,12 +66,35 @@ EMBEDDING_REQUIREMENTS = ("openwakeword", "onnxruntime", "onnx")
 class AudioRequestError(MlflowException, PipelineError):
     """A request the model cannot take (unknown columns, unnamed inputs, unusable rows).
 
-    An MLflow exception with INVALID_PARAMETER_VALUE, so the scoring server answers 400
-    with the message instead of a generic 500.
+    An MLflow exception, so the scoring server answers ``http_status`` (400) with the message
+    instead of a generic 500.
     """
+
+    http_status = 400
 
     def __init__(self, message):
         super().__init__(message, error_code=INVALID_PARAMETER_VALUE)
+
+    # MLflow's scoring server rewrites the message of an exception the model raises into
+    # "Failed to predict data '<the whole request>'. Error: ...": a 12.8 MB upload got a
+    # 12.8 MB answer. The message is the reason and the rows it names, and stays so.
+    @property
+    def message(self):
+        return self._reason
+
+    @message.setter
+    def message(self, value):
+        if not hasattr(self, "_reason"):
+            self._reason = value
+
+    def get_http_status_code(self):
+        return self.http_status
+
+
+class AudioRequestTooLargeError(AudioRequestError):
+    """A request over the size the model takes (HTTP 413)."""
+
+    http_status = 413
 
 
 class AudioInputError(AudioRequestError):
@@ -144,6 +172,28 @@ def request_rows(model_input):
     )
 
 
+def _audio_bytes(row):
+    """The size of a row's audio as sent: base64 text, or four bytes a sample."""
+    encoded = row.get(AUDIO_COLUMN)
+    if isinstance(encoded, str | bytes):
+        return len(encoded) * 3 // 4
+    samples = row.get(SAMPLES_COLUMN)
+    return 4 * len(samples) if isinstance(samples, list | np.ndarray) else 0
+
+
+def check_request_size(rows, limit_mb=None):
+    """AudioRequestTooLargeError (413) if the rows' audio is over ``limit_mb`` (default:
+    $FSDD_MAX_REQUEST_MB, else MAX_REQUEST_MB), before any of it is decoded."""
+    limit_mb = float(limit_mb or os.environ.get("FSDD_MAX_REQUEST_MB") or MAX_REQUEST_MB)
+    total = sum(_audio_bytes(row) for row in rows)
+    if total > limit_mb * 1e6:
+        raise AudioRequestTooLargeError(
+            f"request too large: {total / 1e6:.1f} MB of audio in {len(rows)} rows, over the "
+            f"{limit_mb:g} MB this model takes per request (FSDD_MAX_REQUEST_MB): send fewer "
+            "or shorter takes per request"
+        )
+
+
 def _row_clip(row):
     """(samples, rate) of one request row; RecordingError or ValueError with the reason."""
     encoded = row.get(AUDIO_COLUMN)
@@ -203,13 +253,15 @@ class AudioDigitModel(mlflow.pyfunc.PythonModel):
     """
 
     def load_context(self, context):
-        self.classifier = DigitClassifier.load(context.artifacts["model_dir"])
+        self.classifier = DigitClassifier.load(context.artifacts[MODEL_DIR_ARTIFACT])
         self.classifier.prepare_for_prediction()
 
     # The DataFrame hint keeps MLflow from deriving an input schema from type hints.
     def predict(self, context, model_input: pd.DataFrame, params=None):
         matrices, words, reasons = [], [], {}
-        for position, row in enumerate(request_rows(model_input)):
+        rows = request_rows(model_input)
+        check_request_size(rows)
+        for position, row in enumerate(rows):
             try:
                 samples, rate = _row_clip(row)
                 features, found = self.classifier.clip_features_and_words(samples, rate, position)
@@ -274,7 +326,9 @@ def package_source():
     with tempfile.TemporaryDirectory() as scratch:
         code = Path(scratch) / "fsdd_pipeline"
         shutil.copytree(
-            Path(__file__).parent, code, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+            Path(fsdd_pipeline.__file__).parent,
+            code,
+            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
         )
         yield code
 
@@ -293,7 +347,7 @@ def log_audio_model(model_dir, name="audio_model", input_example_wav=None):
         return mlflow.pyfunc.log_model(
             name=name,
             python_model=AudioDigitModel(),
-            artifacts={"model_dir": str(model_dir)},
+            artifacts={MODEL_DIR_ARTIFACT: str(model_dir)},
             code_paths=[str(code)],
             signature=signature(),
             input_example=example,

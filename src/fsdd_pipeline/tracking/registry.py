@@ -6,6 +6,9 @@ from pathlib import Path
 
 from fsdd_pipeline.tracking.store import CHAMPION_ALIAS, use_store
 
+# The artifact of a raw-audio model (serving.pyfunc) that holds the trained model's folder.
+MODEL_DIR_ARTIFACT = "model_dir"
+
 
 def register_champion(tracking, model_name, run_id, model_uri, reason):
     """Register the run's raw-audio model (once per run) and point 'champion' at it;
@@ -72,5 +75,18 @@ def local_registered_model(database, name, alias):
     parsed = urlparse(location)
     if parsed.scheme not in ("", "file"):
         return None
-    folder = Path(unquote(parsed.path))
-    return folder if (folder / "MLmodel").is_file() else None
+    return audio_model_folder(Path(unquote(parsed.path)))
+
+
+def audio_model_folder(mlflow_model):
+    """The trained model's folder inside a local raw-audio MLflow model, or None if
+    ``mlflow_model`` is not one."""
+    import yaml
+
+    try:
+        flavors = yaml.safe_load((Path(mlflow_model) / "MLmodel").read_text())["flavors"]
+        artifact = flavors["python_function"]["artifacts"][MODEL_DIR_ARTIFACT]["path"]
+    except (OSError, KeyError, TypeError, yaml.YAMLError):
+        return None
+    folder = Path(mlflow_model) / artifact
+    return folder if folder.is_dir() else None
