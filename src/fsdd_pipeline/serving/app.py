@@ -16,6 +16,7 @@ import io
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import soundfile
@@ -24,6 +25,7 @@ from fsdd_pipeline.audio.reading import EMPTY_FILE_REASON, read_audio
 from fsdd_pipeline.errors import RecordingError
 from fsdd_pipeline.serving.cli import (
     EXIT_NO_MODEL,
+    MODEL_SUBDIR,
     FolderPredictor,
     NoModelError,
     add_model_options,
@@ -45,6 +47,8 @@ DEFAULT_MAX_UPLOAD_MB = 16.0
 # (fsdd_pipeline.serving.pyfunc.log_audio_model).
 PYFUNC_MODEL_DIR_ARTIFACT = "model_dir"
 RECOGNIZE_PATH = "/api/recognize"
+EXIT_USAGE = 2
+EXIT_SERVER = 3  # the server could not start (e.g. the port is taken)
 # The page may load and contact only this server: the browser enforces it.
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data:; media-src 'self' blob:; "
@@ -112,12 +116,18 @@ def load_classifier(args, scratch):
     a registered model's folder is downloaded into ``scratch``. NoModelError if none."""
     source = model_source(args)
     if source.model_dir is not None:
-        folder, name = source.model_dir, str(source.model_dir)
+        folder, name = source.model_dir, model_folder_name(source.model_dir)
     else:
         folder, name = registered_model_dir(source, scratch), source.model_uri
     classifier = FolderPredictor(folder).classifier
     classifier.prepare_for_prediction()
     return classifier, name
+
+
+def model_folder_name(folder):
+    """The name a model folder is known by: NAME of results/models/NAME/model."""
+    folder = Path(folder).resolve()
+    return folder.parent.name if folder.name == MODEL_SUBDIR else folder.name
 
 
 def read_take(data, max_take_s, source="upload"):
@@ -157,7 +167,7 @@ def error_response(status, message):
 def create_app(classifier, model_name, max_take_s=DEFAULT_MAX_TAKE_S, max_upload_bytes=None):
     """The FastAPI application: the page, its static files and the recognition endpoint."""
     from fastapi import FastAPI, Request
-    from fastapi.responses import FileResponse
+    from fastapi.responses import FileResponse, JSONResponse
     from fastapi.staticfiles import StaticFiles
     from starlette.concurrency import run_in_threadpool
 
@@ -192,6 +202,7 @@ def create_app(classifier, model_name, max_take_s=DEFAULT_MAX_TAKE_S, max_upload
 
     @app.post(RECOGNIZE_PATH)
     async def recognize(request: Request):
+        started = time.perf_counter()
         declared = request.headers.get("content-length")
         if declared is not None:
             if not declared.isdigit():
@@ -205,11 +216,14 @@ def create_app(classifier, model_name, max_take_s=DEFAULT_MAX_TAKE_S, max_upload
                 return error_response(413, too_large)
         try:
             # The computation runs in a worker thread: the server keeps answering meanwhile.
-            return await run_in_threadpool(recognize_bytes, classifier, bytes(body), max_take_s)
+            answer = await run_in_threadpool(recognize_bytes, classifier, bytes(body), max_take_s)
         except TakeTooLongError as error:
             return error_response(413, error.reason)
         except RecordingError as error:
             return error_response(422, error.reason)
+        # The server's time from the request to the answer (benchmarks/app.py reads it).
+        timing = f"recognize;dur={(time.perf_counter() - started) * 1000:.1f}"
+        return JSONResponse(answer, headers={"Server-Timing": timing})
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
@@ -243,10 +257,6 @@ def main(argv=None):
         except SystemExit as error:  # uvicorn exits when it cannot bind the port
             return error.code or EXIT_SERVER
     return 0
-
-
-EXIT_USAGE = 2
-EXIT_SERVER = 3
 
 
 if __name__ == "__main__":
