@@ -13,6 +13,7 @@ only reads: several visitors are served at once without mixing their takes.
 import argparse
 import contextlib
 import io
+import logging
 import os
 import sys
 import tempfile
@@ -34,6 +35,8 @@ from fsdd_pipeline.serving.cli import (
     opened_store,
 )
 from fsdd_pipeline.serving.transcript import take_duration_s, transcribe
+
+log = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).parent / "static"
 DEFAULT_HOST = "127.0.0.1"
@@ -221,6 +224,9 @@ def create_app(classifier, model_name, max_take_s=DEFAULT_MAX_TAKE_S, max_upload
             return error_response(413, error.reason)
         except RecordingError as error:
             return error_response(422, error.reason)
+        except Exception as error:  # a bug, not the take: said as JSON, logged with its trace
+            log.exception("recognizing a take failed")
+            return error_response(500, f"internal error: {one_line(error)}")
         # The server's time from the request to the answer (benchmarks/app.py reads it).
         timing = f"recognize;dur={(time.perf_counter() - started) * 1000:.1f}"
         return JSONResponse(answer, headers={"Server-Timing": timing})

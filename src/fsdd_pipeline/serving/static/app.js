@@ -131,7 +131,7 @@ async function startRecording() {
   source.connect(analyser);
   source.connect(node);
   node.connect(context.destination); // keeps the worklet running; it outputs silence
-  recorder = { stream, context, node, analyser, blocks, started: performance.now(), frame: 0 };
+  recorder = { stream, context, node, analyser, blocks, started: performance.now(), frame: 0, peak: 0 };
   setState("recording");
   ui.record.setAttribute("aria-pressed", "true");
   ui.recordLabel.textContent = "Stop";
@@ -147,6 +147,8 @@ function drawMeter() {
   const db = 10 * Math.log10(sum / data.length + 1e-12);
   const fraction = Math.max(0, Math.min(1, (db - METER_FLOOR_DB) / -METER_FLOOR_DB));
   ui.level.style.width = `${(fraction * 100).toFixed(1)}%`;
+  recorder.peak = Math.max(recorder.peak, fraction);
+  ui.level.dataset.peak = recorder.peak.toFixed(3); // the take's loudest moment, 0-1
   const seconds = (performance.now() - recorder.started) / 1000;
   ui.recordTime.textContent = `${seconds.toFixed(1)} s`;
   if (seconds >= maxTakeS) {
