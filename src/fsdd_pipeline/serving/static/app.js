@@ -111,17 +111,19 @@ async function startRecording() {
   }
   clearMessage();
   stopPlayback();
+  // The recorder is ready before the microphone opens: the first syllable is not lost.
+  const context = new AudioContext();
+  await context.audioWorklet.addModule("/static/recorder-worklet.js");
   let stream;
   try {
     stream = await navigator.mediaDevices.getUserMedia({
       audio: { echoCancellation: false, noiseSuppression: false, autoGainControl: false },
     });
   } catch (error) {
+    context.close();
     showMessage(`No microphone: ${error.message || error.name}. Upload a file instead.`);
     return;
   }
-  const context = new AudioContext();
-  await context.audioWorklet.addModule("/static/recorder-worklet.js");
   const source = context.createMediaStreamSource(stream);
   const node = new AudioWorkletNode(context, "recorder-processor");
   const analyser = context.createAnalyser();
@@ -209,7 +211,7 @@ async function recognize(blob, name) {
   if (!response.ok || answer.error) {
     setState("error");
     ui.result.hidden = true;
-    showMessage(answer.error || `The server answered ${response.status}.`);
+    showMessage(`${name}: ${answer.error || `the server answered ${response.status}`}`);
     return;
   }
   clearMessage();
