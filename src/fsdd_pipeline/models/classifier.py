@@ -141,11 +141,17 @@ class DigitClassifier:
     def clip_features_and_words(self, samples, rate, source="<samples>"):
         """(the model's feature matrices, words found in the take): a take with several
         words is cropped to its loudest, the one the features describe."""
+        features, crop = self.clip_features_and_crop(samples, rate, source)
+        return features, (crop.words if crop and crop.words else 1)
+
+    def clip_features_and_crop(self, samples, rate, source="<samples>"):
+        """(the model's feature matrices, the CropInfo of the endpointing or None): where in
+        the take the word the features describe is."""
         params = self.spec.feature_params
         prepared, crop = prepare_clip(
             samples, rate, params.sample_rate, params.endpoint, params.min_duration_s, source
         )
-        return self._features(prepared), (crop.words if crop and crop.words else 1)
+        return self._features(prepared), crop
 
     def _features(self, prepared):
         # Only what the model consumes: the others cost time (and librosa or the embedding's

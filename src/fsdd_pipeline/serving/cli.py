@@ -8,10 +8,12 @@ predicted, 1 some file could not be predicted, 2 no usable model.
 
 import argparse
 import base64
+import contextlib
 import json
 import logging
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from fsdd_pipeline.labels import PROB_COLUMNS
@@ -47,6 +49,24 @@ def build_parser():
     parser.add_argument(
         "paths", nargs="+", metavar="PATH", help="a WAV/FLAC file, or a folder of them"
     )
+    add_model_options(parser)
+    parser.add_argument(
+        "--all-probabilities", action="store_true", help="also show the 10 class probabilities"
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=len(os.sched_getaffinity(0)),
+        help="processes that predict a folder of many files at once (default: the CPUs this "
+        "process may use, %(default)s); Keras models use one",
+    )
+    return parser
+
+
+def add_model_options(parser):
+    """The options that choose the model (shared by fsdd-predict and fsdd-app); read them
+    back with model_source."""
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--model", metavar="NAME", help="the trained model results/models/NAME/")
     source.add_argument("--model-dir", metavar="DIR", help="a trained model folder")
@@ -72,18 +92,6 @@ def build_parser():
         type=Path,
         help="project folder holding results/ (default: the current folder)",
     )
-    parser.add_argument(
-        "--all-probabilities", action="store_true", help="also show the 10 class probabilities"
-    )
-    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    parser.add_argument(
-        "--jobs",
-        type=int,
-        default=len(os.sched_getaffinity(0)),
-        help="processes that predict a folder of many files at once (default: the CPUs this "
-        "process may use, %(default)s); Keras models use one",
-    )
-    return parser
 
 
 def collect_files(paths):
@@ -187,37 +195,43 @@ def report_words(path, words):
         )
 
 
+@contextlib.contextmanager
+def opened_store(model_uri, tracking_uri, missing_hint):
+    """``mlflow`` set to the store ``tracking_uri``, to load ``model_uri`` from in the block;
+    the block's MLflow and file errors become NoModelError saying what is missing."""
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    store = sqlite_file(tracking_uri)
+    needs_store = model_uri.startswith(("models:/", "runs:/"))
+    if needs_store and store is not None and not store.is_file():
+        # Opening a missing sqlite store would create an empty one.
+        raise NoModelError(f"no MLflow store at {store}: {missing_hint}")
+
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    mlflow.set_tracking_uri(tracking_uri)
+    try:
+        yield mlflow
+    except MlflowException as error:
+        # A missing alias is INVALID_PARAMETER_VALUE, a missing name or run is not.
+        if error.error_code == "RESOURCE_DOES_NOT_EXIST" or "not found" in error.message:
+            raise NoModelError(
+                f"no model {model_uri} in the MLflow store {tracking_uri} "
+                f"({one_line(error.message)}): {missing_hint}"
+            ) from None
+        raise NoModelError(f"cannot load model {model_uri}: {one_line(error.message)}") from None
+    except OSError as error:
+        raise NoModelError(f"cannot load model {model_uri}: {one_line(error)}") from None
+
+
 class PyfuncPredictor:
     """An MLflow raw-audio pyfunc model (fsdd_pipeline.serving.pyfunc.AudioDigitModel)."""
 
     def __init__(self, model_uri, tracking_uri, missing_hint):
-        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-        store = sqlite_file(tracking_uri)
-        needs_store = model_uri.startswith(("models:/", "runs:/"))
-        if needs_store and store is not None and not store.is_file():
-            # Opening a missing sqlite store would create an empty one.
-            raise NoModelError(f"no MLflow store at {store}: {missing_hint}")
-
-        import mlflow
-        from mlflow.exceptions import MlflowException
-
-        logging.getLogger("mlflow").setLevel(logging.WARNING)
-        logging.getLogger("alembic").setLevel(logging.WARNING)
-        mlflow.set_tracking_uri(tracking_uri)
-        try:
+        with opened_store(model_uri, tracking_uri, missing_hint) as mlflow:
             self.model = mlflow.pyfunc.load_model(model_uri)
-        except MlflowException as error:
-            # A missing alias is INVALID_PARAMETER_VALUE, a missing name or run is not.
-            if error.error_code == "RESOURCE_DOES_NOT_EXIST" or "not found" in error.message:
-                raise NoModelError(
-                    f"no model {model_uri} in the MLflow store {tracking_uri} "
-                    f"({one_line(error.message)}): {missing_hint}"
-                ) from None
-            raise NoModelError(
-                f"cannot load model {model_uri}: {one_line(error.message)}"
-            ) from None
-        except OSError as error:
-            raise NoModelError(f"cannot load model {model_uri}: {one_line(error)}") from None
         schema = self.model.metadata.get_input_schema()
         if schema is not None and "audio_base64" not in schema.input_names():
             raise NoModelError(
@@ -278,18 +292,31 @@ class PyfuncPredictor:
         return results
 
 
-def make_predictor(args):
-    """The predictor for the chosen model source; NoModelError if there is none."""
+@dataclass(frozen=True)
+class ModelSource:
+    """Where the chosen model is: a trained model folder (``model_dir``), or an MLflow model
+    (``model_uri`` in the store ``tracking_uri``; ``missing_hint`` says how to make one)."""
+
+    model_dir: Path | None = None
+    # What a registered model found without MLflow is called (models:/NAME@ALIAS).
+    name: str | None = None
+    model_uri: str | None = None
+    tracking_uri: str | None = None
+    missing_hint: str = ""
+
+
+def model_source(args):
+    """The model that add_model_options' options choose; NoModelError if there is none."""
     project = args.project_dir
     if args.model_dir:
-        return FolderPredictor(Path(args.model_dir), args.jobs)
+        return ModelSource(model_dir=Path(args.model_dir))
     if args.model:
         model_dir = project / MODELS_DIR / args.model / MODEL_SUBDIR
         if not model_dir.is_dir():
             trained = sorted(p.name for p in (project / MODELS_DIR).glob("*") if p.is_dir())
             known = f"trained models: {', '.join(trained)}" if trained else "no models trained yet"
             raise NoModelError(f"no trained model {model_dir} ({known}): {HOW_TO_TRAIN}")
-        return FolderPredictor(model_dir, args.jobs)
+        return ModelSource(model_dir=model_dir)
     settings = project_tracking(project)
     tracking_uri = args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or settings["uri"]
     registered_name = (
@@ -312,9 +339,17 @@ def make_predictor(args):
 
         folder = local_registered_model(database, registered_name, args.alias)
         if folder is not None:
-            return FolderPredictor(folder, args.jobs)
+            return ModelSource(model_dir=folder, name=f"models:/{registered_name}@{args.alias}")
     uri = args.model_uri or f"models:/{registered_name}@{args.alias}"
-    return PyfuncPredictor(uri, tracking_uri, hint)
+    return ModelSource(model_uri=uri, tracking_uri=tracking_uri, missing_hint=hint)
+
+
+def make_predictor(args):
+    """The predictor for the chosen model source; NoModelError if there is none."""
+    source = model_source(args)
+    if source.model_dir is not None:
+        return FolderPredictor(source.model_dir, args.jobs)
+    return PyfuncPredictor(source.model_uri, source.tracking_uri, source.missing_hint)
 
 
 def format_rows(rows, all_probabilities, as_json):
