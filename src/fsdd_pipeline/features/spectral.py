@@ -157,12 +157,13 @@ def silence_frame(feature, params):
     Silence sits at the spectrogram's floor (``-top_db``), which makes the MFCC
     vector the DCT of that constant column; silent chroma is all zeros.
     """
-    import scipy.fft
-
     floor = np.full(params.n_mels, -params.top_db, dtype=np.float32)
     if feature == "spectrogram":
         return floor
     if feature == "mfcc":
+        # Here only: scipy's import costs more than a whole prediction from the embedding.
+        import scipy.fft
+
         return scipy.fft.dct(floor, type=2, norm="ortho")[: params.n_mfcc].astype(np.float32)
     if feature == "chroma":
         return np.zeros(CHROMA_BINS, dtype=np.float32)

@@ -149,7 +149,10 @@ def request_rows(model_input):
     """
     if isinstance(model_input, pd.DataFrame):
         _check_columns(model_input.columns)
-        return model_input.to_dict("records")
+        names = list(model_input.columns)
+        # Row dicts from the columns' lists: DataFrame.to_dict("records") costs ~10x more.
+        values = [model_input[name].tolist() for name in names]
+        return [dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)]
     if isinstance(model_input, dict):
         _check_columns(model_input)
         columns = {name: _column_rows(name, value) for name, value in model_input.items()}
@@ -235,11 +238,17 @@ def predictions_frame(probabilities, words=None):
     """The output frame of probabilities (n, 10): digit, probability, prob_0..prob_9 and
     ``words``, the words found in each take (the loudest is the one predicted)."""
     probabilities = np.asarray(probabilities, dtype=np.float64).reshape(-1, N_CLASSES)
-    frame = pd.DataFrame(probabilities, columns=PROB_COLUMNS)
-    frame.insert(0, "probability", probabilities.max(axis=1))
-    frame.insert(0, "digit", probabilities.argmax(axis=1).astype(np.int64))
-    frame["words"] = np.ones(len(frame), np.int64) if words is None else np.asarray(words)
-    return frame
+    # Built from its columns at once: inserting into a frame costs more than a prediction's
+    # forward pass, and a served request pays it every time.
+    columns = {
+        "digit": probabilities.argmax(axis=1).astype(np.int64),
+        "probability": probabilities.max(axis=1),
+    }
+    columns |= {name: probabilities[:, d] for d, name in enumerate(PROB_COLUMNS)}
+    columns["words"] = (
+        np.ones(len(probabilities), np.int64) if words is None else np.asarray(words, np.int64)
+    )
+    return pd.DataFrame(columns, copy=False)
 
 
 class AudioDigitModel(mlflow.pyfunc.PythonModel):
