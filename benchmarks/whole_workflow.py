@@ -8,7 +8,7 @@ target of `rule all`, on a copy of the workflow in a temporary folder (issue tar
 It reports the wall time and CPU time of the run, every rule's jobs (count, summed and
 longest job time, from Snakemake's own log), and checks every model's official-split
 accuracy and the best LOSO mean of the run against ``benchmarks/accuracy_baseline.csv``
-(the figures of the README before the performance work).
+(the figures before the performance work, see CHANGELOG.md).
 """
 
 import argparse
