@@ -86,7 +86,7 @@ def accuracy_checks(results, baseline):
     best_loso = baseline["loso_mean_accuracy"].max()
     rows.append(("best LOSO mean accuracy", best_loso, float(loso["mean_accuracy"].max())))
     return pd.DataFrame(
-        # The baseline has the README's four decimals.
+        # The baseline has the results tables' four decimals.
         [(name, b, m, round(m, 4) >= b) for name, b, m in rows],
         columns=["check", "baseline", "measured", "ok"],
     )
