@@ -233,5 +233,6 @@ def test_html_table_shows_every_cell_escaped_and_marks_the_champion():
     assert page.count("<tr") == 1 + len(frame)  # the header and every model
     assert page.count('<tr class="highlight">') == 1
     assert '<tr class="highlight"><td>cnn_&lt;mfcc&gt;</td>' in page
-    assert "<td>0.9100</td>" in page and "<td>0.8500 ± 0.0400</td>" in page
+    assert '<td class="number">0.9100</td>' in page and "<td>0.8500 ± 0.0400</td>" in page
+    assert '<td class="number">1234</td>' in page  # parameters: an integer
     assert "<td>n/a</td>" in page and "nan" not in page

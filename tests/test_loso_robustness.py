@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from docs.generate_results import glance_markdown, results_markdown
 from fsdd_pipeline.audio.realistic_takes import REALISTIC_TRANSFORMS
 from fsdd_pipeline.evaluation.loso import fold_splits, plot_accuracy_per_speaker, summarize_folds
 from fsdd_pipeline.evaluation.robustness import (
@@ -169,6 +170,13 @@ def test_loso_robustness_levers_and_champion_workflow(tmp_path, fsdd_subset):
     report = (workdir / "report.html").read_text()
     for page in ("comparison.html", "levers.html", "robustness.html"):
         assert page in report
+
+    # The docs' results generator reads this folder as it reads a full run's.
+    glance = glance_markdown(results)
+    assert f"`{best}`" in glance and f"**{best}** (champion)" in glance
+    page = results_markdown(results)
+    assert all(m in page for m in loso)
+    assert "**Model comparison**" in page and "**Robustness**" in page
 
     client = mlflow.MlflowClient(f"sqlite:///{results}/mlflow/mlflow.db")
     experiment = client.get_experiment_by_name("fsdd-digits")

@@ -2,13 +2,14 @@
 images and PDFs) in place, while a Markdown or CSV file is only offered for download."""
 
 import html
+import numbers
 
 STYLE = """
 body { font-family: sans-serif; font-size: 14px; margin: 1em; }
 table { border-collapse: collapse; }
-th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: right; white-space: nowrap; }
+th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: left; white-space: nowrap; }
 th { background: #f2f2f2; }
-td:first-child, th:first-child { text-align: left; }
+td.number { text-align: right; }
 tr.highlight td { font-weight: bold; background: #fff6d5; }
 p.note { color: #555; max-width: 60em; }
 """
@@ -24,7 +25,7 @@ def html_table(frame, title, note="", highlight_rows=(), float_format=".4f"):
     rows = []
     for position, values in enumerate(cells.itertuples(index=False, name=None)):
         row_class = ' class="highlight"' if position in highlighted else ""
-        row = "".join(f"<td>{html.escape(_cell(v, float_format))}</td>" for v in values)
+        row = "".join(_cell(value, float_format) for value in values)
         rows.append(f"<tr{row_class}>{row}</tr>")
     note_html = f'<p class="note">{html.escape(note)}</p>\n' if note else ""
     body = "\n".join(rows)
@@ -38,8 +39,13 @@ def html_table(frame, title, note="", highlight_rows=(), float_format=".4f"):
 
 
 def _cell(value, float_format):
+    """One ``<td>``: numbers right-aligned, floats with ``float_format``, None as "n/a"."""
     if value is None:
-        return "n/a"
-    if isinstance(value, float):
-        return format(value, float_format)
-    return str(value)
+        return "<td>n/a</td>"
+    if isinstance(value, bool):
+        return f"<td>{value}</td>"
+    if isinstance(value, numbers.Integral):
+        return f'<td class="number">{value}</td>'
+    if isinstance(value, numbers.Real):
+        return f'<td class="number">{format(value, float_format)}</td>'
+    return f"<td>{html.escape(str(value))}</td>"
