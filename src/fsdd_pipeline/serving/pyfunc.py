@@ -273,9 +273,8 @@ def package_source():
     """A clean copy of the package's source (no __pycache__ folders) to log with a model."""
     with tempfile.TemporaryDirectory() as scratch:
         code = Path(scratch) / "fsdd_pipeline"
-        shutil.copytree(
-            Path(__file__).parent, code, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
-        )
+        package = Path(__file__).resolve().parents[1]  # fsdd_pipeline, not serving/
+        shutil.copytree(package, code, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         yield code
 
 
