@@ -124,7 +124,8 @@ def glance_markdown(results):
         f"evaluated leave-one-speaker-out, best first (every model and table: "
         f"[results](docs/results.md)):"
     )
-    return sentence + "\n\n" + pd.DataFrame(rows).to_markdown(index=False) + "\n"
+    table = pd.DataFrame(rows).to_markdown(index=False, disable_numparse=True)
+    return sentence + "\n\n" + table + "\n"
 
 
 def main():
