@@ -15,7 +15,7 @@ package code it was logged with, and `mlflow models serve` runs that code). It m
 2. warm, in this process: the forward pass alone and the whole file (read, endpointing,
    features, forward), median of many calls, for both models;
 3. served: a real `mlflow models serve` of the registered champion on 127.0.0.1, ``--requests``
-   single-clip POSTs (README format: ``dataframe_split`` of one base64 WAV) sent one after the
+   single-clip POSTs (``dataframe_split`` of one base64 WAV, see docs/usage.md) sent one after the
    other, then the same number from ``--clients`` concurrent clients: requests per second,
    latency percentiles and the server's CPU time per request.
 

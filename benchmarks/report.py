@@ -1,12 +1,13 @@
 """One report format for every benchmark: named tables printed as Markdown and written as
-JSON, from which `docs/update_readme_results.py --benchmarks` generates the README tables."""
+JSON (``--output docs/benchmarks/NAME.json``), from which `python -m docs.generate_performance`
+generates docs/performance.md."""
 
 import json
 import os
 import platform
 from pathlib import Path
 
-import pandas as pd
+from docs.generate_performance import report_markdown
 
 
 def machine_description():
@@ -29,17 +30,6 @@ def machine_description():
         f"{cpu}, {os.cpu_count()} cores{memory}, {platform.system()} "
         f"{platform.release()}, Python {platform.python_version()}"
     )
-
-
-def report_markdown(report):
-    """The report's tables as Markdown, each under its name, then the machine."""
-    parts = []
-    for name, rows in report["tables"].items():
-        table = pd.DataFrame(rows)
-        table = table.astype(object).where(table.notna(), None)  # not measured: blank
-        parts.append(f"*{name}*\n\n{table.to_markdown(index=False, missingval='')}")
-    parts.append(f"Measured by `{report['command']}` on {report['machine']}.")
-    return "\n\n".join(parts) + "\n"
 
 
 def write_report(report, path=None):

@@ -8,7 +8,7 @@ target of `rule all`, on a copy of the workflow in a temporary folder (issue tar
 It reports the wall time and CPU time of the run, every rule's jobs (count, summed and
 longest job time, from Snakemake's own log), and checks every model's official-split
 accuracy and the best LOSO mean of the run against ``benchmarks/accuracy_baseline.csv``
-(the figures of the README before the performance work).
+(the figures before the performance work, see CHANGELOG.md).
 """
 
 import argparse
@@ -86,7 +86,7 @@ def accuracy_checks(results, baseline):
     best_loso = baseline["loso_mean_accuracy"].max()
     rows.append(("best LOSO mean accuracy", best_loso, float(loso["mean_accuracy"].max())))
     return pd.DataFrame(
-        # The baseline has the README's four decimals.
+        # The baseline has the results tables' four decimals.
         [(name, b, m, round(m, 4) >= b) for name, b, m in rows],
         columns=["check", "baseline", "measured", "ok"],
     )

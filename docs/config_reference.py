@@ -1,19 +1,20 @@
-"""The README's configuration reference, generated from the config schema so the two
-cannot drift (tests/test_config.py checks that they match).
+"""The configuration reference (docs/configuration.md), generated from the config schema so
+the two cannot drift (tests/test_config.py checks that they match).
 
-    python -m docs.config_reference      # rewrite the README section
+    python -m docs.config_reference      # rewrite the page's generated section
 """
 
 import json
-import re
 from pathlib import Path
 
 import yaml
 
+from docs.markers import section, write_sections
+
 PROJECT = Path(__file__).resolve().parents[1]
 SCHEMA = PROJECT / "workflow/schemas/config.schema.yaml"
-README = PROJECT / "README.md"
-MARKERS = re.compile(r"(<!-- config:start -->\n).*?(<!-- config:end -->)", re.S)
+PAGE = PROJECT / "docs/configuration.md"
+SECTION = "config"
 
 
 def _default(value):
@@ -54,17 +55,13 @@ def config_table(schema_path=SCHEMA):
     return "\n\n".join(parts) + "\n"
 
 
-def readme_section(text):
-    match = MARKERS.search(text)
-    if not match:
-        raise SystemExit("README.md has no <!-- config:start/end --> markers")
-    return text[match.end(1) : match.start(2)]
+def page_section():
+    """The reference as the page holds it now."""
+    return section(PAGE.read_text(), SECTION, PAGE.name)
 
 
 def main():
-    text = README.read_text()
-    readme_section(text)  # fails clearly without markers
-    README.write_text(MARKERS.sub(lambda m: m.group(1) + config_table() + m.group(2), text))
+    write_sections(PAGE, {SECTION: config_table()})
 
 
 if __name__ == "__main__":

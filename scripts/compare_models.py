@@ -7,6 +7,7 @@ import logging
 import pandas as pd
 
 from fsdd_pipeline.evaluation import comparison
+from fsdd_pipeline.evaluation.html_tables import html_table
 from fsdd_pipeline.io import read_json, save_figure, write_csv, write_json, write_text
 from fsdd_pipeline.tracking.registry import register_champion
 from fsdd_pipeline.workflow_logging import configure_logging, mock_snakemake
@@ -41,6 +42,10 @@ rows = [
 table = comparison.comparison_table(rows)
 write_csv(table, snakemake.output.table)
 write_text(comparison.markdown_table(table) + "\n", snakemake.output.markdown)
+write_text(
+    html_table(table, "Model comparison", note=comparison.TABLE_NOTE, highlight_rows=[0]),
+    snakemake.output.html,
+)
 save_figure(comparison.plot_comparison(table), snakemake.output.figure)
 
 best, reason = comparison.best_model(table)

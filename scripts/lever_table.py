@@ -3,7 +3,14 @@ LOSO mean and worst fold, official split and realistic takes of each configured 
 
 import pandas as pd
 
-from fsdd_pipeline.evaluation.levers import lever_markdown, lever_table, model_scores
+from fsdd_pipeline.evaluation.html_tables import html_table
+from fsdd_pipeline.evaluation.levers import (
+    TABLE_NOTE,
+    lever_cells,
+    lever_markdown,
+    lever_table,
+    model_scores,
+)
 from fsdd_pipeline.io import read_json, write_csv, write_text
 from fsdd_pipeline.workflow_logging import configure_logging, mock_snakemake
 
@@ -22,3 +29,7 @@ scores = {
 table = lever_table(params.levers, scores)
 write_csv(table, snakemake.output.table)
 write_text(lever_markdown(table) + "\n", snakemake.output.markdown)
+write_text(
+    html_table(lever_cells(table), "What each lever was worth", note=TABLE_NOTE),
+    snakemake.output.html,
+)

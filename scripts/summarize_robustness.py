@@ -2,7 +2,8 @@
 
 import pandas as pd
 
-from fsdd_pipeline.evaluation.robustness import robustness_summary
+from fsdd_pipeline.evaluation.html_tables import html_table
+from fsdd_pipeline.evaluation.robustness import SUMMARY_NOTE, robustness_summary
 from fsdd_pipeline.io import write_csv, write_text
 from fsdd_pipeline.workflow_logging import configure_logging, mock_snakemake
 
@@ -15,3 +16,6 @@ tables = {model: pd.read_csv(path) for model, path in zip(models, paths, strict=
 summary = robustness_summary(tables)
 write_csv(summary.reset_index(), snakemake.output.table)
 write_text(summary.to_markdown(floatfmt=".4f") + "\n", snakemake.output.markdown)
+write_text(
+    html_table(summary.reset_index(), "Robustness", note=SUMMARY_NOTE), snakemake.output.html
+)

@@ -7,22 +7,27 @@ import numpy as np
 import pytest
 import soundfile
 
+from fsdd_pipeline.planning.naming import DOWNLOADED_RECORDINGS
+
 from . import workflow_copy
 from .workflow_copy import copy_subset, copy_workflow
 
 PROJECT = Path(__file__).resolve().parents[1]
+NO_RECORDINGS = (
+    "no FSDD recordings: run `snakemake --cores 8` once (it downloads them into "
+    f"{DOWNLOADED_RECORDINGS}) or set FSDD_RECORDINGS to a folder of FSDD recordings"
+)
 
 
 def fsdd_recordings():
-    """The FSDD recordings folder named by $FSDD_RECORDINGS (see README), or None."""
+    """The FSDD recordings: the folder $FSDD_RECORDINGS names or, when it is unset, the one
+    the workflow downloads into the project; None when that folder does not exist."""
     folder = os.environ.get("FSDD_RECORDINGS")
-    return Path(folder) if folder and Path(folder).is_dir() else None
+    path = Path(folder) if folder else PROJECT / DOWNLOADED_RECORDINGS
+    return path if path.is_dir() else None
 
 
-requires_fsdd = pytest.mark.skipif(
-    fsdd_recordings() is None,
-    reason="set FSDD_RECORDINGS to a folder of FSDD recordings to run this test",
-)
+requires_fsdd = pytest.mark.skipif(fsdd_recordings() is None, reason=NO_RECORDINGS)
 
 
 @pytest.fixture(scope="session")
@@ -30,7 +35,7 @@ def fsdd_subset(tmp_path_factory):
     """140 real FSDD recordings: 2 speakers x 10 digits x 7 takes."""
     source = fsdd_recordings()
     if source is None:
-        pytest.skip("set FSDD_RECORDINGS to a folder of FSDD recordings to run this test")
+        pytest.skip(NO_RECORDINGS)
     return copy_subset(source, tmp_path_factory.mktemp("fsdd") / "recordings")
 
 

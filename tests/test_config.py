@@ -1,5 +1,6 @@
-"""The config schema and checks: every key documented with a default, the README's reference
-generated from it, and every invalid value refused before any job, naming its key."""
+"""The config schema and checks: every key documented with a default, the reference page
+(docs/configuration.md) generated from it, and every invalid value refused before any job,
+naming its key."""
 
 import json
 import subprocess
@@ -8,7 +9,7 @@ import sys
 import pytest
 import yaml
 
-from docs.config_reference import README, SCHEMA, config_table, readme_section
+from docs.config_reference import SCHEMA, config_table, page_section
 from fsdd_pipeline.errors import ConfigError
 from fsdd_pipeline.planning import config_checks
 from fsdd_pipeline.planning.config_checks import check_config
@@ -58,9 +59,9 @@ def test_the_predict_command_falls_back_to_the_schemas_registered_model():
     assert default == DEFAULT_REGISTERED_MODEL
 
 
-def test_readme_reference_is_generated_from_the_schema():
-    assert readme_section(README.read_text()) == config_table(), (
-        "README's configuration reference is stale: run python -m docs.config_reference"
+def test_configuration_reference_is_generated_from_the_schema():
+    assert page_section() == config_table(), (
+        "docs/configuration.md is stale: run python -m docs.config_reference"
     )
 
 

@@ -12,6 +12,7 @@ from fsdd_pipeline.evaluation.comparison import (
     markdown_table,
     plot_comparison,
 )
+from fsdd_pipeline.evaluation.html_tables import html_table
 from fsdd_pipeline.evaluation.metrics import (
     EVALUATION_FILES,
     classification_report_text,
@@ -200,7 +201,10 @@ def test_speaker_independence_decides_the_champion(tmp_path):
     assert best_model(comparison_table(rows[:1] + rows[2:3]))[0] == "a_model"
     # Without any LOSO, the official split decides.
     assert best_model(comparison_table([_row("x", 0.8, 0.8), _row("y", 0.7, 0.9)]))[0] == "y"
-    save_figure(plot_comparison(frame), tmp_path / "comparison.png")
+    figure = plot_comparison(frame)
+    labels = [tick.get_text() for tick in figure.axes[0].get_xticklabels()]
+    assert labels == ["speaker_independent\n(champion)", "a_model", "b_model", "official_best"]
+    save_figure(figure, tmp_path / "comparison.png")
     assert (tmp_path / "comparison.png").stat().st_size > 5_000
 
 
@@ -215,3 +219,20 @@ def test_markdown_table_lists_every_model():
     assert "0.8500 ± 0.0400" in text
     rows[1]["test_roc_auc_macro"] = None
     assert "nan" not in markdown_table(comparison_table(rows))
+
+
+def test_html_table_shows_every_cell_escaped_and_marks_the_champion():
+    loso = {"mean": 0.85, "std": 0.04, "min": 0.8}
+    rows = [_row("cnn_<mfcc>", 0.9, 0.91, loso), _row("mlp & chroma", 0.6, 0.62)]
+    rows[1]["test_roc_auc_macro"] = None
+    frame = comparison_table(rows)
+    page = html_table(frame, "Model comparison", note="a <note>", highlight_rows=[0])
+    assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
+    assert "cnn_&lt;mfcc&gt;" in page and "mlp &amp; chroma" in page and "a &lt;note&gt;" in page
+    assert "<mfcc>" not in page
+    assert page.count("<tr") == 1 + len(frame)  # the header and every model
+    assert page.count('<tr class="highlight">') == 1
+    assert '<tr class="highlight"><td>cnn_&lt;mfcc&gt;</td>' in page
+    assert '<td class="number">0.9100</td>' in page and "<td>0.8500 ± 0.0400</td>" in page
+    assert '<td class="number">1234</td>' in page  # parameters: an integer
+    assert "<td>n/a</td>" in page and "nan" not in page

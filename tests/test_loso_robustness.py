@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from docs.generate_results import glance_markdown, results_markdown
 from fsdd_pipeline.audio.realistic_takes import REALISTIC_TRANSFORMS
 from fsdd_pipeline.evaluation.loso import fold_splits, plot_accuracy_per_speaker, summarize_folds
 from fsdd_pipeline.evaluation.robustness import (
@@ -61,6 +62,28 @@ def test_fold_summary_and_figure():
     assert summary["worst_speaker"] == "bob" and summary["min_accuracy"] == 0.6
     assert confusion.sum() == 20 and summary["pooled_accuracy"] == pytest.approx(0.8)
     assert plot_accuracy_per_speaker({"m": per_speaker}).axes
+
+
+def test_loso_figure_labels_and_legend_overlap_nothing():
+    speakers = ["george", "jackson", "lucas", "nicolas", "theo", "yweweler"]
+    rng = np.random.default_rng(0)
+    per_speaker = {
+        f"model_with_a_long_name_{i}": pd.DataFrame(
+            {"speaker": speakers, "accuracy": rng.uniform(0.9, 1.0, len(speakers))}
+        )
+        for i in range(7)
+    }
+    figure = plot_accuracy_per_speaker(per_speaker)
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    (axis,) = figure.axes
+    labels = [text.get_window_extent(renderer) for text in axis.texts]
+    assert len(labels) == 7 * len(speakers)
+    for i, first in enumerate(labels):
+        for second in labels[i + 1 :]:
+            assert not first.overlaps(second), "two bar labels overlap"
+    legend = axis.get_legend().get_window_extent(renderer)
+    assert not legend.overlaps(axis.get_window_extent(renderer)), "the legend covers bars"
 
 
 def test_robustness_features_computes_only_the_features_asked_for():
@@ -137,6 +160,23 @@ def test_loso_robustness_levers_and_champion_workflow(tmp_path, fsdd_subset):
         100 * (with_detector - without), abs=0.01
     )
     assert "embedding" in (results / "comparison/levers.md").read_text()
+
+    # The report shows every table in place: HTML beside each Markdown table.
+    comparison_page = (results / "comparison/comparison.html").read_text()
+    assert f'<tr class="highlight"><td>{best}</td>' in comparison_page
+    assert "embedding" in (results / "comparison/levers.html").read_text()
+    assert all(m in (results / "robustness/robustness.html").read_text() for m in loso)
+    run_snakemake(workdir, "--report", "report.html")
+    report = (workdir / "report.html").read_text()
+    for page in ("comparison.html", "levers.html", "robustness.html"):
+        assert page in report
+
+    # The docs' results generator reads this folder as it reads a full run's.
+    glance = glance_markdown(results)
+    assert f"`{best}`" in glance and f"**{best}** (champion)" in glance
+    page = results_markdown(results)
+    assert all(m in page for m in loso)
+    assert "**Model comparison**" in page and "**Robustness**" in page
 
     client = mlflow.MlflowClient(f"sqlite:///{results}/mlflow/mlflow.db")
     experiment = client.get_experiment_by_name("fsdd-digits")

@@ -77,7 +77,7 @@ def test_killed_training_then_rerun_leaves_one_finished_run(tmp_path, fsdd_subse
     assert [r.info.status for r in deleted] == ["KILLED"]
     assert deleted[0].data.tags["superseded_by"] == info
 
-    # A deleted store is noticed, and the README's recipe makes it and its runs again.
+    # A deleted store is noticed, and docs/troubleshooting.md's recipe makes it and its runs again.
     evaluated = "results/evaluation/slow/test_metrics.json"
     run_snakemake(workdir, evaluated, "--configfile", "config/faster.yaml")
     store.unlink()

@@ -16,6 +16,7 @@ from fsdd_pipeline.planning.robustness_groups import (
     TRANSFORM_GROUPS,
 )
 from fsdd_pipeline.planning.model_types import SKLEARN_TYPES
+from fsdd_pipeline.planning.naming import DOWNLOADED_RECORDINGS
 from fsdd_pipeline.planning.tracking_uri import sqlite_file
 from fsdd_pipeline.planning.batches import (
     RecordingBatches,

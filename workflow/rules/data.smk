@@ -7,7 +7,7 @@ checkpoint download_fsdd:
     input:
         checksums=config["download"]["checksums"],
     output:
-        recordings=directory("resources/fsdd-v1.0.10/recordings"),
+        recordings=directory(DOWNLOADED_RECORDINGS),
     log:
         "results/logs/download_fsdd.log",
     conda:

@@ -36,8 +36,10 @@ rule summarize_robustness:
         tables=expand(rules.evaluate.output.robustness, model=MODELS),
     output:
         table="results/robustness/robustness.csv",
-        markdown=report(
-            "results/robustness/robustness.md",
+        markdown="results/robustness/robustness.md",
+        # The report shows HTML in place; it only offers Markdown for download.
+        html=report(
+            "results/robustness/robustness.html",
             caption="../report/robustness.rst",
             category="6. Robustness",
             labels={"figure": "robustness table"},
@@ -64,8 +66,10 @@ rule compare_models:
         loso=expand(rules.loso.output.summary, model=LOSO_MODELS),
     output:
         table="results/comparison/comparison.csv",
-        markdown=report(
-            "results/comparison/comparison.md",
+        markdown="results/comparison/comparison.md",
+        # The report shows HTML in place; it only offers Markdown for download.
+        html=report(
+            "results/comparison/comparison.html",
             caption="../report/comparison_table.rst",
             category="4. Comparison",
             labels={"figure": "comparison table"},

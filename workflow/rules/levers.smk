@@ -10,8 +10,10 @@ rule lever_table:
         robustness=expand(rules.evaluate.output.robustness, model=LEVER_MODELS),
     output:
         table="results/comparison/levers.csv",
-        markdown=report(
-            "results/comparison/levers.md",
+        markdown="results/comparison/levers.md",
+        # The report shows HTML in place; it only offers Markdown for download.
+        html=report(
+            "results/comparison/levers.html",
             caption="../report/levers.rst",
             category="4. Comparison",
             labels={"figure": "what each lever was worth"},

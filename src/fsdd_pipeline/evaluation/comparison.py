@@ -27,6 +27,12 @@ COLUMNS = [
     "selection",
 ]
 
+TABLE_NOTE = (
+    "Official test split (takes 0-4) and leave-one-speaker-out (LOSO) mean ± sd and worst "
+    "fold; the champion (first row, in bold) has the best LOSO mean, the official split breaks "
+    "ties; selection says why each model is or is not the champion."
+)
+
 
 def _optional_float(value):
     return None if value is None else float(value)
@@ -115,7 +121,8 @@ def markdown_table(frame):
 
 
 def plot_comparison(frame):
-    """Grouped bars of test accuracy and test macro F1 per model."""
+    """Grouped bars of test accuracy and test macro F1 per model, the champion (the row whose
+    ``selection`` says so) shaded and named on its tick label."""
     metrics = {"test accuracy": "test_accuracy", "test macro F1": "test_f1_macro"}
     models = frame["model"].astype(str).tolist()
     positions = np.arange(len(models))
@@ -132,11 +139,22 @@ def plot_comparison(frame):
     lower = float(np.nanmin(values)) - 0.05 if values.size else 0.0
     lower = min(max(np.floor(lower * 20 + 1e-9) / 20, 0.0), 1.0)
     axis.set_ylim(lower, 1.02)
+    champions = frame["selection"].astype(str).str.startswith("champion").to_numpy()
+    for position in positions[champions]:
+        axis.axvspan(position - 0.5, position + 0.5, color="gold", alpha=0.25, zorder=0)
+    labels = [f"{m}\n(champion)" if c else m for m, c in zip(models, champions, strict=True)]
     crowded = len(models) > 4
     axis.set_xticks(
-        positions, models, rotation=20 if crowded else 0, ha="right" if crowded else "center"
+        positions, labels, rotation=20 if crowded else 0, ha="right" if crowded else "center"
     )
-    axis.set(xlabel="model", ylabel="score on the test split", title="Model comparison")
+    for tick, champion in zip(axis.get_xticklabels(), champions, strict=True):
+        if champion:
+            tick.set_fontweight("bold")
+    axis.set(
+        xlabel="model",
+        ylabel="score on the test split",
+        title="Model comparison (shaded: the champion, chosen by leave-one-speaker-out)",
+    )
     axis.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return figure
 

@@ -65,8 +65,15 @@ def lever_table(levers, scores):
     return pd.DataFrame(rows)
 
 
-def lever_markdown(table):
-    """The lever table as Markdown: one column per metric, 'baseline → variant (+points)'."""
+TABLE_NOTE = (
+    "Each row: two models that differ in one thing (or one model with and without endpoint "
+    "detection); each cell: baseline → variant (change in points). LOSO: leave-one-speaker-out "
+    "mean and worst fold; realistic takes: mean accuracy over the realistic transforms."
+)
+
+
+def lever_cells(table):
+    """The lever table for reading: one column per metric, 'baseline → variant (+points)'."""
     lines = []
     for row in table.to_dict("records"):
         cells = {
@@ -83,4 +90,9 @@ def lever_markdown(table):
                 else f"{before:.4f} → {after:.4f} ({points:+.2f})"
             )
         lines.append(cells)
-    return pd.DataFrame(lines).to_markdown(index=False)
+    return pd.DataFrame(lines)
+
+
+def lever_markdown(table):
+    """The lever table as Markdown (see ``lever_cells``)."""
+    return lever_cells(table).to_markdown(index=False)

@@ -98,25 +98,29 @@ def summarize_folds(fold_metrics):
 
 
 def plot_accuracy_per_speaker(per_speaker_by_model):
-    """Grouped bars: held-out speaker on x, one bar per model; mean ± sd in the legend."""
+    """Grouped bars: held-out speaker on x, one bar per model, each labelled upright with its
+    accuracy (side by side they would overlap); mean ± sd of every model in the legend,
+    beside the axes so that it covers no bar."""
     models = list(per_speaker_by_model)
     speakers = sorted({s for frame in per_speaker_by_model.values() for s in frame["speaker"]})
     width = 0.8 / max(len(models), 1)
-    figure, axis = plt.subplots(figsize=(max(8, 1.5 * len(speakers)), 4.8))
+    figure_width = max(8.0, 0.22 * len(models) * len(speakers) + 2.0)
+    figure, axis = plt.subplots(figsize=(figure_width, 5.2))
     for i, model in enumerate(models):
         frame = per_speaker_by_model[model].set_index("speaker").reindex(speakers)
         values = frame["accuracy"].to_numpy()
         label = f"{model} ({np.nanmean(values):.3f} ± {np.nanstd(values, ddof=1):.3f})"
         positions = np.arange(len(speakers)) + (i - (len(models) - 1) / 2) * width
         bars = axis.bar(positions, values, width, label=label)
-        axis.bar_label(bars, fmt="%.2f", fontsize=7, padding=2)
+        axis.bar_label(bars, fmt="%.3f", fontsize=7, padding=2, rotation=90)
     axis.set_xticks(np.arange(len(speakers)), speakers)
     axis.set(
         xlabel="held-out speaker (test fold)",
         ylabel="accuracy on the held-out speaker",
-        title="Leave-one-speaker-out accuracy (mean ± sd over folds)",
-        ylim=(0, 1.08),
+        title="Leave-one-speaker-out accuracy (legend: mean ± sd over folds)",
+        ylim=(0, 1.16),
     )
+    axis.set_yticks(np.linspace(0, 1, 6))
     axis.axhline(1.0, color="grey", linewidth=0.5)
-    axis.legend(loc="lower right", fontsize=8)
+    axis.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     return figure

@@ -147,6 +147,13 @@ def robustness_table(classifier, features):
     return table
 
 
+SUMMARY_NOTE = (
+    "Test-split accuracy of every model after each transform of the test recordings; "
+    "worst_drop_points and realistic_mean_drop_points are drops from clean, in points "
+    "(realistic: the word inside a long noisy take, mean over those transforms)."
+)
+
+
 def robustness_summary(tables):
     """Model x transform accuracy from {model: robustness_table}, plus the worst drop."""
     import pandas as pd

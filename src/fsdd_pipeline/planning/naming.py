@@ -17,6 +17,9 @@ UNSUPPORTED_AUDIO_SUFFIXES = (
 NAME_PATTERN = re.compile(r"^(?P<digit>[0-9])_(?P<speaker>[a-z][a-z0-9]*)_(?P<index>[0-9]+)$")
 # The dataset's README defines the official split: takes 0-4 of each digit and speaker are test.
 OFFICIAL_TEST_INDICES = range(0, 5)
+# Where the download_fsdd rule puts the pinned release's recordings, relative to the project
+# (without recordings_dir); the tests look there when FSDD_RECORDINGS is unset.
+DOWNLOADED_RECORDINGS = "resources/fsdd-v1.0.10/recordings"
 
 
 @dataclass(frozen=True)
