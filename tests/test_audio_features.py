@@ -9,6 +9,7 @@ from fsdd_pipeline.audio.reading import load_audio, prepare_samples
 from fsdd_pipeline.errors import RecordingError
 from fsdd_pipeline.features.codec import flatten_feature, unflatten_feature
 from fsdd_pipeline.features.librosa_runtime import load_librosa
+from fsdd_pipeline.features.pooling import fit_frames
 from fsdd_pipeline.features.spectral import FeatureParams, extract_features, silence_frame
 
 from .conftest import fsdd_recordings, requires_fsdd, write_tone
@@ -210,3 +211,18 @@ def test_flatten_round_trip_is_exact():
     matrix = np.random.default_rng(1).standard_normal((40, 17)).astype(np.float32)
     values, shape = flatten_feature(matrix)
     np.testing.assert_array_equal(unflatten_feature(list(values), shape), matrix)
+
+
+def test_fit_frames_crops_centred_and_pads_at_the_end_or_around():
+    matrix = np.arange(1, 7, dtype=np.float32).reshape(2, 3)  # 2 rows, 3 frames
+    silence = np.zeros(2, dtype=np.float32)
+    np.testing.assert_array_equal(fit_frames(matrix, 1, silence), [[2, 5]])
+    np.testing.assert_array_equal(
+        fit_frames(matrix, 6, silence), [[1, 4], [2, 5], [3, 6], [0, 0], [0, 0], [0, 0]]
+    )
+    np.testing.assert_array_equal(
+        fit_frames(matrix, 6, silence, pad="around"),
+        [[0, 0], [1, 4], [2, 5], [3, 6], [0, 0], [0, 0]],
+    )
+    with pytest.raises(ValueError, match="pad must be one of"):
+        fit_frames(matrix, 6, silence, pad="start")

@@ -18,8 +18,8 @@ from fsdd_pipeline.features.embedding import (
     get_embedder,
     model_files,
     model_sha256,
-    pool_embeddings,
 )
+from fsdd_pipeline.features.pooling import summary_statistics
 
 from .conftest import fsdd_recordings, requires_fsdd
 
@@ -63,7 +63,7 @@ def test_short_clip_is_padded_symmetrically():
 
 def test_pooled_embedding_has_mean_max_and_spread():
     frames = np.arange(12, dtype=np.float32).reshape(2, 6)
-    pooled = pool_embeddings(frames)
+    pooled = summary_statistics(frames, axis=0)
     assert pooled.shape == (18,) and pooled.dtype == np.float32
     np.testing.assert_array_equal(pooled[:6], frames.mean(axis=0))
     np.testing.assert_array_equal(pooled[6:12], frames[1])
@@ -119,7 +119,7 @@ def test_bad_input_is_refused():
 def test_fsdd_embeddings_of_one_digit_are_closer_than_of_another():
     def pooled(name):
         samples, rate = soundfile.read(fsdd_recordings() / name, dtype="float32")
-        return pool_embeddings(get_embedder().embed(samples, rate))
+        return summary_statistics(get_embedder().embed(samples, rate), axis=0)
 
     one_a, one_b, six = (
         pooled("1_jackson_5.wav"),

@@ -198,9 +198,3 @@ def get_embedder(params=None, threads=1):
 @functools.cache
 def _shared_embedder(params, threads):
     return SpeechEmbedder(params, threads)
-
-
-def pool_embeddings(frames):
-    """One vector per clip: the mean, max and standard deviation of every dimension (288)."""
-    frames = np.asarray(frames, dtype=np.float32)
-    return np.concatenate([frames.mean(axis=0), frames.max(axis=0), frames.std(axis=0)])
