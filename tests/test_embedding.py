@@ -40,7 +40,7 @@ def test_embedding_shape_and_dtype(seconds):
 
 
 def test_short_clips_give_a_few_frames_and_longer_ones_one_per_80_ms():
-    assert embedding_frames(int(0.3 * RATE), RATE) == 3  # padded to 1 s
+    assert embedding_frames(int(0.3 * RATE), RATE) == 9  # padded to 1.5 s
     assert embedding_frames(int(0.3 * RATE), RATE, EmbeddingParams(min_seconds=0.5)) == 1
     assert embedding_frames(int(2.8 * RATE), RATE) - embedding_frames(2 * RATE, RATE) == 10
 
@@ -55,7 +55,7 @@ def test_embedding_is_deterministic_and_the_models_load_once():
 
 def test_short_clip_is_padded_symmetrically():
     audio = get_embedder().model_audio(tone(0.5), RATE)
-    assert len(audio) == 16000
+    assert len(audio) == 24000  # 1.5 s at 16 kHz
     sound = np.flatnonzero(np.abs(audio) > 1)
     assert abs(sound[0] - (len(audio) - 1 - sound[-1])) <= 2
     assert np.abs(audio).max() == pytest.approx(0.3 * 32767, rel=0.02)  # int16 scale
@@ -101,7 +101,7 @@ def test_no_download_path_and_no_network():
         "import numpy as np\n"
         "from fsdd_pipeline.features.embedding import get_embedder\n"
         "frames = get_embedder().embed(np.ones(8000, np.float32) * 0.1, 16000)\n"
-        "assert frames.shape == (3, 96), frames.shape\n"
+        "assert frames.shape == (9, 96), frames.shape\n"
         "assert 'openwakeword' not in sys.modules and 'tflite_runtime' not in sys.modules\n"
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)

@@ -42,13 +42,14 @@ class EmbeddingParams:
     """What determines a clip's embedding (all from config).
 
     ``min_seconds``: shorter clips are padded with silence on both sides to this length,
-    the word in the middle (1 s gives 3 embedding frames; never less than one window).
+    the word in the middle (1.5 s gives 9 embedding frames; never less than one window).
     ``speeds``: the clip is also embedded played at each of these speeds (its speed views,
     fsdd_pipeline.models.speed_views); empty: no views.
     """
 
-    min_seconds: float = 1.0
-    speeds: tuple = ()
+    # The config schema's defaults (a test keeps FeatureParams() equal to the default config).
+    min_seconds: float = 1.5
+    speeds: tuple = (0.85, 1.15)
 
     def __post_init__(self):
         # From config the speeds come as a list; a tuple keeps the settings hashable.
