@@ -1,4 +1,6 @@
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -215,3 +217,19 @@ def test_markdown_table_lists_every_model():
     assert "0.8500 ± 0.0400" in text
     rows[1]["test_roc_auc_macro"] = None
     assert "nan" not in markdown_table(comparison_table(rows))
+
+
+def test_evaluation_modules_import_matplotlib_only_to_draw():
+    script = (
+        "import sys\n"
+        "import fsdd_pipeline.evaluation.metrics, fsdd_pipeline.evaluation.loso\n"
+        "import fsdd_pipeline.evaluation.comparison, fsdd_pipeline.evaluation.eda\n"
+        "import fsdd_pipeline.models.training\n"
+        "assert 'matplotlib' not in sys.modules\n"
+        "from fsdd_pipeline.evaluation.metrics import plot_confusion_matrix\n"
+        "plot_confusion_matrix([[1, 0], [0, 1]])\n"
+        "import matplotlib\n"
+        "assert matplotlib.get_backend().lower() == 'agg', matplotlib.get_backend()\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr

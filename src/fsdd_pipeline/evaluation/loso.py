@@ -3,12 +3,10 @@
 import tempfile
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+from fsdd_pipeline.evaluation.plots import pyplot
 
 
 def fold_splits(dataset, held_out):
@@ -99,6 +97,7 @@ def summarize_folds(fold_metrics):
 
 def plot_accuracy_per_speaker(per_speaker_by_model):
     """Grouped bars: held-out speaker on x, one bar per model; mean ± sd in the legend."""
+    plt = pyplot()
     models = list(per_speaker_by_model)
     speakers = sorted({s for frame in per_speaker_by_model.values() for s in frame["speaker"]})
     width = 0.8 / max(len(models), 1)
