@@ -152,3 +152,17 @@ def test_one_run_over_the_sequence_gives_every_windows_embedding_bit_for_bit(sec
     np.testing.assert_array_equal(
         embedder.embed(clip, RATE), per_window.reshape(len(windows), EMBEDDING_SIZE)
     )
+
+
+def test_runs_of_embedding_models_record_the_model_files_and_the_libraries():
+    from fsdd_pipeline.tracking.runs import run_tags
+
+    embedding_tags = run_tags("m", {"type": "logreg", "features": ["embedding"]}, "train_model")
+    assert {
+        "embedding_model_sha256.melspectrogram": model_sha256()["melspectrogram"],
+        "embedding_model_sha256.embedding": model_sha256()["embedding"],
+    }.items() <= embedding_tags.items()
+    for package in ("openwakeword", "onnx", "onnxruntime", "soxr", "soundfile", "librosa"):
+        assert f"versions.{package}" in embedding_tags, package
+    mfcc_tags = run_tags("m", {"type": "svm", "features": ["mfcc"]}, "train_model")
+    assert not any(tag.startswith("embedding_model_sha256") for tag in mfcc_tags)

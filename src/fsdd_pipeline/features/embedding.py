@@ -86,7 +86,8 @@ def model_files():
 
 @functools.cache
 def model_sha256():
-    """{"melspectrogram": hex digest, "embedding": hex digest}, to record with a run."""
+    """{"melspectrogram": hex digest, "embedding": hex digest}: every run of a model that
+    reads the embedding records them as tags (tracking.runs.embedding_model_tags)."""
     return {
         name: hashlib.sha256(path.read_bytes()).hexdigest() for name, path in model_files().items()
     }
