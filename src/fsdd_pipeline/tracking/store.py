@@ -7,6 +7,7 @@ from pathlib import Path
 
 from fsdd_pipeline.locks import exclusive_lock
 from fsdd_pipeline.planning.tracking_uri import SQLITE_PREFIX, sqlite_file
+from fsdd_pipeline.tracking.relocation import ARTIFACTS_DIR_NAME, relocate_store
 
 log = logging.getLogger(__name__)
 
@@ -16,8 +17,6 @@ CHAMPION_ALIAS = "champion"
 DEFAULT_REGISTERED_MODEL = "fsdd-digit-classifier"
 # MLflow 3's UI opens an experiment of this kind on its training runs (not the GenAI view).
 EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
-# Artifacts of a SQLite store go beside it (under results/), not into ./mlruns.
-ARTIFACTS_DIR_NAME = "artifacts"
 # 'val_accuracy' is the per-epoch series of training; the evaluation must not append to it.
 PER_EPOCH_VAL_ACCURACY = "val_accuracy"
 
@@ -77,13 +76,16 @@ def use_store(tracking):
     """Point MLflow at the configured store and experiment; returns the mlflow module.
 
     A SQLite store is created (tables and experiment) under a lock if it is missing, so no
-    path, however started, writes to an uninitialized store or races another on creating it.
+    path, however started, writes to an uninitialized store or races another on creating it;
+    an existing one that was moved with its project first follows it (tracking.relocation).
     """
     mlflow = _mlflow()
     database = sqlite_file(tracking["uri"])
     if database is not None:
         # The first creation of a SQLite store is not safe in parallel.
         with exclusive_lock(f"{database}.lock"):
+            if database.is_file():
+                relocate_store(database)
             init_tracking(tracking["uri"], tracking["experiment"])
     mlflow.set_tracking_uri(tracking["uri"])
     mlflow.set_experiment(tracking["experiment"])
