@@ -13,6 +13,14 @@ from fsdd_pipeline.tracking.store import use_store
 STORE = "results/mlflow/mlflow.db"
 
 
+@pytest.fixture(autouse=True)
+def restored_tracking_uri(monkeypatch):
+    """MLflow exports the tracking URI a test sets as $MLFLOW_TRACKING_URI: undone after."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    yield
+    mlflow.set_tracking_uri(None)
+
+
 class Doubler(mlflow.pyfunc.PythonModel):
     def predict(self, context, model_input, params=None):
         return model_input * 2
