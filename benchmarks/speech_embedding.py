@@ -20,7 +20,8 @@ import pandas as pd
 import soundfile
 from sklearn.linear_model import LogisticRegression
 
-from fsdd_pipeline.features.embedding import EmbeddingParams, SpeechEmbedder, pool_embeddings
+from fsdd_pipeline.features.embedding import EmbeddingParams, SpeechEmbedder
+from fsdd_pipeline.features.pooling import summary_statistics
 
 SPEAKERS = ("george", "lucas", "nicolas")
 TAKES = range(5, 30)
@@ -44,7 +45,9 @@ def unseen_speaker_accuracy(embedder, recordings):
                 samples, rate = soundfile.read(
                     recordings / f"{digit}_{speaker}_{take}.wav", dtype="float32"
                 )
-                rows.append((speaker, digit, pool_embeddings(embedder.embed(samples, rate))))
+                rows.append(
+                    (speaker, digit, summary_statistics(embedder.embed(samples, rate), axis=0))
+                )
     frame = pd.DataFrame(rows, columns=["speaker", "digit", "pooled"])
     accuracy = {}
     for held_out in SPEAKERS:

@@ -6,9 +6,10 @@ target of `rule all`, on a copy of the workflow in a temporary folder (issue tar
         --output docs/benchmarks/whole_workflow.json
 
 It reports the wall time and CPU time of the run, every rule's jobs (count, summed and
-longest job time, from Snakemake's own log), and checks every model's official-split
-accuracy and the best LOSO mean of the run against ``benchmarks/accuracy_baseline.csv``
-(the figures before the performance work, see CHANGELOG.md).
+longest job time, from Snakemake's own log), and checks every baseline model's official-split
+accuracy and LOSO mean against ``benchmarks/accuracy_baseline.csv`` (the README's figures
+before the performance work, and for the models added since, their first full run's), each
+within ACCURACY_TOLERANCE.
 """
 
 import argparse
@@ -28,6 +29,10 @@ from tests.workflow_copy import copy_workflow, job_events, run_snakemake
 PROJECT = Path(__file__).resolve().parent.parent
 BASELINE = Path(__file__).resolve().parent / "accuracy_baseline.csv"
 LIMIT_S = 600.0
+# How far below the baseline an accuracy may come out: one of the official split's 300 test
+# clips (0.33 points; in a LOSO mean of 3,000 clips, about ten), so a library build that
+# flips a single close call passes and a real loss fails.
+ACCURACY_TOLERANCE = 0.0034
 
 
 def _time(stamp):
@@ -75,19 +80,25 @@ def elapsed_s(log_text):
 
 
 def accuracy_checks(results, baseline):
-    """Rows (check, baseline, measured, ok) for every baseline model and the best LOSO mean."""
+    """Rows (check, baseline, measured, ok): every baseline model's official-split accuracy
+    and, where the baseline has one, its LOSO mean; ok when no more than ACCURACY_TOLERANCE
+    below the baseline. A model or LOSO result the run lacks fails its check."""
     comparison = pd.read_csv(results / "comparison/comparison.csv").set_index("model")
+    loso_path = results / "loso/loso_summary.csv"
+    loso = pd.read_csv(loso_path).set_index("model") if loso_path.is_file() else pd.DataFrame()
     rows = []
-    for model, expected in baseline.set_index("model")["test_accuracy"].items():
-        if model in comparison.index:
-            measured = float(comparison.loc[model, "test_accuracy"])
-            rows.append((f"{model} official-split accuracy", expected, measured))
-    loso = pd.read_csv(results / "loso/loso_summary.csv")
-    best_loso = baseline["loso_mean_accuracy"].max()
-    rows.append(("best LOSO mean accuracy", best_loso, float(loso["mean_accuracy"].max())))
+    for model, expected in baseline.set_index("model").iterrows():
+        test = comparison["test_accuracy"].get(model, float("nan"))
+        rows.append((f"{model} official-split accuracy", expected["test_accuracy"], test))
+        if pd.notna(expected["loso_mean_accuracy"]):
+            mean = loso["mean_accuracy"].get(model, float("nan")) if len(loso) else float("nan")
+            rows.append((f"{model} LOSO mean accuracy", expected["loso_mean_accuracy"], mean))
     return pd.DataFrame(
-        # The baseline has the results tables' four decimals.
-        [(name, b, m, round(m, 4) >= b) for name, b, m in rows],
+        # The baseline has the README's four decimals; a missing figure (NaN) is not kept.
+        [
+            (name, b, float(m), bool(round(float(m), 4) >= b - ACCURACY_TOLERANCE))
+            for name, b, m in rows
+        ],
         columns=["check", "baseline", "measured", "ok"],
     )
 

@@ -5,10 +5,11 @@ import pytest
 import soundfile
 
 from fsdd_pipeline.audio.endpoint import EndpointParams
-from fsdd_pipeline.audio.reading import load_audio, prepare_samples
+from fsdd_pipeline.audio.reading import load_audio, prepare_clip
 from fsdd_pipeline.errors import RecordingError
 from fsdd_pipeline.features.codec import flatten_feature, unflatten_feature
 from fsdd_pipeline.features.librosa_runtime import load_librosa
+from fsdd_pipeline.features.pooling import fit_frames
 from fsdd_pipeline.features.spectral import FeatureParams, extract_features, silence_frame
 
 from .conftest import fsdd_recordings, requires_fsdd, write_tone
@@ -59,7 +60,7 @@ def test_missing_file(tmp_path):
 
 def test_all_zero_samples_are_rejected():
     with pytest.raises(RecordingError, match="silent audio"):
-        prepare_samples(np.zeros(800), 8000, 8000)
+        prepare_clip(np.zeros(800), 8000, 8000)[0]
 
 
 def test_wav_cut_to_its_first_100_bytes_is_truncated(tmp_path):
@@ -127,10 +128,10 @@ def test_noise_66_db_below_full_scale_has_no_speech(tmp_path):
 def test_loud_noise_has_no_speech_but_noisy_speech_does():
     rng = np.random.default_rng(1)
     with pytest.raises(RecordingError, match="no speech"):
-        prepare_samples(0.3 * rng.standard_normal(8000), 8000, 8000)
+        prepare_clip(0.3 * rng.standard_normal(8000), 8000, 8000)[0]
     tone = 0.5 * np.sin(2 * np.pi * 300 * np.arange(4000) / 8000)
     noisy = tone + rng.standard_normal(4000) * np.std(tone) / np.sqrt(10)  # 10 dB SNR
-    assert prepare_samples(noisy, 8000, 8000).size == 4000
+    assert prepare_clip(noisy, 8000, 8000)[0].size == 4000
 
 
 def test_clip_shorter_than_the_minimum_after_cropping_is_rejected(tmp_path):
@@ -153,7 +154,7 @@ def test_mp3_content_is_an_unsupported_format(tmp_path):
 @pytest.mark.parametrize("rate", [999, 1_000_000_000])
 def test_sample_rate_outside_the_supported_range_is_refused(rate):
     with pytest.raises(RecordingError, match=f"sample rate {rate} Hz is outside the supported"):
-        prepare_samples(np.ones(rate // 100), rate, 8000)
+        prepare_clip(np.ones(rate // 100), rate, 8000)[0]
 
 
 @requires_fsdd
@@ -210,3 +211,18 @@ def test_flatten_round_trip_is_exact():
     matrix = np.random.default_rng(1).standard_normal((40, 17)).astype(np.float32)
     values, shape = flatten_feature(matrix)
     np.testing.assert_array_equal(unflatten_feature(list(values), shape), matrix)
+
+
+def test_fit_frames_crops_centred_and_pads_at_the_end_or_around():
+    matrix = np.arange(1, 7, dtype=np.float32).reshape(2, 3)  # 2 rows, 3 frames
+    silence = np.zeros(2, dtype=np.float32)
+    np.testing.assert_array_equal(fit_frames(matrix, 1, silence), [[2, 5]])
+    np.testing.assert_array_equal(
+        fit_frames(matrix, 6, silence), [[1, 4], [2, 5], [3, 6], [0, 0], [0, 0], [0, 0]]
+    )
+    np.testing.assert_array_equal(
+        fit_frames(matrix, 6, silence, pad="around"),
+        [[0, 0], [1, 4], [2, 5], [3, 6], [0, 0], [0, 0]],
+    )
+    with pytest.raises(ValueError, match="pad must be one of"):
+        fit_frames(matrix, 6, silence, pad="start")

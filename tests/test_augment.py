@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from fsdd_pipeline.audio.endpoint import EndpointParams
-from fsdd_pipeline.audio.reading import prepare_samples
+from fsdd_pipeline.audio.reading import prepare_clip
 from fsdd_pipeline.audio.realistic_takes import REALISTIC_TRANSFORMS
 from fsdd_pipeline.augment.spec_augment import SpecAugment, spec_augment
 from fsdd_pipeline.augment.waveform import (
@@ -251,7 +251,7 @@ def test_robustness_transforms_shapes_and_rates():
         assert samples.dtype == np.float32, name
         assert (samples.shape, rate) == expected[name], name
         # Every perturbed clip still goes through the normal loading path.
-        prepared = prepare_samples(samples, rate, RATE, endpoint=EndpointParams())
+        prepared = prepare_clip(samples, rate, RATE, endpoint=EndpointParams())[0]
         assert extract_features(prepared, FeatureParams())["mfcc"].shape[0] == 40
 
 

@@ -4,6 +4,7 @@ PostgreSQL-backed MLflow tracking server, and eight training jobs started togeth
 against one fresh tracking store (SQLite locally, the server on the cluster)."""
 
 import base64
+import csv
 import json
 import re
 import shutil
@@ -256,11 +257,15 @@ def test_runs_metrics_and_artifacts_are_on_the_server(slurm_run, client, cluster
         stored = list(cluster.artifacts.rglob("test_confusion_matrix.png"))
         assert any(run.info.run_id in str(path) for path in stored)
     parent = by_name["svm-loso"].info.run_id
+    with (workdir / "results/loso/svm/accuracy_per_speaker.csv").open() as table:
+        fold_accuracy = {row["speaker"]: float(row["accuracy"]) for row in csv.DictReader(table)}
+    assert sorted(fold_accuracy) == ["george", "theo"]
     for speaker in ("george", "theo"):
         fold = by_name[f"svm-loso-{speaker}"]
         assert fold.data.tags["mlflow.parentRunId"] == parent
         assert fold.data.tags["slurm_job_id"] in slurm_ids
-        assert fold.data.metrics["test_accuracy"] >= 0
+        # Each fold's run holds the accuracy its speaker has in the LOSO table.
+        assert fold.data.metrics["test_accuracy"] == pytest.approx(fold_accuracy[speaker])
 
 
 @pytest.mark.cluster

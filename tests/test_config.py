@@ -11,6 +11,7 @@ import yaml
 
 from docs.config_reference import SCHEMA, config_table, page_section
 from fsdd_pipeline.errors import ConfigError
+from fsdd_pipeline.features.spectral import FeatureParams
 from fsdd_pipeline.planning import config_checks
 from fsdd_pipeline.planning.config_checks import check_config
 from fsdd_pipeline.tracking.store import DEFAULT_REGISTERED_MODEL
@@ -152,3 +153,18 @@ def test_a_config_that_passed_the_schema_is_not_validated_again(tmp_path, monkey
     monkeypatch.undo()
     with pytest.raises(ConfigError, match="less than the minimum"):
         check_config(changed(features__n_mfcc=0), SCHEMA, passed_record=record)
+
+
+def schema_defaults(properties):
+    """The config a schema's defaults make: nested sections filled in from their keys."""
+    return {
+        key: schema_defaults(spec["properties"]) if "properties" in spec else spec["default"]
+        for key, spec in properties.items()
+    }
+
+
+def test_feature_params_defaults_are_the_default_config():
+    schema = yaml.safe_load(SCHEMA.read_text())
+    defaults = schema_defaults(schema["properties"])
+    assert FeatureParams() == FeatureParams.from_config(defaults)
+    assert FeatureParams() == FeatureParams.from_config(CONFIG)

@@ -18,8 +18,8 @@ from fsdd_pipeline.features.embedding import (
     get_embedder,
     model_files,
     model_sha256,
-    pool_embeddings,
 )
+from fsdd_pipeline.features.pooling import summary_statistics
 
 from .conftest import fsdd_recordings, requires_fsdd
 
@@ -40,7 +40,7 @@ def test_embedding_shape_and_dtype(seconds):
 
 
 def test_short_clips_give_a_few_frames_and_longer_ones_one_per_80_ms():
-    assert embedding_frames(int(0.3 * RATE), RATE) == 3  # padded to 1 s
+    assert embedding_frames(int(0.3 * RATE), RATE) == 9  # padded to 1.5 s
     assert embedding_frames(int(0.3 * RATE), RATE, EmbeddingParams(min_seconds=0.5)) == 1
     assert embedding_frames(int(2.8 * RATE), RATE) - embedding_frames(2 * RATE, RATE) == 10
 
@@ -55,7 +55,7 @@ def test_embedding_is_deterministic_and_the_models_load_once():
 
 def test_short_clip_is_padded_symmetrically():
     audio = get_embedder().model_audio(tone(0.5), RATE)
-    assert len(audio) == 16000
+    assert len(audio) == 24000  # 1.5 s at 16 kHz
     sound = np.flatnonzero(np.abs(audio) > 1)
     assert abs(sound[0] - (len(audio) - 1 - sound[-1])) <= 2
     assert np.abs(audio).max() == pytest.approx(0.3 * 32767, rel=0.02)  # int16 scale
@@ -63,7 +63,7 @@ def test_short_clip_is_padded_symmetrically():
 
 def test_pooled_embedding_has_mean_max_and_spread():
     frames = np.arange(12, dtype=np.float32).reshape(2, 6)
-    pooled = pool_embeddings(frames)
+    pooled = summary_statistics(frames, axis=0)
     assert pooled.shape == (18,) and pooled.dtype == np.float32
     np.testing.assert_array_equal(pooled[:6], frames.mean(axis=0))
     np.testing.assert_array_equal(pooled[6:12], frames[1])
@@ -101,7 +101,7 @@ def test_no_download_path_and_no_network():
         "import numpy as np\n"
         "from fsdd_pipeline.features.embedding import get_embedder\n"
         "frames = get_embedder().embed(np.ones(8000, np.float32) * 0.1, 16000)\n"
-        "assert frames.shape == (3, 96), frames.shape\n"
+        "assert frames.shape == (9, 96), frames.shape\n"
         "assert 'openwakeword' not in sys.modules and 'tflite_runtime' not in sys.modules\n"
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
@@ -119,7 +119,7 @@ def test_bad_input_is_refused():
 def test_fsdd_embeddings_of_one_digit_are_closer_than_of_another():
     def pooled(name):
         samples, rate = soundfile.read(fsdd_recordings() / name, dtype="float32")
-        return pool_embeddings(get_embedder().embed(samples, rate))
+        return summary_statistics(get_embedder().embed(samples, rate), axis=0)
 
     one_a, one_b, six = (
         pooled("1_jackson_5.wav"),
@@ -152,3 +152,17 @@ def test_one_run_over_the_sequence_gives_every_windows_embedding_bit_for_bit(sec
     np.testing.assert_array_equal(
         embedder.embed(clip, RATE), per_window.reshape(len(windows), EMBEDDING_SIZE)
     )
+
+
+def test_runs_of_embedding_models_record_the_model_files_and_the_libraries():
+    from fsdd_pipeline.tracking.runs import run_tags
+
+    embedding_tags = run_tags("m", {"type": "logreg", "features": ["embedding"]}, "train_model")
+    assert {
+        "embedding_model_sha256.melspectrogram": model_sha256()["melspectrogram"],
+        "embedding_model_sha256.embedding": model_sha256()["embedding"],
+    }.items() <= embedding_tags.items()
+    for package in ("openwakeword", "onnx", "onnxruntime", "soxr", "soundfile", "librosa"):
+        assert f"versions.{package}" in embedding_tags, package
+    mfcc_tags = run_tags("m", {"type": "svm", "features": ["mfcc"]}, "train_model")
+    assert not any(tag.startswith("embedding_model_sha256") for tag in mfcc_tags)

@@ -1,4 +1,6 @@
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -236,3 +238,19 @@ def test_html_table_shows_every_cell_escaped_and_marks_the_champion():
     assert '<td class="number">0.9100</td>' in page and "<td>0.8500 ± 0.0400</td>" in page
     assert '<td class="number">1234</td>' in page  # parameters: an integer
     assert "<td>n/a</td>" in page and "nan" not in page
+
+
+def test_evaluation_modules_import_matplotlib_only_to_draw():
+    script = (
+        "import sys\n"
+        "import fsdd_pipeline.evaluation.metrics, fsdd_pipeline.evaluation.loso\n"
+        "import fsdd_pipeline.evaluation.comparison, fsdd_pipeline.evaluation.eda\n"
+        "import fsdd_pipeline.models.training\n"
+        "assert 'matplotlib' not in sys.modules\n"
+        "from fsdd_pipeline.evaluation.metrics import plot_confusion_matrix\n"
+        "plot_confusion_matrix([[1, 0], [0, 1]])\n"
+        "import matplotlib\n"
+        "assert matplotlib.get_backend().lower() == 'agg', matplotlib.get_backend()\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr

@@ -5,7 +5,6 @@ from fsdd_pipeline.audio.realistic_takes import (
     CLICK_ZONE_S,
     LEAD_S,
     REALISTIC_TRANSFORMS,
-    TakeAugmentation,
     coloured_noise,
     low_quality_channel,
     noise_take,
@@ -139,14 +138,3 @@ def test_realistic_transforms_follow_the_robustness_convention():
             assert 2.0 * RATE <= len(samples) <= 3.0 * RATE, name
     dc, _ = REALISTIC_TRANSFORMS["take_dc_offset"](clip, RATE, np.random.default_rng(0))
     assert 0.02 <= abs(np.mean(dc)) <= 0.1
-
-
-def test_take_augmentation_draws_within_its_ranges():
-    augmentation = TakeAugmentation(duration_s=(2.0, 2.5), snr_db=(20.0, 20.0), dc_offset=0.0)
-    assert augmentation.as_dict()["snr_db"] == (20.0, 20.0)
-    rng = np.random.default_rng(0)
-    word = tone()
-    for _ in range(5):
-        take = augmentation.apply(word, RATE, rng)
-        assert 2.0 * RATE <= len(take.samples) <= 2.5 * RATE + 1
-        assert take.word_end - take.word_start == len(word)

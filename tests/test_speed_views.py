@@ -7,7 +7,8 @@ import soundfile
 from sklearn.linear_model import LogisticRegression
 
 from fsdd_pipeline.errors import ConfigError
-from fsdd_pipeline.features.embedding import EmbeddingParams
+from fsdd_pipeline.features.embedding import EmbeddingParams, SpeechEmbedder
+from fsdd_pipeline.features.librosa_runtime import load_librosa
 from fsdd_pipeline.features.spectral import FeatureParams, extract_features
 from fsdd_pipeline.models.builders import build_sklearn_model
 from fsdd_pipeline.models.frame_logreg import PooledFrameLogisticRegression
@@ -29,9 +30,16 @@ def clip(fsdd_subset):
     return samples
 
 
-def test_a_view_at_speed_one_is_the_embedding_itself(clip):
-    matrices = extract_features(clip, params_with([1.0]), ("embedding", SPEED_VIEWS))
-    np.testing.assert_array_equal(matrices[SPEED_VIEWS], matrices["embedding"])
+def test_each_view_is_the_embedding_of_the_clip_resampled_by_its_speed(clip):
+    """Against an embedding computed apart: librosa's resampling and a new embedder."""
+    librosa = load_librosa("features")
+    params = params_with([0.85, 1.0, 1.15])
+    views = extract_features(clip, params, (SPEED_VIEWS,))[SPEED_VIEWS]
+    embedder = SpeechEmbedder(params.embedding)
+    for index, speed in enumerate(params.embedding.speeds):
+        played = librosa.resample(clip, orig_sr=speed, target_sr=1.0)
+        expected = embedder.embed(played, 8000).T  # a short clip: 9 frames at every speed
+        np.testing.assert_array_equal(views[96 * index : 96 * (index + 1)], expected)
 
 
 def test_views_are_stacked_by_speed_with_the_clips_frames_and_deterministic(clip):

@@ -4,7 +4,9 @@ five tiny models on a small real subset of FSDD (the scenario .test/config_train
 import hashlib
 import itertools
 import json
+import os
 import re
+import shutil
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -17,6 +19,7 @@ import yaml
 
 from .conftest import PROJECT, make_workdir, run_snakemake
 from .servers import BIN, background_server, free_port
+from .test_relocation import paths_in_store
 from .workflow_copy import scenario_config
 
 pytestmark = pytest.mark.e2e
@@ -325,3 +328,40 @@ def test_mlflow_server_shows_runs_artifacts_and_champion(workdir, tracking_serve
     )["model_version"]
     assert alias["run_id"] == runs[champion["model"]]["info"]["run_id"] == champion["run_id"]
     assert "champion" in alias["aliases"] and int(alias["version"]) == champion["version"]
+
+
+def test_a_copied_project_whose_original_is_gone_predicts_with_its_own_champion(
+    workdir, fsdd_subset, tmp_path, capsys
+):
+    """The trained project copied elsewhere and the original moved away: fsdd-predict
+    --project-dir loads the champion from the copy's store and artifacts, as before."""
+    from fsdd_pipeline.serving.cli import main
+
+    wavs = [str(path) for path in sorted(fsdd_subset.glob("*_george_0.wav"))[:3]]
+
+    def predict(project):
+        saved = dict(os.environ)
+        capsys.readouterr()
+        try:
+            code = main(["--project-dir", str(project), "--json", "--all-probabilities", *wavs])
+        finally:
+            mlflow.set_tracking_uri(None)
+            os.environ.clear()
+            os.environ.update(saved)
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        return json.loads(out)
+
+    before = predict(workdir)
+    copy = tmp_path / "elsewhere" / "project"
+    shutil.copytree(workdir, copy, symlinks=True)
+    gone = workdir.with_name(f"{workdir.name}-gone")
+    workdir.rename(gone)
+    try:
+        after = predict(copy)
+        store_paths = paths_in_store(copy / "results/mlflow/mlflow.db")
+    finally:
+        gone.rename(workdir)
+    assert after == before
+    assert store_paths and all(str(workdir) not in path for path in store_paths)
+    assert any(str(copy) in path for path in store_paths)

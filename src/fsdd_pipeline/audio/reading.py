@@ -165,10 +165,11 @@ def wav_data_shortfall(handle):
 def reject_if_no_speech(samples, sample_rate, source):
     """Raise RecordingError unless the mono clip may hold speech.
 
-    A simple stand-in for an endpoint detector: a clip is refused when its loudest
-    32 ms frame is below SPEECH_MIN_LEVEL_DBFS (digital silence, dither) or when its
-    average spectrum is as flat as white noise (spectral flatness >= NOISE_MIN_FLATNESS:
-    hiss, dither or noise at any level; speech concentrates its power in a few bands).
+    A check of the whole clip before endpoint detection (fsdd_pipeline.audio.endpoint)
+    looks for its word: a clip is refused when its loudest 32 ms frame is below
+    SPEECH_MIN_LEVEL_DBFS (digital silence, dither) or when its average spectrum is as flat
+    as white noise (spectral flatness >= NOISE_MIN_FLATNESS: hiss, dither or noise at any
+    level; speech concentrates its power in a few bands).
     """
     frame = analysis_frame(sample_rate)
     padded = np.pad(samples, (0, max(0, frame - samples.size)))
@@ -190,18 +191,6 @@ def reject_if_no_speech(samples, sample_rate, source):
             f"no speech: the spectrum is as flat as noise (spectral flatness "
             f"{flatness:.2f} >= {NOISE_MIN_FLATNESS})",
         )
-
-
-def prepare_samples(
-    samples,
-    file_rate,
-    sample_rate,
-    endpoint=None,
-    min_duration_s=MIN_DURATION_S,
-    source="<samples>",
-):
-    """prepare_clip's samples alone."""
-    return prepare_clip(samples, file_rate, sample_rate, endpoint, min_duration_s, source)[0]
 
 
 def prepare_clip(

@@ -4,14 +4,14 @@ FSDD clips are trimmed, quiet and clean; a real recording is a longer take with 
 somewhere in it, a noise floor (often coloured: hum, rumble), a DC offset, clicks where
 recording starts and stops, or a band-limited, clipping channel. ``place_in_take`` builds
 such a take and says where the word is, so one synthesizer serves the robustness
-transforms, the endpoint benchmark and tests, and training-time augmentation.
+transforms, the endpoint benchmark and tests.
 
 Functions take 1-D float samples and draw their randomness from a
 ``numpy.random.Generator``, so every result is reproducible from a seed.
 """
 
 from collections import OrderedDict
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -165,39 +165,6 @@ def low_quality_channel(samples, sample_rate, low_hz=300.0, high_hz=3400.0, clip
     if clip_level == 0.0:
         return filtered.astype(np.float32)
     return np.clip(filtered / clip_level, -1.0, 1.0).astype(np.float32)
-
-
-@dataclass(frozen=True)
-class TakeAugmentation:
-    """Random realistic takes for training: each setting is a (low, high) range drawn uniformly.
-
-    ``dc_offset`` is the largest offset magnitude (random sign); ``click_probability`` the
-    chance of edge clicks; ``noise_colors`` the colours drawn from with equal chance.
-    """
-
-    duration_s: tuple[float, float] = (2.0, 3.0)
-    snr_db: tuple[float, float] = (15.0, 40.0)
-    noise_colors: tuple[str, ...] = ("white", "pink", "brown")
-    dc_offset: float = 0.05
-    gain_db: tuple[float, float] = (-20.0, 0.0)
-    click_probability: float = 0.5
-
-    def as_dict(self):
-        return asdict(self)
-
-    def apply(self, samples, sample_rate, rng):
-        """One random take holding the clip (see ``place_in_take``)."""
-        return place_in_take(
-            samples,
-            sample_rate,
-            rng,
-            duration_s=rng.uniform(*self.duration_s),
-            snr_db=rng.uniform(*self.snr_db),
-            noise_color=str(rng.choice(self.noise_colors)),
-            dc_offset=rng.uniform(-self.dc_offset, self.dc_offset),
-            gain_db=rng.uniform(*self.gain_db),
-            edge_clicks=bool(rng.random() < self.click_probability),
-        )
 
 
 def _take_transform(name, snr_db, noise_color="white", dc_offset=False, edge_clicks=False):

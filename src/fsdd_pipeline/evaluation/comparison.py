@@ -1,13 +1,10 @@
 """The model comparison table and figure."""
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from fsdd_pipeline.labels import HISTORY_COLUMNS  # noqa: E402
+from fsdd_pipeline.evaluation.plots import pyplot
+from fsdd_pipeline.labels import HISTORY_COLUMNS
 
 COLUMNS = [
     "model",
@@ -123,6 +120,7 @@ def markdown_table(frame):
 def plot_comparison(frame):
     """Grouped bars of test accuracy and test macro F1 per model, the champion (the row whose
     ``selection`` says so) shaded and named on its tick label."""
+    plt = pyplot()
     metrics = {"test accuracy": "test_accuracy", "test macro F1": "test_f1_macro"}
     models = frame["model"].astype(str).tolist()
     positions = np.arange(len(models))

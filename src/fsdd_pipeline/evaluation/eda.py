@@ -1,13 +1,9 @@
 """Exploratory figures of the combined dataset."""
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
-
-from fsdd_pipeline.features.codec import unflatten_feature  # noqa: E402
+from fsdd_pipeline.evaluation.plots import pyplot
+from fsdd_pipeline.features.codec import unflatten_feature
 from fsdd_pipeline.features.librosa_runtime import load_librosa
 
 DIGITS = range(10)
@@ -15,6 +11,7 @@ SPLIT_COLOURS = {"train": "#4C72B0", "val": "#DD8452", "test": "#55A868"}
 
 
 def _digit_grid(title):
+    plt = pyplot()
     figure, axes = plt.subplots(2, 5, figsize=(17, 7), sharey=True, layout="constrained")
     figure.suptitle(title)
     return figure, axes.ravel()
@@ -22,6 +19,7 @@ def _digit_grid(title):
 
 def plot_durations(dataset):
     """Durations after endpointing, per digit, and how much endpointing cut."""
+    plt = pyplot()
     figure, (hist, box, cut) = plt.subplots(1, 3, figsize=(19, 4.5))
     hist.hist(dataset["duration_s"], bins=50, color="#4C72B0")
     hist.set(xlabel="duration after endpointing (s)", ylabel="recordings", title="Durations")
@@ -40,6 +38,7 @@ def plot_durations(dataset):
 
 
 def plot_rms(dataset):
+    plt = pyplot()
     figure, axes = plt.subplots(1, 2, figsize=(13, 4.5), sharey=True)
     for axis, column in zip(axes, ("digit", "speaker"), strict=True):
         stats = dataset.groupby(column)["rms"].agg(["mean", "std"])
@@ -50,6 +49,7 @@ def plot_rms(dataset):
 
 
 def plot_counts(dataset):
+    plt = pyplot()
     figure, axes = plt.subplots(1, 2, figsize=(13, 4.5))
     for axis, column in zip(axes, ("digit", "speaker"), strict=True):
         counts = dataset.groupby([column, "split"]).size().unstack(fill_value=0)
@@ -87,6 +87,7 @@ def plot_feature_examples(dataset, feature, params):
     """One example of ``feature`` per digit, the first recording of that digit by name."""
     load_librosa()  # compiles librosa's kernels safely before librosa.display uses them
     import librosa.display
+    from matplotlib.ticker import MaxNLocator
 
     labels = {
         "mfcc": ("MFCC per digit", "MFCC coefficient", None),

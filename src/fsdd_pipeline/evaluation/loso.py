@@ -3,12 +3,10 @@
 import tempfile
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+from fsdd_pipeline.evaluation.plots import pyplot
 
 
 def fold_splits(dataset, held_out):
@@ -101,6 +99,7 @@ def plot_accuracy_per_speaker(per_speaker_by_model):
     """Grouped bars: held-out speaker on x, one bar per model, each labelled upright with its
     accuracy (side by side they would overlap); mean ± sd of every model in the legend,
     beside the axes so that it covers no bar."""
+    plt = pyplot()
     models = list(per_speaker_by_model)
     speakers = sorted({s for frame in per_speaker_by_model.values() for s in frame["speaker"]})
     width = 0.8 / max(len(models), 1)

@@ -1,12 +1,8 @@
 """Evaluation of a 10-class digit classifier: metrics, reports and figures."""
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from sklearn.metrics import (  # noqa: E402
+import numpy as np
+import pandas as pd
+from sklearn.metrics import (
     accuracy_score,
     auc,
     classification_report,
@@ -15,11 +11,12 @@ from sklearn.metrics import (  # noqa: E402
     roc_auc_score,
     roc_curve,
 )
-from sklearn.preprocessing import label_binarize  # noqa: E402
+from sklearn.preprocessing import label_binarize
 
-from fsdd_pipeline.io import save_figure, write_csv, write_json, write_text  # noqa: E402
-from fsdd_pipeline.labels import LABELS, PROB_COLUMNS  # noqa: E402
-from fsdd_pipeline.planning.evaluation_files import EVALUATION_FILES  # noqa: E402
+from fsdd_pipeline.evaluation.plots import pyplot
+from fsdd_pipeline.io import save_figure, write_csv, write_json, write_text
+from fsdd_pipeline.labels import LABELS, PROB_COLUMNS
+from fsdd_pipeline.planning.evaluation_files import EVALUATION_FILES
 
 
 def _validate(y_true, proba):
@@ -154,6 +151,7 @@ def _annotated_matrix(axis, matrix, fmt, title, vmax):
 
 def plot_confusion_matrix(confusion):
     """Counts and row-normalised confusion matrices side by side."""
+    plt = pyplot()
     counts = np.asarray(confusion, dtype=float)
     totals = counts.sum(axis=1, keepdims=True)
     normalised = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
@@ -170,6 +168,7 @@ def plot_confusion_matrix(confusion):
 
 def plot_roc_curves(y_true, proba):
     """One-vs-rest ROC curve per digit plus micro- and macro-average curves."""
+    plt = pyplot()
     y_true, proba = _validate(y_true, proba)
     y_binary = label_binarize(y_true, classes=LABELS)
     valid = _rocable_classes(y_binary)

@@ -45,13 +45,14 @@ class EmbeddingParams:
     """What determines a clip's embedding (all from config).
 
     ``min_seconds``: shorter clips are padded with silence on both sides to this length,
-    the word in the middle (1 s gives 3 embedding frames; never less than one window).
+    the word in the middle (1.5 s gives 9 embedding frames; never less than one window).
     ``speeds``: the clip is also embedded played at each of these speeds (its speed views,
     fsdd_pipeline.models.speed_views); empty: no views.
     """
 
-    min_seconds: float = 1.0
-    speeds: tuple = ()
+    # The config schema's defaults (a test keeps FeatureParams() equal to the default config).
+    min_seconds: float = 1.5
+    speeds: tuple = (0.85, 1.15)
 
     def __post_init__(self):
         # From config the speeds come as a list; a tuple keeps the settings hashable.
@@ -88,7 +89,8 @@ def model_files():
 
 @functools.cache
 def model_sha256():
-    """{"melspectrogram": hex digest, "embedding": hex digest}, to record with a run."""
+    """{"melspectrogram": hex digest, "embedding": hex digest}: every run of a model that
+    reads the embedding records them as tags (tracking.runs.embedding_model_tags)."""
     return {
         name: hashlib.sha256(path.read_bytes()).hexdigest() for name, path in model_files().items()
     }
@@ -253,9 +255,3 @@ def get_embedder(params=None, threads=1):
 @functools.cache
 def _shared_embedder(params, threads):
     return SpeechEmbedder(params, threads)
-
-
-def pool_embeddings(frames):
-    """One vector per clip: the mean, max and standard deviation of every dimension (288)."""
-    frames = np.asarray(frames, dtype=np.float32)
-    return np.concatenate([frames.mean(axis=0), frames.max(axis=0), frames.std(axis=0)])

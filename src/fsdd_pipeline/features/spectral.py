@@ -11,6 +11,7 @@ from fsdd_pipeline.audio.endpoint import EndpointParams
 from fsdd_pipeline.audio.reading import MIN_DURATION_S
 from fsdd_pipeline.features.embedding import EMBEDDING_SIZE, EmbeddingParams, get_embedder
 from fsdd_pipeline.features.librosa_runtime import load_librosa
+from fsdd_pipeline.features.pooling import fit_frames
 from fsdd_pipeline.planning.feature_names import FEATURE_NAMES, SPEED_VIEWS
 
 CHROMA_BINS = 12
@@ -110,18 +111,8 @@ def _speed_views(samples, params, embedder):
     views = []
     for speed in params.embedding.speeds:
         view = embedder.embed(change_speed(samples, speed), params.sample_rate)
-        views.append(_fit_frames(view, frames, silence).T)
+        views.append(fit_frames(view.T, frames, silence, pad="around").T)
     return np.concatenate(views, axis=0)
-
-
-def _fit_frames(sequence, frames, pad_frame):
-    """(T, rows) -> (frames, rows): centre-cropped, or padded with ``pad_frame`` around it."""
-    extra = len(sequence) - frames
-    if extra >= 0:
-        return sequence[extra // 2 : extra // 2 + frames]
-    missing = -extra
-    pad = np.repeat(pad_frame[None, :], missing, axis=0)
-    return np.concatenate([pad[: missing // 2], sequence, pad[missing // 2 :]])
 
 
 def _spectral_features(samples, params, features):

@@ -96,7 +96,9 @@ def build_crnn(config, spec, train_x):
 
 
 def build_mlp(config, spec, train_x):
-    """The seed MLP: mean-MFCC vector, Dense 128-256-128 with ReLU and dropout, softmax."""
+    """A dense network on one pooled vector per clip: the normalized input, a ReLU layer of
+    each of ``dense_units`` with ``dropout`` after it, softmax (the seed MLP: 40 mean MFCCs,
+    128-256-128; emb_mlp: the pooled embedding, 256)."""
     keras = _keras()
     inputs, x = _normalized_input(spec, train_x, config)
     return keras.Model(inputs, _classifier_head(x, config["dense_units"], config["dropout"]))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fsdd_pipeline.features.pooling import summary_statistics
+from fsdd_pipeline.features.pooling import fit_frames, summary_statistics
 from fsdd_pipeline.features.spectral import FeatureParams, silence_frame
 from fsdd_pipeline.planning.feature_names import FEATURE_NAMES, SPEED_VIEWS
 
@@ -119,17 +119,6 @@ class InputSpec:
         return cls.from_dict(json.loads((Path(directory) / INPUT_SPEC_FILE).read_text()))
 
 
-def pad_or_crop(matrix, frames, pad_column):
-    """(rows, T) matrix -> (frames, rows): silence-padded at the end, or centre-cropped."""
-    length = matrix.shape[1]
-    if length >= frames:
-        start = (length - frames) // 2
-        return np.ascontiguousarray(matrix[:, start : start + frames].T)
-    padded = np.repeat(pad_column[None, :], frames, axis=0)
-    padded[:length] = matrix.T
-    return padded
-
-
 def _pooled_stats(matrix):
     deltas = np.diff(matrix, axis=1) if matrix.shape[1] > 1 else np.zeros_like(matrix)
     parts = []
@@ -152,7 +141,7 @@ def _clip_example(matrices, spec):
     if spec.pooling == "sequence":
         return np.concatenate(
             [
-                pad_or_crop(matrices[f], spec.frames, silence_frame(f, spec.feature_params))
+                fit_frames(matrices[f], spec.frames, silence_frame(f, spec.feature_params))
                 for f in spec.features
             ],
             axis=1,

@@ -204,11 +204,11 @@ def train_model(
 
 def plot_training_curves(result, model_name):
     """Accuracy and loss vs epochs (Keras), or vs training examples (learning curve)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
+
+    from fsdd_pipeline.evaluation.plots import pyplot
+
+    plt = pyplot()
 
     curve, x_column, x_label = result.history, "epoch", "epoch"
     if result.learning_curve is not None:

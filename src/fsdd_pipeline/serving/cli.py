@@ -23,6 +23,7 @@ from fsdd_pipeline.planning.naming import (
     unsupported_format,
 )
 from fsdd_pipeline.planning.tracking_uri import sqlite_file
+from fsdd_pipeline.tracking.relocation import follow_project
 from fsdd_pipeline.tracking.store import CHAMPION_ALIAS, DEFAULT_REGISTERED_MODEL, project_tracking
 
 MODELS_DIR = Path("results/models")
@@ -205,6 +206,8 @@ def opened_store(model_uri, tracking_uri, missing_hint):
     if needs_store and store is not None and not store.is_file():
         # Opening a missing sqlite store would create an empty one.
         raise NoModelError(f"no MLflow store at {store}: {missing_hint}")
+    if needs_store and store is not None:
+        follow_project(store)  # a moved or copied project's store points into it
 
     import mlflow
     from mlflow.exceptions import MlflowException

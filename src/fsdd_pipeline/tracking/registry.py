@@ -4,15 +4,49 @@ alias every user of the registry loads."""
 import contextlib
 from pathlib import Path
 
+from fsdd_pipeline.tracking.relocation import relocated
 from fsdd_pipeline.tracking.store import CHAMPION_ALIAS, use_store
 
 # The artifact of a raw-audio model (serving.pyfunc) that holds the trained model's folder.
 MODEL_DIR_ARTIFACT = "model_dir"
 
+REGISTERED_MODEL_DESCRIPTION = (
+    "Spoken-digit classifier of the fsdd-pipeline: takes raw audio (base64 WAV/FLAC bytes or "
+    "samples and their rate) and gives the digit and its ten probabilities. Load the best "
+    "model with the alias 'champion' (models:/<name>@champion, or `fsdd-predict`); each "
+    "version's description says why it won, and a version replaced as champion is tagged "
+    "superseded_by_version."
+)
+SUPERSEDED_TAG = "superseded_by_version"
+
+
+def _mark_superseded(client, registered_name, new_version, model_name):
+    """Tag and describe the version the alias leaves, if another: superseded by which."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        previous = client.get_model_version_by_alias(registered_name, CHAMPION_ALIAS)
+    except MlflowException:  # no champion yet
+        return
+    if previous.version == new_version.version:
+        return
+    client.set_model_version_tag(
+        registered_name, previous.version, SUPERSEDED_TAG, str(new_version.version)
+    )
+    client.update_model_version(
+        registered_name,
+        previous.version,
+        description=(
+            f"Superseded as champion by version {new_version.version} ({model_name}). "
+            f"{previous.description or ''}"
+        ).strip(),
+    )
+
 
 def register_champion(tracking, model_name, run_id, model_uri, reason):
     """Register the run's raw-audio model (once per run) and point 'champion' at it;
-    ``reason`` (why it won) becomes the version's description."""
+    ``reason`` (why it won) becomes the version's description, and the version the alias
+    leaves is marked superseded."""
     mlflow = use_store(tracking)
     registered_name = tracking["registered_model"]
     client = mlflow.MlflowClient()
@@ -29,7 +63,11 @@ def register_champion(tracking, model_name, run_id, model_uri, reason):
             registered_name,
             tags={"model": model_name, "run_id": run_id, "dataset_digest": digest},
         )
+    _mark_superseded(client, registered_name, version, model_name)
+    if SUPERSEDED_TAG in (version.tags or {}):  # champion again
+        client.delete_model_version_tag(registered_name, version.version, SUPERSEDED_TAG)
     client.set_registered_model_alias(registered_name, CHAMPION_ALIAS, version.version)
+    client.update_registered_model(registered_name, description=REGISTERED_MODEL_DESCRIPTION)
     client.update_model_version(
         registered_name,
         version.version,
@@ -67,11 +105,12 @@ def local_registered_model(database, name, alias):
             sqlite3.connect(f"{Path(database).resolve().as_uri()}?mode=ro", uri=True)
         ) as connection:
             row = connection.execute(query, (name, alias)).fetchone()
+            if row is None:
+                return None
+            # A moved project's store that nobody may rewrite: its paths mapped here.
+            location = relocated(connection, database, row[0] or row[1])
     except sqlite3.Error:
         return None
-    if row is None:
-        return None
-    location = row[0] or row[1]
     parsed = urlparse(location)
     if parsed.scheme not in ("", "file"):
         return None

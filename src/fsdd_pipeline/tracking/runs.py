@@ -22,7 +22,11 @@ RECORDED_VERSIONS = (
     "tensorflow",
     "keras",
     "librosa",
+    "soxr",
+    "soundfile",
     "onnxruntime",
+    "onnx",
+    "openwakeword",
     "mlflow",
 )
 
@@ -130,9 +134,21 @@ def flatten_params(params, prefix=""):
     return flat
 
 
+def embedding_model_tags(model_config):
+    """{"embedding_model_sha256.<file>": digest} of the speech embedding's two model files
+    when the model reads the embedding ({} otherwise: they are hashed only then, once per
+    process)."""
+    if "embedding" not in model_config.get("features", ()):
+        return {}
+    from fsdd_pipeline.features.embedding import model_sha256
+
+    return {f"embedding_model_sha256.{name}": digest for name, digest in model_sha256().items()}
+
+
 def run_tags(name, config, rule, dataset_path=None, **extra):
     """Tags of every run: which model, the code (commit, and the Snakemake rule and script
-    as the run's source, not Snakemake's temporary copy of the script), the dataset."""
+    as the run's source, not Snakemake's temporary copy of the script), the libraries and,
+    for a model that reads it, the embedding model's files, the dataset."""
     tags = {
         "model": name,
         "model_type": config["type"],
@@ -141,6 +157,7 @@ def run_tags(name, config, rule, dataset_path=None, **extra):
         "mlflow.source.type": "JOB",
         "workdir": str(Path.cwd()),
         **library_versions(),
+        **embedding_model_tags(config),
         **job_tags(),
         **extra,
     }

@@ -1,12 +1,14 @@
 """The MLflow tracking store and its experiment: where runs go, created once before any
 parallel writer. Importing this module does not import MLflow."""
 
+import json
 import logging
 import os
 from pathlib import Path
 
 from fsdd_pipeline.locks import exclusive_lock
 from fsdd_pipeline.planning.tracking_uri import SQLITE_PREFIX, sqlite_file
+from fsdd_pipeline.tracking.relocation import ARTIFACTS_DIR_NAME, relocate_store
 
 log = logging.getLogger(__name__)
 
@@ -14,10 +16,39 @@ CHAMPION_ALIAS = "champion"
 # The registry name when no project config names one (the config schema's default; a test
 # keeps the two equal).
 DEFAULT_REGISTERED_MODEL = "fsdd-digit-classifier"
-# MLflow 3's UI opens an experiment of this kind on its training runs (not the GenAI view).
-EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
-# Artifacts of a SQLite store go beside it (under results/), not into ./mlruns.
-ARTIFACTS_DIR_NAME = "artifacts"
+# The metric the comparison ranks models by (held by each model's LOSO parent run).
+RANKING_METRIC = "loso_mean_accuracy"
+# A view of the runs table the UI loads by this key (?viewStateShareKey=): ranked by
+# RANKING_METRIC, with the metrics that rank the models as columns (MLflow's default shows no
+# metric). Read by MLflow 3.17's UI from the experiment tag mlflow.sharedViewState.<key>.
+RANKING_VIEW_KEY = "fsdd-ranking"
+RANKING_VIEW = {
+    "orderByKey": f"metrics.`{RANKING_METRIC}`",
+    "orderByAsc": False,
+    "selectedColumns": [
+        f"metrics.`{RANKING_METRIC}`",
+        "metrics.`loso_min_accuracy`",
+        "metrics.`test_accuracy`",
+        "metrics.`test_f1_macro`",
+        "attributes.`Models`",
+    ],
+}
+# The experiment's kind, description (the UI's description field) and ranked view, set on
+# every opening. MLflow 3.17's UI opens on its GenAI overview whatever the kind: fsdd-ui
+# opens the runs.
+EXPERIMENT_TAGS = {
+    f"mlflow.sharedViewState.{RANKING_VIEW_KEY}": json.dumps(RANKING_VIEW),
+    "mlflow.experimentKind": "custom_model_development",
+    "mlflow.note.content": (
+        "Spoken-digit recognition on the Free Spoken Digit Dataset (fsdd-pipeline). One run "
+        "per model's training, holding its parameters, per-epoch metrics, official-split "
+        "evaluation (test_accuracy) and robustness metrics; one per model's "
+        "leave-one-speaker-out evaluation (loso_mean_accuracy, which ranks the models), its "
+        "folds nested under it. The best model is the registered model's version with the "
+        "alias 'champion'; results/comparison/comparison.md explains the choice. Open with "
+        "`fsdd-ui` to see the runs ranked."
+    ),
+}
 # 'val_accuracy' is the per-epoch series of training; the evaluation must not append to it.
 PER_EPOCH_VAL_ACCURACY = "val_accuracy"
 
@@ -30,18 +61,23 @@ def _mlflow():
 
 
 def project_tracking(project_dir):
-    """``tracking.uri`` and ``tracking.registered_model`` of a project's config/config.yaml
-    (a relative SQLite path resolved against the project); None values without a config."""
+    """``tracking.uri``, ``tracking.registered_model`` and ``tracking.experiment`` of a
+    project's config/config.yaml (a relative SQLite path resolved against the project); None
+    values without a config."""
     import yaml
 
     path = Path(project_dir) / "config" / "config.yaml"
     if not path.is_file():
-        return {"uri": None, "registered_model": None}
+        return {"uri": None, "registered_model": None, "experiment": None}
     tracking = yaml.safe_load(path.read_text())["tracking"]
     uri, database = tracking["uri"], sqlite_file(tracking["uri"])
     if database is not None and not database.is_absolute():
         uri = f"{SQLITE_PREFIX}{(Path(project_dir) / database).resolve()}"
-    return {"uri": uri, "registered_model": tracking["registered_model"]}
+    return {
+        "uri": uri,
+        "registered_model": tracking["registered_model"],
+        "experiment": tracking["experiment"],
+    }
 
 
 def init_tracking(uri, experiment):
@@ -67,7 +103,7 @@ def init_tracking(uri, experiment):
             # Another workflow on the same server created it a moment ago.
             experiment_id = mlflow.get_experiment_by_name(experiment).experiment_id
     client = mlflow.MlflowClient()
-    for key, value in EXPERIMENT_KIND.items():
+    for key, value in EXPERIMENT_TAGS.items():
         client.set_experiment_tag(experiment_id, key, value)
     log.info("tracking store %s, experiment %s (id %s)", uri, experiment, experiment_id)
     return {"tracking_uri": uri, "experiment": experiment, "experiment_id": experiment_id}
@@ -77,13 +113,16 @@ def use_store(tracking):
     """Point MLflow at the configured store and experiment; returns the mlflow module.
 
     A SQLite store is created (tables and experiment) under a lock if it is missing, so no
-    path, however started, writes to an uninitialized store or races another on creating it.
+    path, however started, writes to an uninitialized store or races another on creating it;
+    an existing one that was moved with its project first follows it (tracking.relocation).
     """
     mlflow = _mlflow()
     database = sqlite_file(tracking["uri"])
     if database is not None:
         # The first creation of a SQLite store is not safe in parallel.
         with exclusive_lock(f"{database}.lock"):
+            if database.is_file():
+                relocate_store(database)
             init_tracking(tracking["uri"], tracking["experiment"])
     mlflow.set_tracking_uri(tracking["uri"])
     mlflow.set_experiment(tracking["experiment"])
