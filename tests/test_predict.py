@@ -360,6 +360,25 @@ def test_a_read_only_store_gives_its_champion_without_importing_mlflow(
     assert [probabilities(r).tolist() for r in got] == [probabilities(r).tolist() for r in expected]
 
 
+def test_a_read_only_copy_of_a_store_gives_the_champion_in_the_copy(registry, tmp_path):
+    """A copied store that cannot be rewritten: its recorded paths point into the original,
+    and the champion's folder is found in the copy, with nothing written."""
+    from fsdd_pipeline.tracking.registry import local_registered_model
+
+    store = Path(registry.uri.removeprefix("sqlite:///")).parent
+    copy = tmp_path / "copy"
+    shutil.copytree(store, copy)
+    with read_only(copy):
+        folder = local_registered_model(copy / "mlflow.db", REGISTERED, "champion")
+        assert folder is not None and folder.is_relative_to(copy)
+        assert (
+            DigitClassifier.load(folder).spec
+            == DigitClassifier.load(
+                local_registered_model(store / "mlflow.db", REGISTERED, "champion")
+            ).spec
+        )
+
+
 def test_pyfunc_takes_samples_and_names_bad_rows(registry, test_wavs):
     import mlflow
 
