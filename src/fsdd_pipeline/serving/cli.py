@@ -47,6 +47,16 @@ def build_parser():
     parser.add_argument(
         "paths", nargs="+", metavar="PATH", help="a WAV/FLAC file, or a folder of them"
     )
+    add_model_source_arguments(parser)
+    parser.add_argument(
+        "--all-probabilities", action="store_true", help="also show the 10 class probabilities"
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    return parser
+
+
+def add_model_source_arguments(parser):
+    """The options choosing the model (make_predictor reads them); fsdd-enroll shares them."""
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--model", metavar="NAME", help="the trained model results/models/NAME/")
     source.add_argument("--model-dir", metavar="DIR", help="a trained model folder")
@@ -72,11 +82,6 @@ def build_parser():
         type=Path,
         help="project folder holding results/ (default: the current folder)",
     )
-    parser.add_argument(
-        "--all-probabilities", action="store_true", help="also show the 10 class probabilities"
-    )
-    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    return parser
 
 
 def collect_files(paths):
