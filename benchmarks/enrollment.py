@@ -12,6 +12,7 @@ draw other takes. Features come from the workflow's dataset (results/dataset).
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -121,6 +122,23 @@ def summary(results):
     return per_speaker
 
 
+def report_tables(table, results, repeats):
+    """The report's tables: accuracy (%) per k and held-out speaker, and enrollment time."""
+    shown = (table * 100).round(2).reset_index()
+    shown.insert(0, "takes per digit", shown.pop("k").map(lambda k: k or "none"))
+    seconds = results[results["k"] > 0].groupby("k")["seconds"].median().round(2)
+    name = (
+        f"Held-out speaker's other takes right (%), enrolled with k takes per digit "
+        f"(mean of {repeats} draws; none: the fold's champion)"
+    )
+    return {
+        name: shown.drop(columns="weight").to_dict(orient="records"),
+        "Seconds to adapt the model (median)": [
+            {"takes per digit": int(k), "seconds": float(v)} for k, v in seconds.items()
+        ],
+    }
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", type=Path, default=Path("results/dataset/features.parquet"))
@@ -139,20 +157,18 @@ def main(argv=None):
         dataset, config, args.model, args.ks, args.repeats, args.weights, args.seed, args.cache
     )
     table = summary(results)
-    print(table.round(4).to_string())
-    if args.json:
-        from fsdd_pipeline.io import write_json
+    from benchmarks.report import machine_description, write_report
 
-        write_json(
-            {
-                "model": args.model,
-                "repeats": args.repeats,
-                "seed": args.seed,
-                "table": json.loads(table.reset_index().to_json(orient="records")),
-                "runs": json.loads(results.to_json(orient="records")),
-            },
-            args.json,
-        )
+    write_report(
+        {
+            "command": "nice -n 10 python -m benchmarks.enrollment "
+            + " ".join(argv if argv is not None else sys.argv[1:]),
+            "machine": machine_description(),
+            "tables": report_tables(table, results, args.repeats),
+            "runs": json.loads(results.to_json(orient="records")),
+        },
+        args.json,
+    )
 
 
 if __name__ == "__main__":

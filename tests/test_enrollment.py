@@ -17,6 +17,7 @@ from fsdd_pipeline.models.builders import build_sklearn_model
 from fsdd_pipeline.models.classifier import DigitClassifier
 from fsdd_pipeline.models.inputs import InputSpec, inputs_from_frame
 from fsdd_pipeline.planning.naming import parse_recording_name
+from fsdd_pipeline.tracking.store import DEFAULT_REGISTERED_MODEL
 from fsdd_pipeline.voices.enroll_cli import main as enroll_main
 from fsdd_pipeline.voices.enrollment import ENROLLMENT_FILE
 
@@ -114,28 +115,50 @@ def test_personal_model_serves_as_a_pyfunc_like_the_cli(fsdd_subset, personal, c
     assert answer["digit"].tolist() == [r["digit"] for r in records]
 
 
-def test_enrollment_registers_the_personal_model(fsdd_subset, base_model_dir, tmp_path, capsys):
+def test_enrolls_from_the_registered_champion_and_registers_the_result(
+    fsdd_subset, base_model_dir, tmp_path, capsys
+):
+    """Without a model option the registered champion is enrolled from (as fsdd-predict
+    uses it); --register puts the personal model into the same store."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    from fsdd_pipeline.serving.pyfunc import log_audio_model
+
     uri = f"sqlite:///{tmp_path}/mlflow.db"
+    with restored_environment():
+        mlflow.set_tracking_uri(uri)
+        experiment = mlflow.create_experiment("enroll-test", (tmp_path / "artifacts").as_uri())
+        with mlflow.start_run(experiment_id=experiment):
+            info = log_audio_model(base_model_dir)
+        version = mlflow.register_model(info.model_uri, DEFAULT_REGISTERED_MODEL)
+        MlflowClient().set_registered_model_alias(
+            DEFAULT_REGISTERED_MODEL, "champion", version.version
+        )
     takes = recordings(fsdd_subset, PERSON, takes=(1,))
     code, out, err = enroll(
         capsys,
         *takes,
-        "--model-dir",
-        base_model_dir,
+        "--tracking-uri",
+        uri,
+        "--registered-name",
+        DEFAULT_REGISTERED_MODEL,
         "--output",
         tmp_path / "me",
         "--register",
         "george-digits",
-        "--tracking-uri",
-        uri,
     )
     assert code == 0, err
     assert "registered as george-digits version 1" in out
+    record = json.loads((tmp_path / "me" / ENROLLMENT_FILE).read_text())
+    assert record["base_model"] == f"models:/{DEFAULT_REGISTERED_MODEL}@champion"
+    others = recordings(fsdd_subset, PERSON, takes=(5, 6))
+    expected, records = accuracy(capsys, tmp_path / "me", others)
     code, out, err = run_cli(
-        capsys, "--json", "--tracking-uri", uri, "--model-uri", "models:/george-digits/1", takes[0]
+        capsys, "--json", "--tracking-uri", uri, "--model-uri", "models:/george-digits/1", *others
     )
     assert code == 0, err
-    assert json.loads(out)[0]["digit"] == 0
+    assert [r["digit"] for r in json.loads(out)] == [r["digit"] for r in records]
 
 
 def test_a_missing_digit_is_refused_naming_it(fsdd_subset, base_model_dir, tmp_path, capsys):

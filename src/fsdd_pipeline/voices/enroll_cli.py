@@ -32,6 +32,9 @@ from fsdd_pipeline.voices.enrollment import (
     take_digit,
 )
 
+# The MLflow experiment of the enrollment runs.
+ENROLL_EXPERIMENT = "fsdd-enroll"
+
 
 def build_parser():
     parser = argparse.ArgumentParser(
@@ -63,16 +66,22 @@ def base_classifier(args):
     predictor = make_predictor(args)
     if isinstance(predictor, FolderPredictor):
         return predictor.classifier, str(Path(args.model_dir or args.model).resolve())
-    registered = f"models:/{args.registered_name or 'the project registered model'}@{args.alias}"
+    from fsdd_pipeline.tracking.store import DEFAULT_REGISTERED_MODEL, project_tracking
+
+    name = (
+        args.registered_name
+        or project_tracking(args.project_dir)["registered_model"]
+        or DEFAULT_REGISTERED_MODEL
+    )
+    registered = f"models:/{name}@{args.alias}"
     return predictor.model.unwrap_python_model().classifier, args.model_uri or registered
 
 
 def register(output, name, args):
-    """Log the personal model as a raw-audio MLflow model and register it as ``name``."""
-    import mlflow
-
+    """Log the personal model as a raw-audio MLflow model (a run of the experiment
+    ENROLL_EXPERIMENT) and register it as ``name``; returns (run id, version)."""
     from fsdd_pipeline.serving.pyfunc import log_audio_model
-    from fsdd_pipeline.tracking.store import project_tracking
+    from fsdd_pipeline.tracking.store import project_tracking, use_store
 
     uri = (
         args.tracking_uri
@@ -81,7 +90,8 @@ def register(output, name, args):
     )
     if not uri:
         raise NoModelError("--register needs an MLflow store: give --tracking-uri")
-    mlflow.set_tracking_uri(uri)
+    # A SQLite store gets its artifact folder beside it (not ./mlruns), as the workflow's.
+    mlflow = use_store({"uri": uri, "experiment": ENROLL_EXPERIMENT})
     with mlflow.start_run(run_name=f"enroll-{Path(output).name}") as run:
         mlflow.log_artifact(str(Path(output) / ENROLLMENT_FILE))
         info = log_audio_model(output)
