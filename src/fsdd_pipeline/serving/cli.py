@@ -47,7 +47,7 @@ def build_parser():
     parser.add_argument(
         "paths", nargs="+", metavar="PATH", help="a WAV/FLAC file, or a folder of them"
     )
-    add_model_source_arguments(parser)
+    add_model_options(parser)
     parser.add_argument(
         "--all-probabilities", action="store_true", help="also show the 10 class probabilities"
     )
@@ -55,7 +55,7 @@ def build_parser():
     return parser
 
 
-def add_model_source_arguments(parser):
+def add_model_options(parser):
     """The options choosing the model (make_predictor reads them); fsdd-enroll shares them."""
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--model", metavar="NAME", help="the trained model results/models/NAME/")

@@ -20,7 +20,7 @@ from fsdd_pipeline.serving.cli import (
     EXIT_NO_MODEL,
     FolderPredictor,
     NoModelError,
-    add_model_source_arguments,
+    add_model_options,
     collect_files,
     make_predictor,
 )
@@ -57,24 +57,36 @@ def build_parser():
         help="also register the personal model under NAME in the MLflow store "
         "(--tracking-uri, else $MLFLOW_TRACKING_URI, else the project's)",
     )
-    add_model_source_arguments(parser)
+    add_model_options(parser)
+    # One process: fsdd-predict's --jobs (predicting many files at once) has no use here.
+    parser.set_defaults(jobs=1)
     return parser
 
 
 def base_classifier(args):
-    """The DigitClassifier of the chosen model source, and a description of the source."""
+    """The DigitClassifier of the chosen model source (fsdd-predict's choice)."""
     predictor = make_predictor(args)
     if isinstance(predictor, FolderPredictor):
-        return predictor.classifier, str(Path(args.model_dir or args.model).resolve())
+        return predictor.classifier
+    return predictor.model.unwrap_python_model().classifier
+
+
+def describe_source(args):
+    """The model enrolled from, as enrollment.json records it."""
     from fsdd_pipeline.tracking.store import DEFAULT_REGISTERED_MODEL, project_tracking
 
+    if args.model_dir:
+        return str(Path(args.model_dir).resolve())
+    if args.model:
+        return f"results/models/{args.model}/model"
+    if args.model_uri:
+        return args.model_uri
     name = (
         args.registered_name
         or project_tracking(args.project_dir)["registered_model"]
         or DEFAULT_REGISTERED_MODEL
     )
-    registered = f"models:/{name}@{args.alias}"
-    return predictor.model.unwrap_python_model().classifier, args.model_uri or registered
+    return f"models:/{name}@{args.alias}"
 
 
 def register(output, name, args):
@@ -116,7 +128,7 @@ def main(argv=None):
         print(f"fsdd-enroll: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     try:
-        classifier, source = base_classifier(args)
+        classifier, source = base_classifier(args), describe_source(args)
     except NoModelError as error:
         print(f"fsdd-enroll: {error}", file=sys.stderr)
         return EXIT_NO_MODEL
