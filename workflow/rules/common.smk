@@ -51,6 +51,9 @@ ENDPOINTING_ABLATION_MODELS = sorted(
         if lever.get("ablation") == "endpointing"
     }
 )
+# Models scored on the validation voices, and those of them with LOSO folds.
+VOICES_MODELS = config["voices"]["models"]
+VOICES_LOSO_MODELS = [model for model in VOICES_MODELS if model in LOSO_MODELS]
 # Distinct augment blocks of the models: their augmented features are computed once.
 AUGMENTATIONS = augmentation_plan(config["models"])
 
@@ -298,3 +301,9 @@ EDA_FIGURES = [
 
 def loso_outputs():
     return [rules.plot_loso.output.figure] if LOSO_MODELS else []
+
+
+def voices_outputs():
+    """The validation voices' report, when the default run includes it."""
+    wanted = config["voices"]["in_default_run"] and VOICES_MODELS
+    return [rules.voices_report.output.summary] if wanted else []

@@ -35,9 +35,11 @@ class DigitClassifier:
     """``estimator`` is a Keras model (softmax output), a scikit-learn classifier, or a
     package linear model read from its arrays (models.linear)."""
 
-    def __init__(self, estimator, spec):
+    def __init__(self, estimator, spec, model_dir=None):
         self.estimator = estimator
         self.spec = spec
+        # The folder it was loaded from, if any.
+        self.model_dir = model_dir
 
     @property
     def is_keras(self):
@@ -56,13 +58,14 @@ class DigitClassifier:
         )
 
     @classmethod
-    def load(cls, model_dir):
+    def load(cls, model_dir, linear_arrays=True):
         """The classifier saved in ``model_dir``, with only what predicting needs: a linear
-        model's arrays without scikit-learn, the embedding's rewritten model if stored."""
+        model's arrays without scikit-learn (``linear_arrays=False``: the fitted scikit-learn
+        estimator, for code that fits it further), the embedding's rewritten model if stored."""
         path = cls.model_file(model_dir)
         offer_sequence_model(model_dir)
         arrays = Path(model_dir) / ARRAYS_FILE
-        if arrays.is_file():
+        if linear_arrays and arrays.is_file():
             estimator = load_arrays(arrays)
         elif path.suffix == ".keras":
             import keras
@@ -76,7 +79,7 @@ class DigitClassifier:
             import joblib
 
             estimator = joblib.load(path)
-        return cls(estimator, InputSpec.load(model_dir))
+        return cls(estimator, InputSpec.load(model_dir), Path(model_dir))
 
     def save(self, model_dir):
         model_dir = Path(model_dir)

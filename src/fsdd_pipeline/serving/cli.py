@@ -66,8 +66,8 @@ def build_parser():
 
 
 def add_model_options(parser):
-    """The options that choose the model (shared by fsdd-predict and fsdd-app); read them
-    back with model_source."""
+    """The options that choose the model (shared by fsdd-predict, fsdd-app and fsdd-enroll);
+    read them back with model_source."""
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--model", metavar="NAME", help="the trained model results/models/NAME/")
     source.add_argument("--model-dir", metavar="DIR", help="a trained model folder")

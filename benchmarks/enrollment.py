@@ -1,0 +1,175 @@
+"""Enrollment measured in leave-one-speaker-out folds (docs/voices.md's table).
+
+For each FSDD speaker, the champion is trained without that speaker (the LOSO fold's
+training set: the other speakers' non-validation takes); then, for k takes per digit
+chosen at random (seeded) among the speaker's non-test takes, it is enrolled with them
+(fsdd_pipeline.voices.enrollment) and tested on all the speaker's other takes. Repeats
+draw other takes. Features come from the workflow's dataset (results/dataset).
+
+    nice -n 10 python benchmarks/enrollment.py --dataset results/dataset/features.parquet \
+        --json docs/benchmarks/enrollment.json
+"""
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from fsdd_pipeline.features.spectral import FeatureParams
+from fsdd_pipeline.models.builders import build_sklearn_model
+from fsdd_pipeline.models.inputs import InputSpec, inputs_from_frame
+from fsdd_pipeline.voices.enrollment import DEFAULT_TAKE_WEIGHT, adapt_estimator
+
+CHAMPION = "emb_frame_logreg_speeds"
+
+
+def champion_inputs(dataset, config, model):
+    spec = InputSpec.from_model_config(
+        config["models"][model], config["training"]["frames"], FeatureParams.from_config(config)
+    )
+    return inputs_from_frame(dataset, spec)
+
+
+def enrollment_takes(frame, k, rng):
+    """Row positions of k takes per digit drawn from the speaker's non-test takes."""
+    chosen = []
+    for _, group in frame[frame["split"] != "test"].groupby("digit"):
+        chosen += rng.choice(group.index.to_numpy(), size=k, replace=False).tolist()
+    return np.array(sorted(chosen))
+
+
+def fold_model(config, model, x, y, train, cache):
+    """The champion trained on a fold's training rows; kept in ``cache`` (a folder) when
+    given, as the folds take a minute or two each."""
+    import hashlib
+
+    import joblib
+
+    key = hashlib.sha256(train.tobytes() + json.dumps(config, sort_keys=True).encode())
+    path = cache / f"{model}_{key.hexdigest()[:16]}.joblib" if cache else None
+    if path and path.is_file():
+        return joblib.load(path)
+    fitted = build_sklearn_model(config["models"][model]).fit(x[train], y[train])
+    if path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        joblib.dump(fitted, path)
+    return fitted
+
+
+def run(dataset, config, model, ks, repeats, weights, seed, cache=None):
+    x, y = champion_inputs(dataset, config, model)
+    rows = []
+    for speaker in sorted(dataset["speaker"].unique()):
+        is_speaker = (dataset["speaker"] == speaker).to_numpy()
+        train = ~is_speaker & (dataset["split"] != "val").to_numpy()
+        start = time.perf_counter()
+        base = fold_model(config, model, x, y, train, cache)
+        fit_s = time.perf_counter() - start
+        own = dataset[is_speaker]
+        accuracy = float(np.mean(base.predict(x[is_speaker]) == y[is_speaker]))
+        rows.append(
+            dict(
+                speaker=speaker,
+                k=0,
+                weight=0.0,
+                repeat=0,
+                accuracy=accuracy,
+                tested=int(is_speaker.sum()),
+                seconds=fit_s,
+            )
+        )
+        print(f"{speaker}: base {accuracy:.4f} ({fit_s:.1f} s)", flush=True)
+        for k in ks:
+            for repeat in range(repeats):
+                rng = np.random.default_rng(
+                    [seed, k, repeat, sorted(dataset["speaker"].unique()).index(speaker)]
+                )
+                enrolled = enrollment_takes(own, k, rng)
+                tested = own.index.difference(enrolled).to_numpy()
+                for weight in weights:
+                    start = time.perf_counter()
+                    personal = adapt_estimator(base, x[enrolled], y[enrolled], weight)
+                    seconds = time.perf_counter() - start
+                    accuracy = float(np.mean(personal.predict(x[tested]) == y[tested]))
+                    rows.append(
+                        dict(
+                            speaker=speaker,
+                            k=k,
+                            weight=weight,
+                            repeat=repeat,
+                            accuracy=accuracy,
+                            tested=len(tested),
+                            seconds=seconds,
+                        )
+                    )
+                    print(
+                        f"  k={k} repeat={repeat} weight={weight}: {accuracy:.4f} "
+                        f"({seconds:.2f} s)",
+                        flush=True,
+                    )
+    return pd.DataFrame(rows)
+
+
+def summary(results):
+    per_speaker = results.groupby(["k", "weight", "speaker"])["accuracy"].mean().unstack("speaker")
+    per_speaker["mean"] = per_speaker.mean(axis=1)
+    per_speaker["worst"] = per_speaker.drop(columns="mean").min(axis=1)
+    return per_speaker
+
+
+def report_tables(table, results, repeats):
+    """The report's tables: accuracy (%) per k and held-out speaker, and enrollment time."""
+    shown = (table * 100).round(2).reset_index()
+    shown.insert(0, "takes per digit", shown.pop("k").map(lambda k: k or "none"))
+    seconds = results[results["k"] > 0].groupby("k")["seconds"].median().round(2)
+    name = (
+        f"Held-out speaker's other takes right (%), enrolled with k takes per digit "
+        f"(mean of {repeats} draws; none: the fold's champion)"
+    )
+    return {
+        name: shown.drop(columns="weight").to_dict(orient="records"),
+        "Seconds to adapt the model (median)": [
+            {"takes per digit": int(k), "seconds": float(v)} for k, v in seconds.items()
+        ],
+    }
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", type=Path, default=Path("results/dataset/features.parquet"))
+    parser.add_argument("--config", type=Path, default=Path("config/config.yaml"))
+    parser.add_argument("--model", default=CHAMPION)
+    parser.add_argument("--ks", type=int, nargs="+", default=[1, 2, 5])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--weights", type=float, nargs="+", default=[DEFAULT_TAKE_WEIGHT])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", type=Path)
+    parser.add_argument("--cache", type=Path, help="folder keeping the fold models")
+    args = parser.parse_args(argv)
+    config = yaml.safe_load(args.config.read_text())
+    dataset = pd.read_parquet(args.dataset).reset_index(drop=True)
+    results = run(
+        dataset, config, args.model, args.ks, args.repeats, args.weights, args.seed, args.cache
+    )
+    table = summary(results)
+    from benchmarks.report import machine_description, write_report
+
+    write_report(
+        {
+            "command": "nice -n 10 python -m benchmarks.enrollment "
+            + " ".join(argv if argv is not None else sys.argv[1:]),
+            "machine": machine_description(),
+            "tables": report_tables(table, results, args.repeats),
+            "runs": json.loads(results.to_json(orient="records")),
+        },
+        args.json,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,150 @@
+"""Enrollment: the champion adapted to one person's voice from a few labelled takes.
+
+A take's digit is the first character of its file name (FSDD's ``{digit}_...``); every
+digit needs at least one take. The personal model is the champion with its linear heads
+adapted to the takes (and their speed views) by a prior-anchored update
+(voices.adaptation): it has the champion's type, input spec and feature code, so
+``fsdd-predict --model-dir`` and the raw-audio MLflow model use it like any other.
+"""
+
+import copy
+from pathlib import Path
+
+import numpy as np
+
+from fsdd_pipeline.errors import PipelineError
+from fsdd_pipeline.features.pooling import summary_statistics
+from fsdd_pipeline.labels import N_CLASSES
+from fsdd_pipeline.voices.adaptation import adapted_pipeline
+
+# How many training examples one enrolled take (each of its views and frames) counts as,
+# chosen in LOSO folds (benchmarks/enrollment.py, docs/voices.md).
+DEFAULT_TAKE_WEIGHT = 100.0
+# What the personal model was made from, beside the model in its folder.
+ENROLLMENT_FILE = "enrollment.json"
+
+
+class EnrollmentError(PipelineError):
+    """Takes or a model that enrollment cannot use; the message says which and why."""
+
+
+def take_digit(path):
+    """The digit a take's file name starts with; EnrollmentError naming the file otherwise."""
+    name = Path(path).name
+    if not name[:1].isdigit():
+        raise EnrollmentError(
+            f"{path}: an enrollment take's file name must start with its digit (e.g. 7_me_0.wav)"
+        )
+    return int(name[0])
+
+
+def missing_digits(digits):
+    """The digits 0-9 without a take, in order."""
+    return sorted(set(range(N_CLASSES)) - set(int(d) for d in digits))
+
+
+def check_every_digit(digits):
+    missing = missing_digits(digits)
+    if missing:
+        raise EnrollmentError(
+            "enrollment needs at least one take of every digit; missing: "
+            + ", ".join(map(str, missing))
+        )
+
+
+def _linear_heads(estimator):
+    """(the frame-logreg model inside the champion, whether it reads speed views)."""
+    from fsdd_pipeline.models.frame_logreg import PooledFrameLogisticRegression
+    from fsdd_pipeline.models.speed_views import SpeedViewsClassifier
+
+    views = isinstance(estimator, SpeedViewsClassifier)
+    inner = estimator.estimator_ if views else estimator
+    if not isinstance(inner, PooledFrameLogisticRegression):
+        raise EnrollmentError(
+            f"enrollment adapts a frame_logreg model (the champion emb_frame_logreg_speeds), "
+            f"not a {type(inner).__name__}"
+        )
+    return inner, views
+
+
+def adapt_estimator(estimator, x, y, take_weight=DEFAULT_TAKE_WEIGHT):
+    """A copy of a fitted frame_logreg model (maybe with speed views) adapted to model
+    inputs ``x`` (takes, [views,] frames, channels) of digits ``y``: both linear heads, on
+    every view of every take (the pooled head) and every frame (the frame head)."""
+    inner, views = _linear_heads(estimator)
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y)
+    if views:
+        y = np.repeat(y, x.shape[1])
+        x = x.reshape(-1, *x.shape[2:])
+    adapted_inner = copy.copy(inner)
+    adapted_inner.pooled_ = adapted_pipeline(
+        inner.pooled_, summary_statistics(x, axis=1), y, take_weight
+    )
+    adapted_inner.frames_ = adapted_pipeline(
+        inner.frames_, x.reshape(-1, x.shape[2]), np.repeat(y, x.shape[1]), take_weight
+    )
+    if not views:
+        return adapted_inner
+    adapted = copy.copy(estimator)
+    adapted.estimator_ = adapted_inner
+    return adapted
+
+
+def take_inputs(classifier, paths):
+    """Model inputs of the takes (loaded and featured exactly as for prediction) and their
+    digits; EnrollmentError naming a take that cannot be used."""
+    from fsdd_pipeline.audio.reading import load_clip
+    from fsdd_pipeline.features.spectral import extract_features
+    from fsdd_pipeline.models.inputs import inputs_from_matrices
+
+    params, spec = classifier.spec.feature_params, classifier.spec
+    digits = [take_digit(path) for path in paths]
+    check_every_digit(digits)
+    matrices = []
+    for path in paths:
+        try:
+            samples, _ = load_clip(path, params.sample_rate, params.endpoint, params.min_duration_s)
+        except PipelineError as error:
+            raise EnrollmentError(str(error)) from None
+        matrices.append(extract_features(samples, params, spec.matrix_features))
+    return inputs_from_matrices(matrices, spec), np.array(digits)
+
+
+def enroll(classifier, paths, output, take_weight=DEFAULT_TAKE_WEIGHT, source=""):
+    """Write the personal model of ``classifier`` (a DigitClassifier of the champion)
+    adapted to the takes ``paths`` into the folder ``output``, with enrollment.json saying
+    from what; returns the personal DigitClassifier."""
+    import shutil
+    import tempfile
+
+    from fsdd_pipeline.io import write_json
+    from fsdd_pipeline.models.classifier import DigitClassifier
+
+    if classifier.is_keras:
+        raise EnrollmentError("enrollment adapts a frame_logreg model, not a Keras model")
+    output = Path(output)
+    if output.exists() and (not output.is_dir() or any(output.iterdir())):
+        raise EnrollmentError(f"{output}: exists and is not an empty folder; choose a new one")
+    x, y = take_inputs(classifier, paths)
+    personal = DigitClassifier(
+        adapt_estimator(classifier.estimator, x, y, take_weight), classifier.spec
+    )
+    output.parent.mkdir(parents=True, exist_ok=True)
+    # Written beside the output and renamed: no half-written personal model under its name.
+    scratch = Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))
+    try:
+        personal.save(scratch)
+        write_json(
+            {
+                "base_model": source,
+                "take_weight": take_weight,
+                "takes": [{"file": str(p), "digit": int(d)} for p, d in zip(paths, y, strict=True)],
+            },
+            scratch / ENROLLMENT_FILE,
+        )
+        if output.exists():
+            output.rmdir()
+        scratch.rename(output)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return personal

@@ -1,0 +1,223 @@
+"""Validation voices: the ten digits spoken by the text-to-speech engines Debian packages.
+
+FSDD's six speakers are adult men; these voices are not: espeak-ng's English voices and
+accents, each with male and female variants (``+m3``, ``+f1``, ...), and flite's voices,
+at several speaking rates and pitches, resampled to 8 kHz. They serve to choose settings
+together with LOSO folds, never to train the champion. Every clip is also placed in a
+realistic take (a longer, noisy recording: audio.realistic_takes), as people record.
+
+A voice's family: ``female`` (a female variant or voice), ``accent`` (an English accent
+other than General American and British RP, male), ``male`` otherwise.
+"""
+
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from fsdd_pipeline.audio.reading import mono
+from fsdd_pipeline.audio.resampling import resample
+from fsdd_pipeline.errors import PipelineError
+
+DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+ENGINES = {"espeak-ng": "espeak-ng", "flite": "flite"}
+INSTALL_HINT = "install them with: apt-get install -y espeak-ng flite"
+FAMILIES = ("female", "male", "accent")
+SYNTHESIS_TIMEOUT_S = 30
+# espeak-ng's default pitch, and the pitch recorded for flite's voices (their own).
+OWN_PITCH = 50
+# espeak-ng's default words per minute: flite's own speed is taken to be this rate.
+ESPEAK_DEFAULT_RATE = 175
+
+
+class SynthesisError(PipelineError):
+    """A voice could not be synthesized: engine missing, unknown voice, or no audio."""
+
+
+@dataclass(frozen=True)
+class Voice:
+    """One engine voice at one rate and pitch.
+
+    ``rate``: espeak-ng words per minute (-s), flite a duration factor of 175 / rate
+    (so both read the same); ``pitch``: espeak-ng's 0-99 pitch (-p); flite voices keep
+    their own pitch (flite sets an absolute mean F0 only, which would make its female
+    voice male), recorded as OWN_PITCH.
+    """
+
+    engine: str
+    name: str
+    family: str
+    rate: int
+    pitch: int
+
+    @property
+    def label(self):
+        """A name for tables and file names, e.g. ``espeak-ng_en-us+f1_r175_p50``."""
+        return f"{self.engine}_{self.name}_r{self.rate}_p{self.pitch}"
+
+
+def voices_from_config(settings):
+    """Every configured voice at every rate and pitch: ``settings`` is the ``voices``
+    section (engines: {engine: [{name, family}]}, rates, pitches)."""
+    voices = []
+    for engine, entries in settings["engines"].items():
+        if engine not in ENGINES:
+            raise SynthesisError(f"voices.engines: unknown engine {engine!r} ({list(ENGINES)})")
+        for entry in entries:
+            if entry["family"] not in FAMILIES:
+                raise SynthesisError(
+                    f"voices.engines.{engine}: voice {entry['name']!r} has family "
+                    f"{entry['family']!r}, not one of {FAMILIES}"
+                )
+            pitches = settings["pitches"] if engine == "espeak-ng" else [OWN_PITCH]
+            for rate in settings["rates"]:
+                for pitch in pitches:
+                    voices.append(Voice(engine, entry["name"], entry["family"], rate, pitch))
+    return voices
+
+
+def check_engines(voices):
+    """SynthesisError naming the missing engines and how to install them, or the voices an
+    engine does not know (both engines would silently speak with their default voice)."""
+    missing = sorted({v.engine for v in voices if shutil.which(ENGINES[v.engine]) is None})
+    if missing:
+        raise SynthesisError(
+            f"text-to-speech engine(s) not found: {', '.join(missing)}; {INSTALL_HINT}"
+        )
+    for engine in sorted({v.engine for v in voices}):
+        known = known_voices(engine)
+        unknown = sorted({v.name for v in voices if v.engine == engine} - known)
+        if unknown:
+            raise SynthesisError(
+                f"{engine} has no voice {', '.join(unknown)} (see {engine} "
+                f"{'-lv' if engine == 'flite' else '--voices=en'})"
+            )
+
+
+def _listing(*command):
+    return subprocess.run(
+        command, capture_output=True, text=True, timeout=SYNTHESIS_TIMEOUT_S, check=True
+    ).stdout
+
+
+def _table_rows(listing):
+    return [line.split() for line in listing.splitlines()[1:] if line.strip()]
+
+
+def known_voices(engine):
+    """The voice names ``engine`` takes: flite's listed voices; espeak-ng's languages and
+    voice names, each also with every variant (``en-us+f1``)."""
+    if engine == "flite":
+        return set(_listing("flite", "-lv").split(":", 1)[1].split())
+    rows = _table_rows(_listing("espeak-ng", "--voices"))
+    voices = {row[1] for row in rows} | {row[3] for row in rows}
+    variants = {
+        row[4].split("/")[-1] for row in _table_rows(_listing("espeak-ng", "--voices=variant"))
+    }
+    return voices | {f"{voice}+{variant}" for voice in voices for variant in variants}
+
+
+def _command(voice, word, wav):
+    if voice.engine == "espeak-ng":
+        return [
+            "espeak-ng",
+            "-v",
+            voice.name,
+            "-s",
+            str(voice.rate),
+            "-p",
+            str(voice.pitch),
+            "-w",
+            str(wav),
+            word,
+        ]
+    stretch = 175.0 / voice.rate
+    return [
+        "flite",
+        "-voice",
+        voice.name,
+        "--setf",
+        f"duration_stretch={stretch:.3f}",
+        "--setf",
+        f"int_f0_target_mean={110.0 * voice.pitch / 50.0:.1f}",
+        "-t",
+        word,
+        "-o",
+        str(wav),
+    ]
+
+
+def synthesize(voice, word, sample_rate):
+    """Float32 samples of ``word`` spoken by ``voice``, resampled to ``sample_rate``."""
+    import soundfile
+
+    with tempfile.TemporaryDirectory() as scratch:
+        wav = Path(scratch) / "word.wav"
+        command = _command(voice, word, wav)
+        try:
+            done = subprocess.run(
+                command, capture_output=True, text=True, timeout=SYNTHESIS_TIMEOUT_S, check=False
+            )
+        except FileNotFoundError:
+            raise SynthesisError(f"{command[0]} not found; {INSTALL_HINT}") from None
+        if done.returncode != 0 or not wav.is_file() or wav.stat().st_size == 0:
+            raise SynthesisError(
+                f"{voice.label}: {command[0]} gave no audio for {word!r} "
+                f"(exit {done.returncode}: {' '.join(done.stderr.split())[:200]})"
+            )
+        samples, rate = soundfile.read(wav, dtype="float32")
+    samples = mono(samples, np.float32)
+    if not np.any(samples):
+        raise SynthesisError(f"{voice.label}: {command[0]} gave silence for {word!r}")
+    # Peak at -3 dBFS: engines differ in level, recordings are levelled by the pipeline anyway.
+    samples = samples / np.abs(samples).max() * 0.7
+    return resample(samples, rate, sample_rate).astype(np.float32)
+
+
+def validation_clips(voices, sample_rate, take_settings, seed):
+    """Every voice saying every digit, clean and placed in a realistic take: a DataFrame of
+    voice, engine, name, family, rate, pitch, digit, condition (clean or take) and samples.
+
+    A take (audio.realistic_takes.place_in_take) lasts ``duration_s``, with a noise floor
+    of a random colour ``snr_db`` (a [low, high] range) below the word, a DC offset and
+    edge clicks; stored as 16-bit PCM. Seeded per voice and digit.
+    """
+    import pandas as pd
+
+    from fsdd_pipeline.audio.realistic_takes import NOISE_EXPONENTS, place_in_take
+
+    check_engines(voices)
+    rows = []
+    colors = sorted(NOISE_EXPONENTS)
+    for index, voice in enumerate(voices):
+        for digit, word in enumerate(DIGIT_WORDS):
+            samples = synthesize(voice, word, sample_rate)
+            rng = np.random.default_rng([seed, index, digit])
+            snr = take_settings["snr_db"]
+            low, high = (snr, snr) if isinstance(snr, int | float) else snr
+            take = place_in_take(
+                samples,
+                sample_rate,
+                rng,
+                duration_s=take_settings["duration_s"],
+                snr_db=float(rng.uniform(low, high)),
+                noise_color=colors[int(rng.integers(len(colors)))],
+                dc_offset=float(rng.uniform(-0.01, 0.01)),
+                edge_clicks=True,
+            )
+            pcm = np.round(np.clip(take.samples, -1, 1) * 32767) / 32767
+            base = dict(
+                voice=voice.label,
+                engine=voice.engine,
+                name=voice.name,
+                family=voice.family,
+                rate=voice.rate,
+                pitch=voice.pitch,
+                digit=digit,
+            )
+            rows.append(base | {"condition": "clean", "samples": samples})
+            rows.append(base | {"condition": "take", "samples": pcm.astype(np.float32)})
+    return pd.DataFrame(rows)

@@ -1,0 +1,78 @@
+"""Scoring models on the validation voices (voices.tts), and the per-model report that sets
+them beside LOSO: accuracy on the clean clips and in takes, by voice family and by digit."""
+
+import numpy as np
+import pandas as pd
+
+from fsdd_pipeline.errors import RecordingError
+from fsdd_pipeline.voices.tts import FAMILIES
+
+NO_PREDICTION = -1
+CONDITIONS = ("clean", "take")
+
+
+def predict_clips(classifier, clips, sample_rate):
+    """One row per clip: its voice, family, condition and digit, the predicted digit and its
+    probability. A clip where no speech is found counts as wrong (predicted -1, reason)."""
+    rows = []
+    for clip in clips.itertuples(index=False):
+        predicted, probability, reason = NO_PREDICTION, 0.0, ""
+        try:
+            proba = classifier.predict_proba_samples([(np.asarray(clip.samples), sample_rate)])[0]
+            predicted, probability = int(proba.argmax()), float(proba.max())
+        except RecordingError as error:
+            reason = error.reason
+        rows.append(
+            dict(
+                voice=clip.voice,
+                family=clip.family,
+                condition=clip.condition,
+                digit=int(clip.digit),
+                predicted=predicted,
+                probability=probability,
+                reason=reason,
+            )
+        )
+    return pd.DataFrame(rows)
+
+
+def _correct(predictions):
+    return predictions["predicted"] == predictions["digit"]
+
+
+def _accuracy(frame):
+    return float(_correct(frame).mean()) if len(frame) else float("nan")
+
+
+def model_summary(model, predictions, loso_summary=None):
+    """One row: LOSO mean and worst fold (when the model has LOSO), the validation voices'
+    accuracy clean and in takes, per family, and the worst digit's."""
+    row = {"model": model}
+    if loso_summary is not None:
+        row |= {
+            "loso_mean": loso_summary["mean_accuracy"],
+            "loso_worst": loso_summary["min_accuracy"],
+        }
+    for condition in CONDITIONS:
+        chosen = predictions[predictions["condition"] == condition]
+        row[f"voices_{condition}"] = _accuracy(chosen)
+        for family in FAMILIES:
+            row[f"{family}_{condition}"] = _accuracy(chosen[chosen["family"] == family])
+        row[f"worst_digit_{condition}"] = float(
+            _correct(chosen).groupby(chosen["digit"]).mean().min()
+        )
+    row["clips"] = int(len(predictions))
+    return row
+
+
+def digit_table(model, predictions):
+    """Accuracy per condition and digit (rows), one model."""
+    table = (
+        _correct(predictions)
+        .groupby([predictions["condition"], predictions["digit"]])
+        .mean()
+        .rename("accuracy")
+        .reset_index()
+    )
+    table.insert(0, "model", model)
+    return table

@@ -1,0 +1,100 @@
+"""The validation voices: digits synthesized by espeak-ng and flite, clean and in takes,
+scored per model beside LOSO by the workflow's `voices` target."""
+
+import json
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fsdd_pipeline.voices.tts import (
+    DIGIT_WORDS,
+    SynthesisError,
+    Voice,
+    check_engines,
+    synthesize,
+    voices_from_config,
+)
+
+from .conftest import make_workdir, run_snakemake
+
+SETTINGS = {
+    "engines": {
+        "espeak-ng": [{"name": "en-us+f1", "family": "female"}],
+        "flite": [{"name": "slt", "family": "female"}],
+    },
+    "rates": [140, 200],
+    "pitches": [35, 65],
+}
+
+
+def test_voices_cover_rates_and_espeak_pitches():
+    voices = voices_from_config(SETTINGS)
+    labels = [v.label for v in voices]
+    # espeak-ng at every rate and pitch; flite at every rate, at its own pitch.
+    assert len(labels) == 2 * 2 + 2 == len(set(labels))
+    assert "espeak-ng_en-us+f1_r200_p35" in labels and "flite_slt_r140_p50" in labels
+
+
+def test_unknown_family_or_engine_is_named():
+    with pytest.raises(SynthesisError, match="voice 'x' has family 'child'"):
+        voices_from_config(SETTINGS | {"engines": {"flite": [{"name": "x", "family": "child"}]}})
+    with pytest.raises(SynthesisError, match="unknown engine 'say'"):
+        voices_from_config(SETTINGS | {"engines": {"say": []}})
+
+
+def test_missing_engine_says_how_to_install(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(SynthesisError, match="espeak-ng, flite; install them with: apt-get"):
+        check_engines(voices_from_config(SETTINGS))
+
+
+def test_synthesized_words_are_8k_speech_whose_length_follows_the_rate():
+    slow, fast = (Voice("espeak-ng", "en-us+f1", "female", rate, 50) for rate in (120, 240))
+    seven_slow, seven_fast = (synthesize(v, DIGIT_WORDS[7], 8000) for v in (slow, fast))
+    assert seven_slow.dtype == np.float32 and 0.4 < np.abs(seven_slow).max() <= 0.8
+    assert seven_fast.size < 0.8 * seven_slow.size
+    assert synthesize(Voice("flite", "slt", "female", 175, 50), "nine", 8000).size > 2000
+
+
+def test_unknown_voices_are_named_not_spoken_by_a_default_voice():
+    """Both engines would speak an unknown voice with their default one."""
+    known = {"engines": {"espeak-ng": [{"name": "en-us+f1", "family": "female"}]}}
+    check_engines(voices_from_config(SETTINGS | known))
+    for engine, name in (("flite", "no-such-voice"), ("espeak-ng", "en-us+zz9")):
+        wrong = SETTINGS | {"engines": {engine: [{"name": name, "family": "male"}]}}
+        with pytest.raises(SynthesisError, match=re.escape(f"{engine} has no voice {name} ")):
+            check_engines(voices_from_config(wrong))
+
+
+@pytest.mark.e2e
+def test_voices_report_sets_validation_voices_beside_loso(tmp_path, fsdd_subset):
+    workdir = make_workdir(tmp_path, fsdd_subset, scenario=".test/config_voices.yaml")
+    run_snakemake(workdir, "voices")
+    results = workdir / "results"
+    clips = pd.read_parquet(results / "voices/clips.parquet")
+    assert len(clips) == 3 * 10 * 2
+    assert set(clips.family) == {"female", "accent", "male"}
+    assert set(clips.condition) == {"clean", "take"}
+    takes = clips[clips.condition == "take"]
+    assert (takes.samples.map(len) >= 2.5 * 8000).all()
+    predictions = pd.read_csv(results / "voices/predictions/emb.csv")
+    assert len(predictions) == 60 and set(predictions.predicted) <= set(range(-1, 10))
+    summary = pd.read_csv(results / "voices/summary.csv").set_index("model")
+    loso = json.loads((results / "loso/emb/summary.json").read_text())
+    assert summary.loc["emb", "loso_mean"] == pytest.approx(loso["mean_accuracy"])
+    clean = predictions[predictions.condition == "clean"]
+    assert summary.loc["emb", "voices_clean"] == pytest.approx(
+        (clean.predicted == clean.digit).mean()
+    )
+    female = clean[clean.family == "female"]
+    assert summary.loc["emb", "female_clean"] == pytest.approx(
+        (female.predicted == female.digit).mean()
+    )
+    # Trained on two FSDD men, the embedding still hears most synthetic digits.
+    assert summary.loc["emb", "voices_clean"] >= 0.5
+    digits = pd.read_csv(results / "voices/accuracy_per_digit.csv")
+    assert len(digits) == 2 * 10
+    assert (results / "logs/voices/synthesize.log").is_file()
+    assert (results / "benchmarks/voices/evaluate/emb.tsv").is_file()
