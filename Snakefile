@@ -32,6 +32,7 @@ include: "workflow/rules/loso.smk"
 include: "workflow/rules/robustness.smk"
 include: "workflow/rules/evaluation.smk"
 include: "workflow/rules/levers.smk"
+include: "workflow/rules/strings.smk"
 
 
 check_tracking_store()
@@ -48,3 +49,4 @@ rule all:
         rules.summarize_robustness.output.markdown,
         rules.lever_table.output.markdown,
         loso_outputs(),
+        expand(rules.evaluate_strings.output.table, model=config["strings"]["models"]),

@@ -39,7 +39,7 @@ class NoModelError(Exception):
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="fsdd-predict",
-        description="Predict the spoken digit (0-9) of WAV/FLAC recordings.",
+        description="Predict the spoken digits (0-9), in order, of WAV/FLAC recordings.",
         epilog="Without a model option the registered model (tracking.registered_model "
         f"of the project's config) with the alias '{CHAMPION_ALIAS}' is used, from the "
         "project's MLflow store (tracking.uri).",
@@ -116,33 +116,55 @@ class FolderPredictor:
 
     def __init__(self, model_dir):
         from fsdd_pipeline.models.classifier import DigitClassifier
+        from fsdd_pipeline.serving.transcript import attach_strings_model
 
         try:
-            self.classifier = DigitClassifier.load(model_dir)
+            self.classifier = attach_strings_model(DigitClassifier.load(model_dir), model_dir)
         except FileNotFoundError as error:
             raise NoModelError(one_line(error)) from None
 
     def predict(self, paths):
-        """(probabilities or None, reason or None) per path."""
-        from fsdd_pipeline.errors import PipelineError
+        """(transcript or None, reason or None) per path (see transcript_result)."""
+        from fsdd_pipeline.audio.reading import read_audio
+        from fsdd_pipeline.errors import PipelineError, RecordingError
+        from fsdd_pipeline.serving.transcript import transcribe
 
         results = []
         for path in paths:
             try:
-                probabilities, words = self.classifier.predict_file(path)
-                report_words(path, words)
-                results.append((probabilities, None))
+                try:
+                    with open(path, "rb") as handle:
+                        samples, rate = read_audio(handle, source=path)
+                except OSError as error:
+                    raise RecordingError(path, f"cannot read file ({error.strerror})") from None
+                results.append(transcript_result(transcribe(self.classifier, samples, rate, path)))
             except PipelineError as error:
                 results.append((None, getattr(error, "reason", str(error))))
         return results
 
 
-def report_words(path, words):
-    """Say when a take held several words: the loudest is the one predicted."""
-    if words > 1:
-        print(
-            f"fsdd-predict: {path}: {words} words found; the loudest is predicted", file=sys.stderr
-        )
+# --- digit strings (fsdd_pipeline.strings): every word of a take, in order ---
+NO_DIGIT_REASON = "no speech: no spoken digit found in the take"
+
+
+def transcript_result(transcript):
+    """(transcript, None), or (None, the no-speech reason) when it holds no word. A
+    transcript's ``digit``, ``probability`` and ``probabilities`` are its loudest word's
+    (what a single-digit user always got)."""
+    words = transcript["words"]
+    if not words:
+        return None, NO_DIGIT_REASON
+    loudest = max(words, key=lambda word: word.get("level_dbfs", 0.0))
+    return {
+        "digits": transcript["digits"],
+        "words": words,
+        "digit": loudest["digit"],
+        "probability": loudest["probability"],
+        "probabilities": loudest["probabilities"],
+    }, None
+
+
+# --- end of digit strings ---
 
 
 class PyfuncPredictor:
@@ -227,14 +249,21 @@ class PyfuncPredictor:
                 for item in items:
                     results.update(self._predict_encoded([item]))
                 break
-            words = output["words"] if "words" in output else [1] * len(items)
-            for (index, _), probabilities, found in zip(
-                items, output[PROB_COLUMNS].to_numpy(dtype=float), words, strict=True
-            ):
-                report_words(self.paths[index], int(found))
-                results[index] = (probabilities, None)
+            for (index, _), row in zip(items, output.to_dict("records"), strict=True):
+                results[index] = pyfunc_transcript(row)
             break
         return results
+
+
+def pyfunc_transcript(row):
+    """(transcript, None) of one output row of the raw-audio model; a model logged before
+    digit strings (no ``digits`` column) gives its one digit as a one-word transcript."""
+    probabilities = [float(row[column]) for column in PROB_COLUMNS]
+    digit = int(row["digit"])
+    if "digits" in row:
+        return transcript_result({"digits": row["digits"], "words": json.loads(row["words"])})
+    word = {"digit": digit, "probability": probabilities[digit], "probabilities": probabilities}
+    return transcript_result({"digits": str(digit), "words": [word]})
 
 
 def make_predictor(args):
@@ -269,13 +298,21 @@ def make_predictor(args):
 
 
 def format_rows(rows, all_probabilities, as_json):
-    """Rows (file, probabilities) as a table or JSON text."""
+    """Rows (file, transcript) as a table or JSON text: the digit string of every file;
+    JSON adds its words; ``digit``/``probability`` are the loudest word's. A transcript
+    None (no speech) shows as an empty digit string."""
     records = []
-    for path, probabilities in rows:
-        digit = int(probabilities.argmax())
-        record = {"file": str(path), "digit": digit, "probability": float(probabilities[digit])}
+    for path, transcript in rows:
+        if transcript is None:
+            if as_json:
+                records.append({"file": str(path), "digits": "", "words": []})
+            continue
+        record = {"file": str(path), "digits": transcript["digits"]}
+        if as_json:
+            record["words"] = transcript["words"]
+        record.update(digit=transcript["digit"], probability=transcript["probability"])
         if all_probabilities:
-            record.update({f"prob_{d}": float(p) for d, p in enumerate(probabilities)})
+            record.update({f"prob_{d}": p for d, p in enumerate(transcript["probabilities"])})
         records.append(record)
     if as_json:
         return json.dumps(records, indent=2)
@@ -283,7 +320,7 @@ def format_rows(rows, all_probabilities, as_json):
         return ""
     from tabulate import tabulate
 
-    return tabulate(records, headers="keys", floatfmt=".4f")
+    return tabulate(records, headers="keys", floatfmt=".4f", disable_numparse=True)
 
 
 def main(argv=None):
@@ -310,12 +347,14 @@ def main(argv=None):
             failures.append((path, "file not found"))
             print(f"fsdd-predict: {path}: file not found", file=sys.stderr)
     rows = []
-    for path, (probabilities, reason) in zip(existing, predictor.predict(existing), strict=True):
+    for path, (transcript, reason) in zip(existing, predictor.predict(existing), strict=True):
         if reason is None:
-            rows.append((path, probabilities))
+            rows.append((path, transcript))
         else:
             failures.append((path, reason))
             print(f"fsdd-predict: {path}: {one_line(reason)}", file=sys.stderr)
+            if reason.startswith("no speech"):
+                rows.append((path, None))  # its digit string is empty
     text = format_rows(rows, args.all_probabilities, args.json)
     if text:
         print(text)

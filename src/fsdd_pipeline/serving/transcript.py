@@ -1,0 +1,27 @@
+"""Every digit of a take, in order: what ``fsdd-predict``, the served model and the
+browser app answer for a take (fsdd_pipeline.strings.decode does the work)."""
+
+from fsdd_pipeline.strings.decode import StringsModel, transcribe_take
+
+
+def strings_model(classifier):
+    """The StringsModel travelling with ``classifier`` (None for a model folder without
+    one: its takes are read as one word)."""
+    return getattr(classifier, "strings_model", None)
+
+
+def attach_strings_model(classifier, model_dir):
+    """Load the model folder's StringsModel onto ``classifier``; returns the classifier."""
+    classifier.strings_model = StringsModel.load(model_dir)
+    return classifier
+
+
+def transcribe(classifier, samples, rate, source="<samples>"):
+    """The digits of one take (mono or frames x channels samples at ``rate`` Hz).
+
+    Returns {"digits": "4159" ("" when no word is found), "words": [{"start_s", "end_s",
+    "digit", "probability", "probabilities" (ten)}] in spoken order, "duration_s",
+    "sample_rate"}. RecordingError naming ``source`` for unusable audio, a take longer
+    than the model's limit (strings.max_take_s), or a one-word take the classifier refuses.
+    """
+    return transcribe_take(classifier, strings_model(classifier), samples, rate, source)
