@@ -221,3 +221,23 @@ def test_string_rule_end_to_end(fsdd_subset, tmp_path):
     run_snakemake(workdir, "results/strings/emb/by_bucket.csv", "--forcerun", "evaluate_strings")
     again = pd.read_csv(workdir / "results/strings/emb/takes.csv", dtype={"reference": str})
     pd.testing.assert_frame_equal(takes.drop(columns="seconds"), again.drop(columns="seconds"))
+
+
+def test_a_clear_digit_in_a_long_noisy_take_is_found(model_dir, subset_clips):
+    """A clear word in 45 s of white noise at -40 dBFS: the flatness of the whole take is
+    that of noise; judged on the word found, it is speech (issue 26, point 4)."""
+    from fsdd_pipeline.audio.endpoint import EndpointParams
+    from fsdd_pipeline.audio.reading import prepare_clip
+    from fsdd_pipeline.audio.realistic_takes import place_in_take
+
+    samples, digit, _ = next(c for c in subset_clips["test"]["george"] if c[1] == 9)
+    rng = np.random.default_rng(4)
+    snr_db = 20 * np.log10(np.sqrt(np.mean(np.square(samples))) / 10 ** (-40 / 20))
+    take = place_in_take(samples, RATE, rng, duration_s=45.0, snr_db=snr_db).samples
+    cropped, info = prepare_clip(take, RATE, RATE, EndpointParams())
+    assert info.speech_found and cropped.size < 2 * samples.size
+    noise = noise_take(45.0, RATE, rng, level_dbfs=-40)
+    with pytest.raises(RecordingError, match="as flat as noise"):
+        prepare_clip(noise, RATE, RATE, EndpointParams())
+    classifier = attach_strings_model(DigitClassifier.load(model_dir), model_dir)
+    assert transcribe(classifier, take, RATE)["digits"] == str(digit)
