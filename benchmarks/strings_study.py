@@ -125,8 +125,8 @@ def relabel_study(folder, per_speaker=60, kind="lda", context=1, m=3, penalty=2.
         train_frame, val_frame, _ = fold_splits(dataset, held_out)
         classifier = train_model(model_config, spec, train_frame, val_frame, learning_curve=False)
         classifier = classifier.classifier
-        for mode in ("segmenter", "classifier"):
-            model = StringsModel(segmenter, relabel=mode == "classifier")
+        for mode in ("segmenter", "classifier", "both"):
+            model = StringsModel(segmenter, relabel=mode)
             clock = time.process_time()
             for s, take in takes:
                 if s != held_out:

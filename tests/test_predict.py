@@ -151,10 +151,10 @@ def test_predicts_real_test_takes_as_json_and_table(model_dir, test_wavs, capsys
     code, out, err = run_cli(capsys, "--model-dir", model_dir, *test_wavs[:3])
     assert (code, err) == (0, "")
     header, _, *rows = out.strip().splitlines()
-    assert header.split() == ["file", "digit", "probability"]
+    assert header.split() == ["file", "digits", "digit", "probability"]
     for row, record in zip(rows, records[:3], strict=True):
-        file, digit, probability = row.split()
-        assert (file, int(digit)) == (record["file"], record["digit"])
+        file, digits, digit, probability = row.split()
+        assert (file, digits, int(digit)) == (record["file"], record["digits"], record["digit"])
         assert float(probability) == pytest.approx(record["probability"], abs=1e-4)
 
 

@@ -320,7 +320,8 @@ def format_rows(rows, all_probabilities, as_json):
         return ""
     from tabulate import tabulate
 
-    return tabulate(records, headers="keys", floatfmt=".4f", disable_numparse=True)
+    # The digit string stays text: "0123" keeps its zero.
+    return tabulate(records, headers="keys", floatfmt=".4f", disable_numparse=[1])
 
 
 def main(argv=None):

@@ -20,6 +20,8 @@ from fsdd_pipeline.features.embedding import get_embedder
 from fsdd_pipeline.labels import N_CLASSES
 from fsdd_pipeline.strings.segmentation import FRAME_S, SEGMENTER_FILE, take_embeddings
 
+# Who names a word the segmenter found (StringsModel.relabel; see read_words).
+RELABEL_MODES = ("segmenter", "classifier", "both")
 # Audio kept on each side of a word the classifier re-labels (its endpointing crops it).
 WORD_MARGIN_S = 0.15
 # Takes no longer than this in which at most one word is found are one word's take: the
@@ -35,11 +37,15 @@ SILENCE_DBFS = -70.0
 @dataclass
 class StringsModel:
     """What travels with a classifier to read strings: the trained WordSegmenter, the
-    longest take accepted, and whether words are re-labelled by the classifier."""
+    longest take accepted, and who names the words found (RELABEL_MODES, read_words)."""
 
     segmenter: object
     max_take_s: float = 600.0
-    relabel: bool = True
+    relabel: str = "both"
+
+    def __post_init__(self):
+        if self.relabel not in RELABEL_MODES:
+            raise ValueError(f"relabel must be one of {RELABEL_MODES}, not {self.relabel!r}")
 
     def save(self, path):
         import joblib
@@ -134,11 +140,38 @@ def word_seconds(first, last, duration_s):
     return start, min(duration_s, (last + 0.5) * FRAME_S)
 
 
+def read_words(classifier, strings_model, samples, rate, found, source):
+    """[(start_s, end_s, probabilities)] of the words ``found`` by the segmenter, named as
+    StringsModel.relabel says: "segmenter" (its frame probabilities), "classifier" (the
+    classifier on the word's audio, the word's margins stopping at its neighbours) or
+    "both" (the product of the two, renormalized)."""
+    duration_s = samples.size / rate
+    extents = [word_seconds(first, last, duration_s) for first, last, *_ in found]
+    spans = []
+    for index, ((start_s, end_s), (*_, segment_probabilities)) in enumerate(
+        zip(extents, found, strict=True)
+    ):
+        probabilities = segment_probabilities
+        if strings_model.relabel != "segmenter":
+            low = extents[index - 1][1] if index else 0.0
+            high = extents[index + 1][0] if index + 1 < len(extents) else duration_s
+            crop = (max(low, start_s - WORD_MARGIN_S), min(high, end_s + WORD_MARGIN_S))
+            relabelled = classify_word(classifier, samples, rate, *crop, source)
+            if relabelled is not None and strings_model.relabel == "both":
+                combined = np.log(np.maximum(relabelled, 1e-12)) + np.log(
+                    np.maximum(segment_probabilities, 1e-12)
+                )
+                relabelled = np.exp(combined - np.logaddexp.reduce(combined))
+            probabilities = segment_probabilities if relabelled is None else relabelled
+        spans.append((start_s, end_s, probabilities))
+    return spans
+
+
 def classify_word(classifier, samples, rate, start_s, end_s, source):
-    """The classifier's probabilities of the word between start_s and end_s (with margins),
-    or None when the crop is no usable clip."""
-    first = max(0, int((start_s - WORD_MARGIN_S) * rate))
-    last = min(samples.size, int(np.ceil((end_s + WORD_MARGIN_S) * rate)))
+    """The classifier's probabilities of the audio between start_s and end_s, or None when
+    it is no usable clip."""
+    first = max(0, int(start_s * rate))
+    last = min(samples.size, int(np.ceil(end_s * rate)))
     try:
         features = classifier.clip_features(samples[first:last], rate, source)
     except PipelineError:
@@ -169,17 +202,7 @@ def transcribe_take(classifier, strings_model, samples, rate, source="<samples>"
         probabilities = classifier.predict_proba_matrices([features])[0]
         spans = [(0.0, duration_s, probabilities)]
     else:
-        spans = []
-        for first, last, _, segment_probabilities in found:
-            start_s, end_s = word_seconds(first, last, duration_s)
-            relabelled = (
-                classify_word(classifier, samples, rate, start_s, end_s, source)
-                if strings_model.relabel
-                else None
-            )
-            spans.append(
-                (start_s, end_s, segment_probabilities if relabelled is None else relabelled)
-            )
+        spans = read_words(classifier, strings_model, samples, rate, found, source)
     for start_s, end_s, probabilities in spans:
         digit = int(np.argmax(probabilities))
         result["words"].append(

@@ -36,7 +36,7 @@ class StringsSettings:
     test_takes: int
     loso_takes_per_speaker: int
     max_take_s: float
-    relabel: bool
+    relabel: str
     takes: StringTakeSettings
     segmenter: SegmenterParams
 

@@ -47,17 +47,17 @@ class SegmenterParams:
     ``classifier``: "lda" (linear discriminant analysis with shrinkage, closed form) or
     "logreg" (logistic regression, ``C`` its inverse regularization); ``min_word_frames``: the
     fewest frames a word lasts in decoding; ``word_penalty``: log-probability paid for
-    every word started (fewer invented words); ``gap_prior``: the gap class's posterior is
+    every word started (fewer invented words); ``prior_power``: every class's posterior is
     divided by its training share to this power (1: scaled likelihoods, 0: posteriors).
     """
 
-    context: int = 1
+    context: int = 2
     classifier: str = "lda"
     C: float = 0.1
-    max_iter: int = 1000
-    min_word_frames: int = 2
-    word_penalty: float = 2.0
-    prior_power: float = 0.0
+    max_iter: int = 300
+    min_word_frames: int = 3
+    word_penalty: float = 1.0
+    prior_power: float = 1.0
 
     def as_dict(self):
         return asdict(self)
