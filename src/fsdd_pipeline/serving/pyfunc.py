@@ -297,8 +297,9 @@ def package_source():
     """A clean copy of the package's source (no __pycache__ folders) to log with a model."""
     with tempfile.TemporaryDirectory() as scratch:
         code = Path(scratch) / "fsdd_pipeline"
+        # The whole package (this module is in its serving subpackage).
         shutil.copytree(
-            Path(__file__).parent, code, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+            Path(__file__).parents[1], code, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
         )
         yield code
 

@@ -4,8 +4,8 @@ on the word's audio.
 
 A take no longer than a word can be (ONE_WORD_TAKE_S) in which the segmenter finds at most
 one word is answered by the classifier exactly as before, so single-digit results do not
-change. A longer take with no word found holds no speech. Takes longer than the segmenter's ``max_take_s`` are refused
-before anything is decoded.
+change. A longer take with no word found holds no speech. Takes longer than the
+StringsModel's ``max_take_s`` are refused before anything is decoded.
 """
 
 from dataclasses import dataclass
