@@ -41,7 +41,7 @@ class StringsModel:
 
     segmenter: object
     max_take_s: float = 600.0
-    relabel: str = "both"
+    relabel: str = "classifier"
 
     def __post_init__(self):
         if self.relabel not in RELABEL_MODES:
