@@ -2,6 +2,13 @@
 # strings.models reads takes of several digits (official test split and LOSO folds).
 
 
+def segmenter_settings():
+    """config strings without the evaluation's keys: changing how many takes are evaluated
+    retrains no segmenter (and so no model)."""
+    evaluation_only = ("models", "test_takes", "loso_takes_per_speaker")
+    return {k: v for k, v in config["strings"].items() if k not in evaluation_only}
+
+
 rule train_segmenter:
     input:
         recordings=recordings_folder,
@@ -20,7 +27,7 @@ rule train_segmenter:
         mem_mb=memory_mb(1500),
         runtime=30,
     params:
-        strings=config["strings"],
+        strings=segmenter_settings(),
         sample_rate=config["audio"]["sample_rate"],
     script:
         "../../scripts/train_segmenter.py"

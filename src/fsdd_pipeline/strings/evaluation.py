@@ -33,12 +33,13 @@ class StringsSettings:
 
     seed: int
     train_takes_per_speaker: int
-    test_takes: int
-    loso_takes_per_speaker: int
     max_take_s: float
     relabel: str
     takes: StringTakeSettings
     segmenter: SegmenterParams
+    # Evaluation only: the segmenter's training is not told them (a change retrains nothing).
+    test_takes: int = 0
+    loso_takes_per_speaker: int = 0
 
     @classmethod
     def from_config(cls, strings):
