@@ -297,3 +297,10 @@ EDA_FIGURES = [
 
 def loso_outputs():
     return [rules.plot_loso.output.figure] if LOSO_MODELS else []
+
+
+def segmenter_settings():
+    """config strings without the evaluation's keys: changing how many takes are evaluated
+    retrains no segmenter (and so no model)."""
+    evaluation_only = ("models", "test_takes", "loso_takes_per_speaker")
+    return {k: v for k, v in config["strings"].items() if k not in evaluation_only}

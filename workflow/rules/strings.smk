@@ -2,13 +2,6 @@
 # strings.models reads takes of several digits (official test split and LOSO folds).
 
 
-def segmenter_settings():
-    """config strings without the evaluation's keys: changing how many takes are evaluated
-    retrains no segmenter (and so no model)."""
-    evaluation_only = ("models", "test_takes", "loso_takes_per_speaker")
-    return {k: v for k, v in config["strings"].items() if k not in evaluation_only}
-
-
 rule train_segmenter:
     input:
         recordings=recordings_folder,
