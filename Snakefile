@@ -33,6 +33,7 @@ include: "workflow/rules/robustness.smk"
 include: "workflow/rules/evaluation.smk"
 include: "workflow/rules/levers.smk"
 include: "workflow/rules/voices.smk"
+include: "workflow/rules/strings.smk"
 
 
 check_tracking_store()
@@ -50,3 +51,4 @@ rule all:
         rules.lever_table.output.markdown,
         loso_outputs(),
         voices_outputs(),
+        expand(rules.evaluate_strings.output.table, model=config["strings"]["models"]),

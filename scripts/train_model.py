@@ -9,6 +9,7 @@ from fsdd_pipeline.features.spectral import FeatureParams
 from fsdd_pipeline.io import save_figure, write_csv, write_json, write_text
 from fsdd_pipeline.models.inputs import InputSpec, inputs_from_frame
 from fsdd_pipeline.models.training import plot_training_curves, train_model
+from fsdd_pipeline.strings.decode import copy_strings_model
 from fsdd_pipeline.tracking.model_logging import log_trained_model, log_training_file
 from fsdd_pipeline.tracking.runs import epoch_callbacks, training_run
 from fsdd_pipeline.workflow_logging import configure_logging, mock_snakemake
@@ -42,6 +43,8 @@ with training_run(
         "%s trained in %.1f s (%d parameters)", name, result.training_time_s, result.params
     )
     result.classifier.save(out.model)
+    # The digit-string segmenter goes with the model wherever it is served.
+    copy_strings_model(snakemake.input.segmenter, out.model)
     write_csv(result.history, out.history)
     save_figure(plot_training_curves(result, name), out.curves)
     write_text(result.summary, out.summary)

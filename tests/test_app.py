@@ -51,9 +51,6 @@ PAGE_TIMEOUT_MS = 30_000
 SERVER_START_TIMEOUT_S = 90
 RECORD_S = 3.0
 FAKE_MICROPHONE_RATE = 48_000
-# Until the digit-strings decoder (issue 26) lands, a take answers its loudest word only.
-# When it lands, set this to True: the 3-digit take must then read as all three digits.
-DIGIT_STRINGS = False
 
 
 def ensure_chromium():
@@ -260,12 +257,8 @@ def test_three_digit_take(page, clips, tmp_path):
     take = write_wav(tmp_path / "three_digits.wav", np.concatenate(parts), 8000)
     upload(page, take)
     spoken = "".join(str(parse_recording_name(p).digit) for p in gains)
-    if DIGIT_STRINGS:
-        expected = spoken
-    else:  # the one-word contract: the loudest word
-        expected = str(parse_recording_name(loudest).digit)
-    assert shown_digits(page) == expected, f"spoken {spoken}"
-    assert len(shown_words(page)) == len(expected)
+    assert shown_digits(page) == spoken
+    assert len(shown_words(page)) == len(spoken)
 
 
 def test_bad_file_and_silent_take_show_the_error_then_a_good_take_works(page, clips, tmp_path):

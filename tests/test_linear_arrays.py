@@ -81,3 +81,18 @@ def test_reading_the_arrays_imports_no_scikit_learn(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
     assert np.array_equal(np.load(tmp_path / "p.npy"), expected)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_an_lda_as_arrays_gives_its_log_probabilities_bit_for_bit(dtype):
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+
+    from fsdd_pipeline.models.linear import as_arrays
+
+    x, y = sequences(n=220)
+    x = x.reshape(len(x), -1)
+    lda = LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto").fit(x[:200], y[:200])
+    unseen = np.concatenate([x[200:], 50 * x[200:]]).astype(dtype)  # far: probabilities of 0
+    head = as_arrays(lda)
+    assert np.array_equal(head.predict_log_proba(unseen), lda.predict_log_proba(unseen))
+    assert np.array_equal(head.predict_proba(unseen), lda.predict_proba(unseen))

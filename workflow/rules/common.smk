@@ -307,3 +307,10 @@ def voices_outputs():
     """The validation voices' report, when the default run includes it."""
     wanted = config["voices"]["in_default_run"] and VOICES_MODELS
     return [rules.voices_report.output.summary] if wanted else []
+
+
+def segmenter_settings():
+    """config strings without the evaluation's keys: changing how many takes are evaluated
+    retrains no segmenter (and so no model)."""
+    evaluation_only = ("models", "test_takes", "loso_takes_per_speaker")
+    return {k: v for k, v in config["strings"].items() if k not in evaluation_only}

@@ -26,6 +26,8 @@ rule train_model:
         dataset=rules.build_dataset.output.dataset,
         augmented=augmented_features,
         experiment=rules.init_tracking.output.experiment,
+        # Copied into the model folder: digit strings travel with every model.
+        segmenter="results/strings/segmenter/segmenter.joblib",
     output:
         # The model file (model.keras or model.joblib) and its input_spec.json.
         model=directory("results/models/{model}/model"),

@@ -162,18 +162,23 @@ def wav_data_shortfall(handle):
     return None
 
 
-def reject_if_no_speech(samples, sample_rate, source):
+def _frames(samples, frame):
+    padded = np.pad(samples, (0, max(0, frame - samples.size)))
+    return np.lib.stride_tricks.sliding_window_view(padded, frame)[:: frame // 4]
+
+
+def reject_if_no_speech(samples, sample_rate, source, word=None):
     """Raise RecordingError unless the mono clip may hold speech.
 
-    A check of the whole clip before endpoint detection (fsdd_pipeline.audio.endpoint)
-    looks for its word: a clip is refused when its loudest 32 ms frame is below
-    SPEECH_MIN_LEVEL_DBFS (digital silence, dither) or when its average spectrum is as flat
-    as white noise (spectral flatness >= NOISE_MIN_FLATNESS: hiss, dither or noise at any
-    level; speech concentrates its power in a few bands).
+    A check of the clip before its word is used: a clip is refused when its loudest 32 ms
+    frame is below SPEECH_MIN_LEVEL_DBFS (digital silence, dither) or when its average
+    spectrum is as flat as white noise (spectral flatness >= NOISE_MIN_FLATNESS: hiss, dither
+    or noise at any level; speech concentrates its power in a few bands). ``word``: the
+    samples of the word endpointing found, if any: the flatness is judged on it, so that a
+    word in a long take of white noise is not averaged away by the noise.
     """
     frame = analysis_frame(sample_rate)
-    padded = np.pad(samples, (0, max(0, frame - samples.size)))
-    frames = np.lib.stride_tricks.sliding_window_view(padded, frame)[:: frame // 4]
+    frames = _frames(samples, frame)
     level = np.sqrt(np.max(np.mean(np.square(frames, dtype=np.float64), axis=1)))
     level_db = 20 * np.log10(max(level, 1e-12))
     if level_db < SPEECH_MIN_LEVEL_DBFS:
@@ -182,6 +187,8 @@ def reject_if_no_speech(samples, sample_rate, source):
             f"no speech: the loudest 32 ms is {level_db:.1f} dBFS, "
             f"below {SPEECH_MIN_LEVEL_DBFS:.0f} dBFS (silence or dither)",
         )
+    if word is not None:
+        frames = _frames(word, frame)
     spectrum = np.mean(np.abs(np.fft.rfft(frames * np.hanning(frame), axis=1)) ** 2, axis=0)
     band = np.maximum(spectrum[1 : int(len(spectrum) * FLATNESS_BAND)], 1e-20)
     flatness = float(np.exp(np.mean(np.log(band))) / np.mean(band))
@@ -227,10 +234,14 @@ def prepare_clip(
         )
     if file_rate != sample_rate:
         samples = resample(samples, file_rate, sample_rate)
-    reject_if_no_speech(samples, sample_rate, source)
     info = None
-    if endpoint is not None:
+    if endpoint is None:
+        reject_if_no_speech(samples, sample_rate, source)
+    else:
+        # Words first, then speech is judged by them (not by a long take's noise).
+        whole = samples
         samples, info = crop_to_speech(samples, sample_rate, endpoint)
+        reject_if_no_speech(whole, sample_rate, source, samples if info.speech_found else None)
         if not info.speech_found and samples.size > endpoint.max_word_s * sample_rate:
             raise RecordingError(
                 source,

@@ -147,7 +147,11 @@ class SpeechEmbedder:
 
     def embed(self, samples, sample_rate):
         """(frames, 96) float32: one embedding per 80 ms of (padded) audio."""
-        mel = self.mel_frames(self.model_audio(samples, sample_rate))
+        return self.embed_model_audio(self.model_audio(samples, sample_rate))
+
+    def embed_model_audio(self, model_audio):
+        """(frames, 96) float32 of audio already as the model takes it (``model_audio``)."""
+        mel = self.mel_frames(model_audio)
         # One run over the whole sequence gives the embedding of every window (sequence_model).
         (embeddings,) = self._embedding.run(None, {"input_1": mel[None, :, :, None]})
         return embeddings.reshape(-1, EMBEDDING_SIZE).astype(np.float32)

@@ -100,6 +100,34 @@ class LinearHead:
 _HEAD_ARRAYS = ("mean", "scale", "coef", "intercept", "classes")
 
 
+class DiscriminantHead(LinearHead):
+    """A fitted multiclass LinearDiscriminantAnalysis as arrays: its decision is linear in
+    the inputs, with no scaling (centring by zero and scaling by one are exact no-ops), and
+    its log-probabilities floor a probability of zero as scikit-learn does."""
+
+    @classmethod
+    def from_lda(cls, lda):
+        features = lda.coef_.shape[1]
+        return cls(np.zeros(features), np.ones(features), lda.coef_, lda.intercept_, lda.classes_)
+
+    def predict_log_proba(self, x):
+        probabilities = self.predict_proba(x)
+        probabilities[probabilities == 0.0] += np.finfo(probabilities.dtype).smallest_normal
+        return np.log(probabilities)
+
+
+def as_arrays(estimator):
+    """A fitted standardized logistic regression or multiclass LDA as its arrays
+    (LinearHead, DiscriminantHead): the same numbers without scikit-learn."""
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+
+    if isinstance(estimator, LinearDiscriminantAnalysis) and len(estimator.classes_) > 2:
+        return DiscriminantHead.from_lda(estimator)
+    if _is_standardized_logreg(estimator):
+        return LinearHead.from_pipeline(estimator)
+    raise ValueError(f"no array form of {type(estimator).__name__}")
+
+
 class _Combined:
     """A wrapper whose probabilities are those of its log-probabilities, as in scikit-learn."""
 

@@ -70,9 +70,10 @@ def _check_models(config):
                 raise ConfigError(
                     f"levers.{position}.{key}", f"{lever[key]!r} is not a model in 'models'"
                 )
-    for name in config["loso"]["models"]:
-        if name not in config["models"]:
-            raise ConfigError("loso.models", f"{name!r} is not a model in 'models'")
+    for key in ("loso", "strings"):
+        for name in config[key]["models"]:
+            if name not in config["models"]:
+                raise ConfigError(f"{key}.models", f"{name!r} is not a model in 'models'")
 
 
 def _check_speed_views(name, model, speeds):

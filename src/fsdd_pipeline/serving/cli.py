@@ -42,7 +42,7 @@ class NoModelError(Exception):
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="fsdd-predict",
-        description="Predict the spoken digit (0-9) of WAV/FLAC recordings.",
+        description="Predict the spoken digits (0-9), in order, of WAV/FLAC recordings.",
         epilog="Without a model option the registered model (tracking.registered_model "
         f"of the project's config) with the alias '{CHAMPION_ALIAS}' is used, from the "
         "project's MLflow store (tracking.uri).",
@@ -133,16 +133,17 @@ class FolderPredictor:
 
     def __init__(self, model_dir, jobs=1):
         from fsdd_pipeline.models.classifier import DigitClassifier
+        from fsdd_pipeline.serving.transcript import attach_strings_model
 
         try:
-            self.classifier = DigitClassifier.load(model_dir)
+            self.classifier = attach_strings_model(DigitClassifier.load(model_dir), model_dir)
         except FileNotFoundError as error:
             raise NoModelError(one_line(error)) from None
         # TensorFlow is not safe to fork once it has started; its own threads use the cores.
         self.jobs = 1 if self.classifier.is_keras else max(1, jobs)
 
     def predict(self, paths):
-        """(probabilities or None, reason or None, words found) per path, in order."""
+        """(transcript or None, reason or None) per path, in order (see transcript_result)."""
         batches = [
             paths[start : start + PREDICT_BATCH] for start in range(0, len(paths), PREDICT_BATCH)
         ]
@@ -170,30 +171,48 @@ def _predict_worker_batch(paths):
 
 
 def _predict_batch(classifier, paths):
-    """Each file's features, then one forward pass for the batch."""
-    from fsdd_pipeline.errors import PipelineError
+    """(transcript or None, reason or None) of each file."""
+    from fsdd_pipeline.audio.reading import read_audio
+    from fsdd_pipeline.errors import PipelineError, RecordingError
+    from fsdd_pipeline.serving.transcript import transcribe
 
-    found, results = [], []
+    results = []
     for path in paths:
         try:
-            matrices, words = classifier.file_features_and_words(path)
-            found.append((len(results), matrices))
-            results.append([None, None, words])
+            try:
+                with open(path, "rb") as handle:
+                    samples, rate = read_audio(handle, source=path)
+            except OSError as error:
+                raise RecordingError(path, f"cannot read file ({error.strerror})") from None
+            results.append(transcript_result(transcribe(classifier, samples, rate, path)))
         except PipelineError as error:
-            results.append([None, getattr(error, "reason", str(error)), 0])
-    if found:
-        probabilities = classifier.predict_proba_matrices([matrices for _, matrices in found])
-        for (index, _), row in zip(found, probabilities, strict=True):
-            results[index][0] = row
-    return [tuple(result) for result in results]
+            results.append((None, getattr(error, "reason", str(error))))
+    return results
 
 
-def report_words(path, words):
-    """Say when a take held several words: the loudest is the one predicted."""
-    if words and words > 1:
-        print(
-            f"fsdd-predict: {path}: {words} words found; the loudest is predicted", file=sys.stderr
-        )
+# --- digit strings (fsdd_pipeline.strings): every word of a take, in order ---
+
+
+def transcript_result(transcript):
+    """(transcript, None), or (None, the no-speech reason) when it holds no word. A
+    transcript's ``digit``, ``probability`` and ``probabilities`` are its loudest word's
+    (what a single-digit user always got)."""
+    from fsdd_pipeline.serving.transcript import NO_DIGIT_REASON
+
+    words = transcript["words"]
+    if not words:
+        return None, NO_DIGIT_REASON
+    loudest = max(words, key=lambda word: word.get("level_dbfs", 0.0))
+    return {
+        "digits": transcript["digits"],
+        "words": words,
+        "digit": loudest["digit"],
+        "probability": loudest["probability"],
+        "probabilities": loudest["probabilities"],
+    }, None
+
+
+# --- end of digit strings ---
 
 
 @contextlib.contextmanager
@@ -286,13 +305,21 @@ class PyfuncPredictor:
                 for item in items:
                     results.update(self._predict_encoded([item]))
                 break
-            words = output["words"] if "words" in output else [1] * len(items)
-            for (index, _), probabilities, found in zip(
-                items, output[PROB_COLUMNS].to_numpy(dtype=float), words, strict=True
-            ):
-                results[index] = (probabilities, None, int(found))
+            for (index, _), row in zip(items, output.to_dict("records"), strict=True):
+                results[index] = pyfunc_transcript(row)
             break
         return results
+
+
+def pyfunc_transcript(row):
+    """(transcript, None) of one output row of the raw-audio model; a model logged before
+    digit strings (no ``digits`` column) gives its one digit as a one-word transcript."""
+    probabilities = [float(row[column]) for column in PROB_COLUMNS]
+    digit = int(row["digit"])
+    if "digits" in row:
+        return transcript_result({"digits": row["digits"], "words": json.loads(row["words"])})
+    word = {"digit": digit, "probability": probabilities[digit], "probabilities": probabilities}
+    return transcript_result({"digits": str(digit), "words": [word]})
 
 
 @dataclass(frozen=True)
@@ -356,13 +383,21 @@ def make_predictor(args):
 
 
 def format_rows(rows, all_probabilities, as_json):
-    """Rows (file, probabilities) as a table or JSON text."""
+    """Rows (file, transcript) as a table or JSON text: the digit string of every file;
+    JSON adds its words; ``digit``/``probability`` are the loudest word's. A transcript
+    None (no speech) shows as an empty digit string."""
     records = []
-    for path, probabilities in rows:
-        digit = int(probabilities.argmax())
-        record = {"file": str(path), "digit": digit, "probability": float(probabilities[digit])}
+    for path, transcript in rows:
+        if transcript is None:
+            if as_json:
+                records.append({"file": str(path), "digits": "", "words": []})
+            continue
+        record = {"file": str(path), "digits": transcript["digits"]}
+        if as_json:
+            record["words"] = transcript["words"]
+        record.update(digit=transcript["digit"], probability=transcript["probability"])
         if all_probabilities:
-            record.update({f"prob_{d}": float(p) for d, p in enumerate(probabilities)})
+            record.update({f"prob_{d}": p for d, p in enumerate(transcript["probabilities"])})
         records.append(record)
     if as_json:
         return json.dumps(records, indent=2)
@@ -370,7 +405,8 @@ def format_rows(rows, all_probabilities, as_json):
         return ""
     from tabulate import tabulate
 
-    return tabulate(records, headers="keys", floatfmt=".4f")
+    # The digit string stays text: "0123" keeps its zero.
+    return tabulate(records, headers="keys", floatfmt=".4f", disable_numparse=[1])
 
 
 def main(argv=None):
@@ -397,15 +433,14 @@ def main(argv=None):
             failures.append((path, "file not found"))
             print(f"fsdd-predict: {path}: file not found", file=sys.stderr)
     rows = []
-    for path, (probabilities, reason, words) in zip(
-        existing, predictor.predict(existing), strict=True
-    ):
-        report_words(path, words)
+    for path, (transcript, reason) in zip(existing, predictor.predict(existing), strict=True):
         if reason is None:
-            rows.append((path, probabilities))
+            rows.append((path, transcript))
         else:
             failures.append((path, reason))
             print(f"fsdd-predict: {path}: {one_line(reason)}", file=sys.stderr)
+            if reason.startswith("no speech"):
+                rows.append((path, None))  # its digit string is empty
     text = format_rows(rows, args.all_probabilities, args.json)
     if text:
         print(text)

@@ -10,6 +10,7 @@ import binascii
 import contextlib
 import importlib.metadata
 import io
+import json
 import numbers
 import os
 import shutil
@@ -30,6 +31,8 @@ from fsdd_pipeline.errors import PipelineError, RecordingError
 from fsdd_pipeline.labels import N_CLASSES, PROB_COLUMNS
 from fsdd_pipeline.models.classifier import KERAS_FILE, DigitClassifier
 from fsdd_pipeline.models.inputs import InputSpec
+from fsdd_pipeline.serving.transcript import NO_DIGIT_REASON, attach_strings_model, transcribe
+from fsdd_pipeline.strings.segmentation import SEGMENTER_FILE
 from fsdd_pipeline.tracking.registry import MODEL_DIR_ARTIFACT
 
 # The audio one request may carry (a 10-minute 16 kHz 16-bit take is 19 MB).
@@ -234,9 +237,8 @@ def _row_clip(row):
     return samples, rate
 
 
-def predictions_frame(probabilities, words=None):
-    """The output frame of probabilities (n, 10): digit, probability, prob_0..prob_9 and
-    ``words``, the words found in each take (the loudest is the one predicted)."""
+def predictions_frame(probabilities):
+    """The output frame of probabilities (n, 10): digit, probability, prob_0..prob_9."""
     probabilities = np.asarray(probabilities, dtype=np.float64).reshape(-1, N_CLASSES)
     # Built from its columns at once: inserting into a frame costs more than a prediction's
     # forward pass, and a served request pays it every time.
@@ -245,9 +247,6 @@ def predictions_frame(probabilities, words=None):
         "probability": probabilities.max(axis=1),
     }
     columns |= {name: probabilities[:, d] for d, name in enumerate(PROB_COLUMNS)}
-    columns["words"] = (
-        np.ones(len(probabilities), np.int64) if words is None else np.asarray(words, np.int64)
-    )
     return pd.DataFrame(columns, copy=False)
 
 
@@ -256,33 +255,53 @@ class AudioDigitModel(mlflow.pyfunc.PythonModel):
 
     Input: rows with a column ``audio_base64`` (base64 of a WAV/FLAC file, any rate, mono
     or stereo) or columns ``samples`` (floats) and ``sample_rate``, in any MLflow request
-    format (request_rows). Output: ``digit``, ``probability`` (of that digit) and
-    ``prob_0``..``prob_9``, one row per input row; otherwise AudioRequestError (HTTP 400)
-    naming every unusable row or column and why.
+    format (request_rows). Output, one row per input row: ``digits`` (every digit of the
+    take in order), ``words`` (a JSON list, see transcripts_frame) and the loudest word's
+    ``digit``, ``probability`` (of that digit) and ``prob_0``..``prob_9``; otherwise
+    AudioRequestError (HTTP 400) naming every unusable row or column and why.
     """
 
     def load_context(self, context):
-        self.classifier = DigitClassifier.load(context.artifacts[MODEL_DIR_ARTIFACT])
+        model_dir = context.artifacts[MODEL_DIR_ARTIFACT]
+        self.classifier = attach_strings_model(DigitClassifier.load(model_dir), model_dir)
         self.classifier.prepare_for_prediction()
 
     # The DataFrame hint keeps MLflow from deriving an input schema from type hints.
     def predict(self, context, model_input: pd.DataFrame, params=None):
-        matrices, words, reasons = [], [], {}
+        transcripts, reasons = [], {}
         rows = request_rows(model_input)
         check_request_size(rows)
         for position, row in enumerate(rows):
             try:
                 samples, rate = _row_clip(row)
-                features, found = self.classifier.clip_features_and_words(samples, rate, position)
-                matrices.append(features)
-                words.append(found)
+                transcript = transcribe(self.classifier, samples, rate, position)
+                if not transcript["words"]:
+                    raise RecordingError(position, NO_DIGIT_REASON)
+                transcripts.append(transcript)
             except RecordingError as error:
                 reasons[position] = error.reason
             except ValueError as error:
                 reasons[position] = str(error)
         if reasons:
             raise AudioInputError(reasons)
-        return predictions_frame(self.classifier.predict_proba_matrices(matrices), words)
+        return transcripts_frame(transcripts)
+
+
+# --- digit strings (fsdd_pipeline.strings): every word of a take, in order ---
+
+
+def transcripts_frame(transcripts):
+    """One output row per take: ``digits`` (the string), ``words`` (its words as a JSON
+    list: start_s, end_s, digit, probability, probabilities, level_dbfs), and, as before,
+    ``digit``, ``probability`` and prob_0..prob_9 of its loudest word."""
+    loudest = [max(t["words"], key=lambda word: word["level_dbfs"]) for t in transcripts]
+    frame = predictions_frame([word["probabilities"] for word in loudest])
+    frame["digits"] = [t["digits"] for t in transcripts]
+    frame["words"] = [json.dumps(t["words"]) for t in transcripts]
+    return frame
+
+
+# --- end of digit strings ---
 
 
 def signature():
@@ -295,7 +314,7 @@ def signature():
     outputs = Schema(
         [ColSpec("long", "digit"), ColSpec("double", "probability")]
         + [ColSpec("double", column) for column in PROB_COLUMNS]
-        + [ColSpec("long", "words")]
+        + [ColSpec("string", "digits"), ColSpec("string", "words")]
     )
     return ModelSignature(inputs=None, outputs=outputs)
 
@@ -313,7 +332,9 @@ def pip_requirements(model_dir):
     packages = list(BASE_REQUIREMENTS)
     if (Path(model_dir) / KERAS_FILE).is_file():
         packages += KERAS_REQUIREMENTS
-    if "embedding" in InputSpec.load(model_dir).features:
+    # The digit-string segmenter reads the speech embedding, whatever the model's features.
+    segmenter = (Path(model_dir) / SEGMENTER_FILE).is_file()
+    if segmenter or "embedding" in InputSpec.load(model_dir).features:
         packages += EMBEDDING_REQUIREMENTS
     return [_pinned(package) for package in packages]
 
@@ -334,6 +355,7 @@ def package_source():
     """A clean copy of the package's source (no __pycache__ folders) to log with a model."""
     with tempfile.TemporaryDirectory() as scratch:
         code = Path(scratch) / "fsdd_pipeline"
+        # The whole package (this module is in its serving subpackage).
         shutil.copytree(
             Path(fsdd_pipeline.__file__).parent,
             code,

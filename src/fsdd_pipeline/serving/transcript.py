@@ -1,34 +1,12 @@
-"""What a take says: its digit string and, for every word, where it is and how sure the model
-is. The one place that turns audio into this answer for the browser app (and any other caller
-that wants words, not one row of probabilities).
-
-The answer is a plain dict, ready for JSON::
-
-    {"digits": "4", "duration_s": 3.0, "sample_rate": 48000,
-     "words": [{"start_s": 1.02, "end_s": 1.61, "digit": 4, "probability": 0.98,
-                "probabilities": [10 floats]}]}
-
-Today a take holds one word: the loudest word endpoint detection finds (with its margin, the
-very samples the model heard), as ``fsdd-predict`` predicts it. The digit-strings decoder
-replaces the inside of ``transcribe`` (every word in spoken order); the answer's form stays.
-"""
+"""Every digit of a take, in order: what ``fsdd-predict``, the served model and the
+browser app answer for a take (fsdd_pipeline.strings.decode does the work)."""
 
 import numpy as np
 
-from fsdd_pipeline.audio.reading import mono
+from fsdd_pipeline.strings.decode import StringsModel, transcribe_take
 
-
-def word_entry(start_s, end_s, probabilities):
-    """One word of the answer: where it is in the take (seconds) and its probabilities."""
-    probabilities = np.asarray(probabilities, dtype=np.float64)
-    digit = int(probabilities.argmax())
-    return {
-        "start_s": round(float(start_s), 4),
-        "end_s": round(float(end_s), 4),
-        "digit": digit,
-        "probability": float(probabilities[digit]),
-        "probabilities": [float(p) for p in probabilities],
-    }
+# What a take in which no digit was found gets, wherever it came in.
+NO_DIGIT_REASON = "no speech: no spoken digit found in the take"
 
 
 def take_duration_s(samples, rate):
@@ -36,26 +14,24 @@ def take_duration_s(samples, rate):
     return np.shape(samples)[0] / rate
 
 
-def transcribe(classifier, samples, rate, source="take"):
-    """The answer (see the module docstring) of a DigitClassifier for one take.
+def strings_model(classifier):
+    """The StringsModel travelling with ``classifier`` (None for a model folder without
+    one: its takes are read as one word)."""
+    return getattr(classifier, "strings_model", None)
 
-    ``samples`` is 1-D or frames x channels at ``rate`` Hz, any length the caller accepted.
-    RecordingError naming ``source`` when the take holds no speech or is unusable (the
-    reasons of fsdd_pipeline.audio.reading.prepare_clip).
+
+def attach_strings_model(classifier, model_dir):
+    """Load the model folder's StringsModel onto ``classifier``; returns the classifier."""
+    classifier.strings_model = StringsModel.load(model_dir)
+    return classifier
+
+
+def transcribe(classifier, samples, rate, source="<samples>"):
+    """The digits of one take (mono or frames x channels samples at ``rate`` Hz).
+
+    Returns {"digits": "4159" ("" when no word is found), "words": [{"start_s", "end_s",
+    "digit", "probability", "probabilities" (ten)}] in spoken order, "duration_s",
+    "sample_rate"}. RecordingError naming ``source`` for unusable audio, a take longer
+    than the model's limit (strings.max_take_s), or a one-word take the classifier refuses.
     """
-    duration_s = take_duration_s(samples, rate)
-    samples = np.asarray(samples, dtype=np.float32)
-    if samples.ndim == 2:
-        samples = mono(samples.mean(axis=1))
-    # --- digit strings plug in here: today the loudest word, cropped by endpoint detection.
-    features, crop = classifier.clip_features_and_crop(samples, rate, source)
-    probabilities = classifier.predict_proba_matrices([features])[0]
-    start_s, end_s = (crop.start_s, crop.end_s) if crop is not None else (0.0, duration_s)
-    words = [word_entry(start_s, end_s, probabilities)]
-    # ---
-    return {
-        "digits": "".join(str(word["digit"]) for word in words),
-        "words": words,
-        "duration_s": round(float(duration_s), 4),
-        "sample_rate": int(rate),
-    }
+    return transcribe_take(classifier, strings_model(classifier), samples, rate, source)

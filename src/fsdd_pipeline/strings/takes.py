@@ -1,0 +1,143 @@
+"""String takes synthesized from single-digit clips: several words of one speaker in one
+take, with known word extents, pauses (or short overlaps), a noise floor and a gain.
+
+Every random choice is drawn from a ``numpy.random.Generator``: a take is reproducible
+from its seed. Word extents are where each clip's sound is (``word_extent``), not the
+clip's edges: FSDD clips keep a little silence around their word.
+"""
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from fsdd_pipeline.audio.endpoint import EndpointParams, frame_levels_db
+from fsdd_pipeline.audio.reading import mono
+from fsdd_pipeline.audio.realistic_takes import coloured_noise
+
+# A clip's word spans its frames within this many dB of its loudest frame.
+WORD_EXTENT_DB = 35.0
+
+
+@dataclass(frozen=True)
+class StringTakeSettings:
+    """How string takes are drawn (every range uniform, from config ``strings.takes``).
+
+    ``digits``: (fewest, most) words per take; ``pause_s``: the pause between words of a
+    take (one value per take, each gap jittered by ``pause_jitter`` of it); with
+    probability ``overlap_probability`` a take's pause is an overlap of up to
+    ``max_overlap_s`` instead (connected speech); ``snr_db``: the noise floor below the
+    words' mean power; ``lead_s``: silence before the first and after the last word.
+    """
+
+    digits: tuple = (3, 10)
+    pause_s: tuple = (0.0, 0.6)
+    pause_jitter: float = 0.2
+    overlap_probability: float = 0.1
+    max_overlap_s: float = 0.05
+    snr_db: tuple = (20.0, 40.0)
+    noise_colors: tuple = ("white", "pink", "brown")
+    gain_db: tuple = (-20.0, 0.0)
+    lead_s: tuple = (0.1, 0.8)
+
+    def __post_init__(self):
+        for name in ("digits", "pause_s", "snr_db", "gain_db", "lead_s", "noise_colors"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        low, high = self.digits
+        if not 1 <= low <= high:
+            raise ValueError(f"strings digits must be 1 <= fewest <= most, got {self.digits}")
+
+    def as_dict(self):
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class StringTake:
+    """A take and its words: ``words`` are (start_s, end_s, digit) in spoken order;
+    ``pause_s`` the take's nominal pause (negative: an overlap)."""
+
+    samples: np.ndarray
+    sample_rate: int
+    words: tuple
+    pause_s: float
+    speaker: str = ""
+    sources: tuple = field(default=())
+
+    @property
+    def digits(self):
+        return "".join(str(digit) for _, _, digit in self.words)
+
+
+def word_extent(samples, sample_rate):
+    """(start, end) samples of a clip's word: its frames within WORD_EXTENT_DB of the loudest."""
+    levels_db, hop = frame_levels_db(samples, sample_rate, EndpointParams())
+    loud = np.flatnonzero(levels_db >= levels_db.max() - WORD_EXTENT_DB)
+    frame = int(round(EndpointParams().frame_ms / 1000 * sample_rate))
+    return int(loud[0] * hop), int(min(len(samples), loud[-1] * hop + frame))
+
+
+def draw_pause(settings, rng):
+    """One take's nominal pause in seconds (negative: the words overlap)."""
+    if rng.random() < settings.overlap_probability:
+        return -float(rng.uniform(0.0, settings.max_overlap_s))
+    return float(rng.uniform(*settings.pause_s))
+
+
+def synthesize_take(clips, sample_rate, rng, settings=StringTakeSettings(), pause_s=None):
+    """A StringTake of ``clips``, a list of (samples, digit[, source]) of one speaker, in order.
+
+    Each clip is cut to its word extent and placed after the previous one's end plus the
+    take's pause (jittered per gap); the noise floor (a colour drawn per take) sits a drawn
+    SNR below the words' mean power; the take is then scaled by a drawn gain and clipped.
+    """
+    pause_s = draw_pause(settings, rng) if pause_s is None else float(pause_s)
+    words, cuts = [], []
+    for clip in clips:
+        samples = mono(clip[0], np.float64)
+        start, end = word_extent(samples, sample_rate)
+        cuts.append(samples[start:end] - samples[start:end].mean())
+    lead = int(round(rng.uniform(*settings.lead_s) * sample_rate))
+    positions, cursor = [], lead
+    for index, cut in enumerate(cuts):
+        if index:
+            gap = pause_s * (1 + rng.uniform(-settings.pause_jitter, settings.pause_jitter))
+            cursor = max(positions[-1], cursor + int(round(gap * sample_rate)))
+        positions.append(cursor)
+        cursor += len(cut)
+    tail = int(round(rng.uniform(*settings.lead_s) * sample_rate))
+    take = np.zeros(cursor + tail)
+    for position, cut, clip in zip(positions, cuts, clips, strict=True):
+        take[position : position + len(cut)] += cut
+        words.append((position / sample_rate, (position + len(cut)) / sample_rate, int(clip[1])))
+    word_power = float(np.mean([np.mean(np.square(cut)) for cut in cuts]))
+    snr_db = rng.uniform(*settings.snr_db)
+    color = str(rng.choice(settings.noise_colors))
+    take += coloured_noise(len(take), color, sample_rate, rng) * np.sqrt(
+        word_power / 10 ** (snr_db / 10)
+    )
+    peak = float(np.abs(take).max())
+    gain = 10 ** (rng.uniform(*settings.gain_db) / 20) * min(1.0, 0.9 / peak)
+    samples = np.clip(take * gain, -1.0, 1.0).astype(np.float32)
+    sources = tuple(str(clip[2]) for clip in clips if len(clip) > 2)
+    return StringTake(samples, sample_rate, tuple(words), pause_s, sources=sources)
+
+
+def draw_string_takes(clips_by_speaker, count, sample_rate, seed, settings=StringTakeSettings()):
+    """``count`` takes, each of one speaker's clips (speakers in turn, digits drawn at random).
+
+    ``clips_by_speaker``: {speaker: [(samples, digit, source), ...]}. Reproducible from ``seed``.
+    """
+    rng = np.random.default_rng(seed)
+    speakers = sorted(clips_by_speaker)
+    takes = []
+    for index in range(count):
+        speaker = speakers[index % len(speakers)]
+        clips = clips_by_speaker[speaker]
+        length = int(rng.integers(settings.digits[0], settings.digits[1] + 1))
+        chosen = [clips[int(i)] for i in rng.integers(0, len(clips), size=length)]
+        take = synthesize_take(chosen, sample_rate, rng, settings)
+        takes.append(
+            StringTake(
+                take.samples, take.sample_rate, take.words, take.pause_s, speaker, take.sources
+            )
+        )
+    return takes

@@ -1,0 +1,243 @@
+"""Digit strings: the segmenter on synthesized takes with known words, the digits of the
+CLI and the served model on a real 4-digit take, the take-length limit, and the string
+evaluation rule end to end."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile
+
+from fsdd_pipeline.audio.realistic_takes import noise_take
+from fsdd_pipeline.errors import RecordingError
+from fsdd_pipeline.features.spectral import FeatureParams
+from fsdd_pipeline.models.builders import build_sklearn_model
+from fsdd_pipeline.models.classifier import DigitClassifier
+from fsdd_pipeline.models.inputs import InputSpec, inputs_from_frame
+from fsdd_pipeline.serving.transcript import attach_strings_model, transcribe
+from fsdd_pipeline.strings.decode import StringsModel, TakeTooLongError, transcribe_take
+from fsdd_pipeline.strings.evaluation import read_clips, recordings_rows, training_takes
+from fsdd_pipeline.strings.metrics import by_bucket, edit_distance, score_strings
+from fsdd_pipeline.strings.segmentation import (
+    FRAME_S,
+    SegmenterParams,
+    WordSegmenter,
+    take_embeddings,
+    viterbi_words,
+)
+from fsdd_pipeline.strings.takes import StringTakeSettings, synthesize_take, word_extent
+
+from .conftest import make_workdir, run_snakemake
+
+RATE = 8000
+CLEAR = StringTakeSettings(pause_s=(0.25, 0.6), overlap_probability=0.0, snr_db=(30, 40))
+
+
+def test_edit_distance_and_buckets():
+    assert edit_distance("4159", "4159") == 0
+    assert edit_distance("4159", "419") == 1 and edit_distance("", "12") == 2
+    scored = score_strings(["123", "45"], ["123", "46"], [0.05, 0.3])
+    table = by_bucket(scored).set_index("bucket")
+    assert table.loc["all", "digit_error_rate"] == pytest.approx(1 / 5)
+    assert table.loc["0-0.1s", "string_accuracy"] == 1.0
+    assert table.loc["0.2-0.6s", "string_accuracy"] == 0.0
+
+
+def test_viterbi_keeps_repeated_digits_apart_and_words_long_enough():
+    scores = np.full((12, 11), -5.0)
+    scores[0:2, 10] = scores[10:12, 10] = 0.0  # gap, a long "1", gap
+    scores[2:10, 1] = 0.0
+    assert viterbi_words(scores, 3, 2.0) == [(2, 9, 1)]
+    scores[5, :] = -5.0
+    scores[5, 10] = 0.0  # a one-frame dip: too short to be a gap between two words?
+    assert [digit for *_, digit in viterbi_words(scores, 3, 2.0)] in ([1], [1, 1])
+    assert viterbi_words(np.tile(np.eye(11)[10] * 5, (8, 1)), 2, 2.0) == []
+
+
+@pytest.fixture(scope="module")
+def subset_clips(fsdd_subset):
+    rows = recordings_rows(fsdd_subset)
+    return {
+        split: read_clips(fsdd_subset, rows[rows.split == split], RATE)
+        for split in ("train", "test")
+    }
+
+
+@pytest.fixture(scope="module")
+def segmenter(subset_clips):
+    takes, embeddings = training_takes(subset_clips["train"], 20, RATE, 0, StringTakeSettings())
+    return WordSegmenter(SegmenterParams()).fit(embeddings, [take.words for take in takes])
+
+
+def found_words(segmenter, samples):
+    from fsdd_pipeline.features.embedding import get_embedder
+
+    log_proba = segmenter.frame_log_proba(take_embeddings(samples, RATE, get_embedder()))
+    return [
+        ((first - 0.5) * FRAME_S, (last + 0.5) * FRAME_S, digit)
+        for first, last, digit in segmenter.decode(log_proba)
+    ]
+
+
+def test_every_word_found_within_80_ms(segmenter, subset_clips):
+    rng = np.random.default_rng(5)
+    clips = [clip for clips in subset_clips["test"].values() for clip in clips]
+    errors, found_all = [], 0
+    for _ in range(8):
+        chosen = [clips[int(i)] for i in rng.integers(0, len(clips), 5)]
+        take = synthesize_take(chosen, RATE, rng, CLEAR)
+        found = found_words(segmenter, take.samples)
+        if len(found) == len(take.words):
+            found_all += 1
+            for (start, end, _), (true_start, true_end, _) in zip(found, take.words, strict=True):
+                errors += [abs(start - true_start), abs(end - true_end)]
+    assert found_all >= 7
+    assert np.median(errors) <= 0.08
+    assert np.mean(np.asarray(errors) <= 0.08) >= 0.8
+
+
+def test_no_word_invented_in_pure_noise(segmenter):
+    rng = np.random.default_rng(1)
+    for color, level in (("white", -40), ("pink", -30), ("brown", -50)):
+        take = noise_take(5.0, RATE, rng, level_dbfs=level, noise_color=color)
+        assert found_words(segmenter, take) == []
+
+
+def test_a_six_with_a_long_closure_stays_one_word(segmenter, subset_clips):
+    six = next(clip for clip in subset_clips["test"]["theo"] if clip[1] == 6)[0]
+    start, end = word_extent(six, RATE)
+    word = six[start:end]
+    # The closure: the quietest 40 ms in the middle half of the word, stretched to 230 ms.
+    frame = int(0.04 * RATE)
+    middle = range(len(word) // 4, 3 * len(word) // 4 - frame, frame // 4)
+    quiet = min(middle, key=lambda i: np.mean(np.square(word[i : i + frame])))
+    closure = np.zeros(int(0.23 * RATE), np.float32)
+    long_six = np.concatenate([word[:quiet], closure, word[quiet:]])
+    take = synthesize_take([(long_six, 6)], RATE, np.random.default_rng(2), CLEAR)
+    assert [digit for *_, digit in found_words(segmenter, take.samples)] == [6]
+
+
+@pytest.fixture(scope="module")
+def model_dir(fsdd_subset, segmenter, tmp_path_factory):
+    """A small real model (logistic regression on the pooled embedding), trained on the
+    subset's takes 5-9, with the segmenter in its folder."""
+    from fsdd_pipeline.data.dataset import read_feature_batches
+    from fsdd_pipeline.data.extraction import extract_batch
+    from fsdd_pipeline.data.metadata import read_speakers
+
+    from .conftest import PROJECT
+
+    tmp = tmp_path_factory.mktemp("strings_model")
+    params = FeatureParams()
+    rows = recordings_rows(fsdd_subset)
+    paths = [fsdd_subset / name for name in rows[rows.split == "train"].file_name]
+    speakers = read_speakers(PROJECT / "config/speakers.csv")
+    assert not extract_batch(paths, tmp / "batch", params, speakers)
+    config = {"type": "logreg", "features": ["embedding"], "pooling": "summary", "C": 0.1}
+    spec = InputSpec.from_model_config(config, 48, params)
+    x, y = inputs_from_frame(read_feature_batches([tmp / "batch"]), spec)
+    DigitClassifier(build_sklearn_model(config | {"max_iter": 2000}).fit(x, y), spec).save(
+        tmp / "model"
+    )
+    StringsModel(segmenter, max_take_s=60).save(tmp / "model" / "segmenter.joblib")
+    return tmp / "model"
+
+
+@pytest.fixture(scope="module")
+def four_digit_take(subset_clips, tmp_path_factory):
+    """A real 4-digit take (4, 1, 5, 9) of one speaker's test clips, 0.4 s pauses."""
+    clips = {clip[1]: clip for clip in subset_clips["test"]["george"]}
+    take = synthesize_take(
+        [clips[d] for d in (4, 1, 5, 9)], RATE, np.random.default_rng(3), CLEAR, pause_s=0.4
+    )
+    path = tmp_path_factory.mktemp("take") / "4159.wav"
+    soundfile.write(path, take.samples, RATE, subtype="PCM_16")
+    return path
+
+
+def test_cli_prints_the_digits_and_their_words(model_dir, four_digit_take, capsys):
+    from fsdd_pipeline.serving.cli import main
+
+    assert main(["--model-dir", str(model_dir), "--json", str(four_digit_take)]) == 0
+    (record,) = json.loads(capsys.readouterr().out)
+    assert record["digits"] == "4159"
+    assert [word["digit"] for word in record["words"]] == [4, 1, 5, 9]
+    starts = [word["start_s"] for word in record["words"]]
+    assert starts == sorted(starts) and all(w["end_s"] > w["start_s"] for w in record["words"])
+    assert record["digit"] in (4, 1, 5, 9) and 0 < record["probability"] <= 1
+    assert main(["--model-dir", str(model_dir), str(four_digit_take)]) == 0
+    assert "4159" in capsys.readouterr().out
+
+
+def test_served_model_answers_digits_and_words(model_dir, four_digit_take, tmp_path):
+    import base64
+
+    import mlflow
+
+    from fsdd_pipeline.serving.pyfunc import log_audio_model
+
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
+    try:
+        experiment = mlflow.create_experiment("strings", (tmp_path / "artifacts").as_uri())
+        with mlflow.start_run(experiment_id=experiment):
+            info = log_audio_model(model_dir, input_example_wav=four_digit_take)
+        model = mlflow.pyfunc.load_model(info.model_uri)
+        encoded = base64.b64encode(four_digit_take.read_bytes()).decode("ascii")
+        output = model.predict(pd.DataFrame({"audio_base64": [encoded]}))
+    finally:
+        mlflow.set_tracking_uri(None)
+    assert output["digits"].tolist() == ["4159"]
+    assert [word["digit"] for word in json.loads(output["words"][0])] == [4, 1, 5, 9]
+
+
+def test_a_take_over_the_limit_is_refused_before_decoding(model_dir):
+    classifier = attach_strings_model(DigitClassifier.load(model_dir), model_dir)
+    long_take = np.zeros(61 * RATE, np.float32)  # the fixture's limit is 60 s
+    with pytest.raises(TakeTooLongError, match=r"take too long: 61.0 s, the limit is 60 s"):
+        transcribe(classifier, long_take, RATE, "long.wav")
+    with pytest.raises(RecordingError, match="empty audio"):
+        transcribe(classifier, np.zeros(0, np.float32), RATE)
+
+
+def test_silence_holds_no_digits(model_dir):
+    classifier = attach_strings_model(DigitClassifier.load(model_dir), model_dir)
+    result = transcribe_take(classifier, classifier.strings_model, np.zeros(RATE * 3), RATE)
+    assert result["digits"] == "" and result["words"] == []
+
+
+def test_string_rule_end_to_end(fsdd_subset, tmp_path):
+    workdir = make_workdir(tmp_path, fsdd_subset, scenario=".test/config_strings.yaml")
+    run_snakemake(workdir, "results/strings/emb/by_bucket.csv")
+    table = pd.read_csv(workdir / "results/strings/emb/by_bucket.csv")
+    assert set(table.evaluation) == {"official", "loso"}
+    assert {"all", "0-0.1s", "0.1-0.2s", "0.2-0.6s"} >= set(table.bucket)
+    takes = pd.read_csv(workdir / "results/strings/emb/takes.csv", dtype={"reference": str})
+    assert len(takes) == 6 + 2 * 4
+    overall = table[(table.bucket == "all") & (table.evaluation == "official")].iloc[0]
+    assert overall.digit_error_rate < 0.5  # far from chance on two speakers' strings
+    assert (workdir / "results/models/emb/model/segmenter.joblib").is_file()
+    # Reproducible: the same seed gives the same takes.
+    run_snakemake(workdir, "results/strings/emb/by_bucket.csv", "--forcerun", "evaluate_strings")
+    again = pd.read_csv(workdir / "results/strings/emb/takes.csv", dtype={"reference": str})
+    pd.testing.assert_frame_equal(takes.drop(columns="seconds"), again.drop(columns="seconds"))
+
+
+def test_a_clear_digit_in_a_long_noisy_take_is_found(model_dir, subset_clips):
+    """A clear word in 45 s of white noise at -40 dBFS: the flatness of the whole take is
+    that of noise; judged on the word found, it is speech (issue 26, point 4)."""
+    from fsdd_pipeline.audio.endpoint import EndpointParams
+    from fsdd_pipeline.audio.reading import prepare_clip
+    from fsdd_pipeline.audio.realistic_takes import place_in_take
+
+    samples, digit, _ = next(c for c in subset_clips["test"]["george"] if c[1] == 9)
+    rng = np.random.default_rng(4)
+    snr_db = 20 * np.log10(np.sqrt(np.mean(np.square(samples))) / 10 ** (-40 / 20))
+    take = place_in_take(samples, RATE, rng, duration_s=45.0, snr_db=snr_db).samples
+    cropped, info = prepare_clip(take, RATE, RATE, EndpointParams())
+    assert info.speech_found and cropped.size < 2 * samples.size
+    noise = noise_take(45.0, RATE, rng, level_dbfs=-40)
+    with pytest.raises(RecordingError, match="as flat as noise"):
+        prepare_clip(noise, RATE, RATE, EndpointParams())
+    classifier = attach_strings_model(DigitClassifier.load(model_dir), model_dir)
+    assert transcribe(classifier, take, RATE)["digits"] == str(digit)

@@ -1,0 +1,57 @@
+# Digit strings: the word segmenter every model folder carries, and how each model in
+# strings.models reads takes of several digits (official test split and LOSO folds).
+
+
+rule train_segmenter:
+    input:
+        recordings=recordings_folder,
+    output:
+        segmenter="results/strings/segmenter/segmenter.joblib",
+        takes="results/strings/segmenter/training_takes.joblib",
+    log:
+        "results/logs/strings/train_segmenter.log",
+    benchmark:
+        "results/benchmarks/strings/train_segmenter.tsv"
+    conda:
+        "../../environment.yml"
+    threads: 1
+    resources:
+        local_cpus=local_cpus,
+        mem_mb=memory_mb(1500),
+        runtime=30,
+    params:
+        strings=segmenter_settings(),
+        sample_rate=config["audio"]["sample_rate"],
+    script:
+        "../../scripts/train_segmenter.py"
+
+
+rule evaluate_strings:
+    input:
+        model=rules.train_model.output.model,
+        run_id=rules.train_model.output.run_id,
+        dataset=rules.build_dataset.output.dataset,
+        takes=rules.train_segmenter.output.takes,
+        recordings=recordings_folder,
+    output:
+        takes="results/strings/{model}/takes.csv",
+        table="results/strings/{model}/by_bucket.csv",
+    log:
+        "results/logs/strings/{model}.log",
+    benchmark:
+        "results/benchmarks/strings/{model}.tsv"
+    conda:
+        "../../environment.yml"
+    threads: 1
+    resources:
+        local_cpus=local_cpus,
+        mem_mb=memory_mb(2000),
+        runtime=60,
+    params:
+        model=model_config,
+        strings=config["strings"],
+        features=feature_params(),
+        training=training_params(),
+        tracking=config["tracking"],
+    script:
+        "../../scripts/evaluate_strings.py"
