@@ -38,6 +38,7 @@ from .test_predict import (  # noqa: F401
     restored_environment,
     takes,
 )
+from .test_strings import segmenter, subset_clips  # noqa: F401
 
 pytestmark = requires_fsdd
 
@@ -84,8 +85,23 @@ def write_wav(path, samples, rate):
 
 
 @pytest.fixture(scope="module")
-def classifier(embedding_model_dir):  # noqa: F811 (the fixture imported above)
-    loaded = DigitClassifier.load(embedding_model_dir)
+def app_model_dir(embedding_model_dir, segmenter, tmp_path_factory):  # noqa: F811
+    """The champion-recipe model with a digit-string segmenter in its folder, as the
+    workflow's train_model leaves it."""
+    from fsdd_pipeline.strings.decode import StringsModel
+    from fsdd_pipeline.strings.segmentation import SEGMENTER_FILE
+
+    folder = tmp_path_factory.mktemp("app_model") / "model"
+    shutil.copytree(embedding_model_dir, folder)
+    StringsModel(segmenter, max_take_s=60).save(folder / SEGMENTER_FILE)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def classifier(app_model_dir):
+    from fsdd_pipeline.serving.transcript import attach_strings_model
+
+    loaded = attach_strings_model(DigitClassifier.load(app_model_dir), app_model_dir)
     loaded.prepare_for_prediction()
     return loaded
 
@@ -106,12 +122,12 @@ def clips(fsdd_subset, classifier):
 
 
 @pytest.fixture(scope="module")
-def app_url(embedding_model_dir, tmp_path_factory):  # noqa: F811
+def app_url(app_model_dir, tmp_path_factory):
     """A real `fsdd-app` subprocess on 127.0.0.1 with a free port, stopped by its PID (its
     process group), run in a project folder."""
     folder = tmp_path_factory.mktemp("app")
     # A project folder holding the model as the workflow trains it: chosen with --model.
-    shutil.copytree(embedding_model_dir, folder / "results/models" / CHAMPION_RECIPE / "model")
+    shutil.copytree(app_model_dir, folder / "results/models" / CHAMPION_RECIPE / "model")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     command = [*app_command(), "--port", str(port), "--model", CHAMPION_RECIPE]

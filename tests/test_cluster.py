@@ -115,8 +115,8 @@ def test_eight_training_jobs_at_once_into_a_fresh_sqlite_store(tmp_path, eight_m
         workdir, *run_id_targets(), "--cores", "8", "--resources", "local_cpus=8"
     )
     output = result.stdout + result.stderr
-    first_done = re.search(r"^Finished jobid: \d+ \(Rule: train_", output, re.M).start()
-    assert len(re.findall(r"^localrule train_\w+:", output[:first_done], re.M)) == 8
+    first_done = re.search(r"^Finished jobid: \d+ \(Rule: train_model", output, re.M).start()
+    assert len(re.findall(r"^localrule train_model:", output[:first_done], re.M)) == 8
     client = mlflow.MlflowClient(f"sqlite:///{workdir}/results/mlflow/mlflow.db")
     assert_eight_runs_overlap(client, workdir)
 
@@ -191,7 +191,8 @@ def test_compute_jobs_went_through_sbatch(slurm_run, cluster):
     workdir, output = slurm_run
     jobs = submitted_jobs(output)
     # 3 feature batches, the dataset, 2 groups of robustness features (no endpointing
-    # lever: no takes without endpointing), 2 x (training, evaluation), the LOSO of svm.
+    # lever: no takes without endpointing), the digit-string segmenter every model folder
+    # carries, 2 x (training, evaluation), the LOSO of svm.
     expected = {
         "build_dataset": 1,
         "evaluate": 2,
@@ -199,6 +200,7 @@ def test_compute_jobs_went_through_sbatch(slurm_run, cluster):
         "loso": 1,
         "robustness_features": 2,
         "train_model": 2,
+        "train_segmenter": 1,
     }
     remote = re.findall(r"^rule (\w+):", output, re.M)
     assert {rule: remote.count(rule) for rule in sorted(set(remote))} == expected

@@ -165,6 +165,10 @@ class DigitClassifier:
         """Probabilities for a list of {feature: matrix} dicts."""
         return self.predict_proba(inputs_from_matrices(matrices, self.spec))
 
+    def predict_proba_samples(self, clips):
+        """Probabilities for raw audio, one word each: ``clips`` is a list of (samples, rate)."""
+        return self.predict_proba_matrices([self.clip_features(s, rate) for s, rate in clips])
+
     def file_features_and_words(self, path):
         """(the model's feature matrices, words found) of one audio file, loaded exactly like
         the training data; with several words, the loudest is the one described."""

@@ -367,6 +367,7 @@ def model_source(args):
         # The registry's answer without importing MLflow, where a local store can give it.
         from fsdd_pipeline.tracking.registry import local_registered_model
 
+        follow_project(database)  # a moved or copied project's store points into it
         folder = local_registered_model(database, registered_name, args.alias)
         if folder is not None:
             return ModelSource(model_dir=folder, name=f"models:/{registered_name}@{args.alias}")
