@@ -15,6 +15,16 @@ from fsdd_pipeline.errors import RecordingError
 log = logging.getLogger(__name__)
 
 
+def check_sample_rate(rate, source):
+    """RecordingError naming ``source`` for a sample rate outside the supported range."""
+    if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
+        raise RecordingError(
+            source,
+            f"sample rate {rate} Hz is outside the supported "
+            f"{MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz",
+        )
+
+
 def mono(samples, dtype=np.float32):
     """1-D ``samples`` as an array of ``dtype``; anything else (a stereo buffer not yet
     averaged) is a caller's mistake, refused with its shape."""
@@ -226,12 +236,7 @@ def prepare_clip(
         raise RecordingError(source, "corrupt audio: samples are not finite numbers")
     if not np.any(samples):
         raise RecordingError(source, "silent audio: every sample is zero")
-    if not MIN_SAMPLE_RATE <= file_rate <= MAX_SAMPLE_RATE:
-        raise RecordingError(
-            source,
-            f"sample rate {file_rate} Hz is outside the supported "
-            f"{MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz",
-        )
+    check_sample_rate(file_rate, source)
     if file_rate != sample_rate:
         samples = resample(samples, file_rate, sample_rate)
     info = None

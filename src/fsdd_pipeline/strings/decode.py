@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fsdd_pipeline.audio.reading import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, analysis_frame
+from fsdd_pipeline.audio.reading import analysis_frame, check_sample_rate
 from fsdd_pipeline.audio.resampling import resample
 from fsdd_pipeline.errors import PipelineError, RecordingError
 from fsdd_pipeline.features.embedding import get_embedder
@@ -88,12 +88,7 @@ def check_take(samples, rate, max_take_s, source):
         samples = samples.mean(axis=1)
     if samples.ndim != 1 or samples.size == 0:
         raise RecordingError(source, "empty audio: the take holds no samples")
-    if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
-        raise RecordingError(
-            source,
-            f"sample rate {rate} Hz is outside the supported "
-            f"{MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz",
-        )
+    check_sample_rate(rate, source)
     duration = samples.size / rate
     if duration > max_take_s:
         raise TakeTooLongError(
