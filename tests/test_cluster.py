@@ -71,9 +71,12 @@ EIGHT = [f"svm{i}" for i in range(8)]
 
 @pytest.fixture(scope="module")
 def eight_models_workdir(tmp_path_factory, fsdd_subset):
-    """A workflow copy with the EIGHT models and its dataset built locally (one batch)."""
+    """A workflow copy with the EIGHT models, and its dataset and the digit-string segmenter
+    every model folder carries built locally (one batch): only the training jobs are left."""
     workdir = make_workdir(tmp_path_factory.mktemp("eight"), fsdd_subset, scenario=EIGHT_SCENARIO)
-    run_snakemake(workdir, "results/dataset/features.parquet")
+    run_snakemake(
+        workdir, "results/dataset/features.parquet", "results/strings/segmenter/segmenter.joblib"
+    )
     return workdir
 
 
