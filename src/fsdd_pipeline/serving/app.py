@@ -34,7 +34,7 @@ from fsdd_pipeline.serving.cli import (
     one_line,
     opened_store,
 )
-from fsdd_pipeline.serving.transcript import take_duration_s, transcribe
+from fsdd_pipeline.serving.transcript import NO_DIGIT_REASON, take_duration_s, transcribe
 from fsdd_pipeline.tracking.registry import MODEL_DIR_ARTIFACT
 
 log = logging.getLogger(__name__)
@@ -156,7 +156,11 @@ def check_duration(duration_s, max_take_s, source):
 def recognize_bytes(classifier, data, max_take_s):
     """The transcript of an uploaded WAV/FLAC file (see fsdd_pipeline.serving.transcript)."""
     samples, rate = read_take(data, max_take_s)
-    return transcribe(classifier, samples, rate, source="upload")
+    answer = transcribe(classifier, samples, rate, source="upload")
+    if not answer["words"]:
+        # As fsdd-predict and the served model say it: a take in which no digit was found.
+        raise RecordingError("upload", NO_DIGIT_REASON)
+    return answer
 
 
 def error_response(status, message):
