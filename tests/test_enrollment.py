@@ -7,22 +7,14 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-import yaml
 
-from fsdd_pipeline.data.dataset import read_feature_batches
-from fsdd_pipeline.data.extraction import extract_batch
-from fsdd_pipeline.data.metadata import read_speakers
-from fsdd_pipeline.features.spectral import FeatureParams
-from fsdd_pipeline.models.builders import build_sklearn_model
-from fsdd_pipeline.models.classifier import DigitClassifier
-from fsdd_pipeline.models.inputs import InputSpec, inputs_from_frame
 from fsdd_pipeline.planning.naming import parse_recording_name
 from fsdd_pipeline.tracking.store import DEFAULT_REGISTERED_MODEL
 from fsdd_pipeline.voices.enroll_cli import main as enroll_main
 from fsdd_pipeline.voices.enrollment import ENROLLMENT_FILE
 
-from .conftest import PROJECT, requires_fsdd
-from .test_predict import restored_environment, run_cli
+from .conftest import requires_fsdd
+from .test_predict import restored_environment, run_cli, train_champion_recipe
 
 pytestmark = requires_fsdd
 
@@ -42,15 +34,7 @@ def base_model_dir(fsdd_subset, tmp_path_factory):
     """The champion's recipe (emb_frame_logreg_speeds) trained on one speaker only: the
     person enrolled later is a voice it never heard."""
     tmp = tmp_path_factory.mktemp("base-model")
-    project_config = yaml.safe_load((PROJECT / "config/config.yaml").read_text())
-    params = FeatureParams.from_config(project_config)
-    speakers = read_speakers(PROJECT / "config/speakers.csv")
-    assert not extract_batch(recordings(fsdd_subset, BASE_SPEAKER), tmp / "b", params, speakers)
-    config = project_config["models"]["emb_frame_logreg_speeds"]
-    spec = InputSpec.from_model_config(config, 48, params)
-    x, y = inputs_from_frame(read_feature_batches([tmp / "b"]), spec)
-    DigitClassifier(build_sklearn_model(config).fit(x, y), spec).save(tmp / "model")
-    return tmp / "model"
+    return train_champion_recipe(recordings(fsdd_subset, BASE_SPEAKER), tmp)
 
 
 def enroll(capsys, *args):

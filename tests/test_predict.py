@@ -712,15 +712,21 @@ def embedding_model_dir(fsdd_subset, tmp_path_factory):
     regressions on the pooled pretrained speech embedding and on its frames, trained on
     takes 5-9 of the subset and their speed views, predicting over a clip's views too."""
     tmp = tmp_path_factory.mktemp("embedding-model")
+    return train_champion_recipe(takes(fsdd_subset, TRAIN_TAKES), tmp)
+
+
+def train_champion_recipe(recordings, folder):
+    """The project config's emb_frame_logreg_speeds trained on ``recordings``, saved as the
+    model folder ``folder``/model (features extracted into ``folder``/batch); returns it."""
     project_config = yaml.safe_load((PROJECT / "config/config.yaml").read_text())
     params = FeatureParams.from_config(project_config)
     speakers = read_speakers(PROJECT / "config/speakers.csv")
-    assert not extract_batch(takes(fsdd_subset, TRAIN_TAKES), tmp / "batch", params, speakers)
+    assert not extract_batch(recordings, folder / "batch", params, speakers)
     config = project_config["models"]["emb_frame_logreg_speeds"]
     spec = InputSpec.from_model_config(config, 48, params)
-    x, y = inputs_from_frame(read_feature_batches([tmp / "batch"]), spec)
-    DigitClassifier(build_sklearn_model(config).fit(x, y), spec).save(tmp / "model")
-    return tmp / "model"
+    x, y = inputs_from_frame(read_feature_batches([folder / "batch"]), spec)
+    DigitClassifier(build_sklearn_model(config).fit(x, y), spec).save(folder / "model")
+    return folder / "model"
 
 
 def test_a_clip_inside_a_noisy_take_predicts_like_the_clip(

@@ -169,14 +169,10 @@ class DigitClassifier:
         """Probabilities for raw audio, one word each: ``clips`` is a list of (samples, rate)."""
         return self.predict_proba_matrices([self.clip_features(s, rate) for s, rate in clips])
 
-    def file_features_and_words(self, path):
-        """(the model's feature matrices, words found) of one audio file, loaded exactly like
-        the training data; with several words, the loudest is the one described."""
+    def predict_file(self, path):
+        """(probabilities (10,), words found) of one audio file, loaded exactly like the
+        training data, as one word: with several words, the loudest is predicted."""
         params = self.spec.feature_params
         samples, crop = load_clip(path, params.sample_rate, params.endpoint, params.min_duration_s)
-        return self._features(samples), (crop.words if crop and crop.words else 1)
-
-    def predict_file(self, path):
-        """(probabilities (10,), words found) of one audio file."""
-        matrices, words = self.file_features_and_words(path)
-        return self.predict_proba_matrices([matrices])[0], words
+        words = crop.words if crop and crop.words else 1
+        return self.predict_proba_matrices([self._features(samples)])[0], words
