@@ -1,6 +1,9 @@
 """Model builders and training on tiny synthetic data (no workflow)."""
 
 import contextlib
+import json
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -15,6 +18,7 @@ from fsdd_pipeline.models import training
 from fsdd_pipeline.models.builders import build_keras_model
 from fsdd_pipeline.models.classifier import DigitClassifier, sklearn_proba
 from fsdd_pipeline.models.inputs import InputSpec, inputs_from_frame
+from fsdd_pipeline.models.keras_onnx import ONNX_DIGEST_FILE, OnnxKerasModel
 from fsdd_pipeline.planning.model_types import KERAS_TYPES
 
 from .conftest import PROJECT, write_tone
@@ -208,3 +212,58 @@ def test_models_sharing_augment_settings_share_one_augmentation():
     assert plan[shared]["features"] == ["embedding", "mfcc", "spectrogram"]
     other = MODELS | {"x": MODELS["cnn"] | {"augment": MODELS["cnn"]["augment"] | {"copies": 2}}}
     assert len(augmentation_plan(other)) == 2
+
+
+# A saved Keras model folder loaded for prediction in a fresh interpreter: its
+# probabilities of the given inputs, and whether TensorFlow or Keras was imported.
+LOAD_PREDICT_AND_LIST_IMPORTS = """
+import json, sys
+import numpy as np
+from fsdd_pipeline.models.classifier import DigitClassifier
+classifier = DigitClassifier.load(sys.argv[1])
+proba = classifier.predict_proba(np.load(sys.argv[2]))
+print(json.dumps([proba.tolist(), [m for m in ("tensorflow", "keras") if m in sys.modules]]))
+"""
+
+
+@pytest.mark.parametrize("name", KERAS_MODELS)
+def test_a_saved_keras_model_predicts_through_its_onnx_export_without_tensorflow(name, tmp_path):
+    """Saving a Keras model writes its ONNX export; predicting reads it with onnxruntime
+    alone and gives Keras' probabilities to float32 rounding."""
+    config, spec = MODELS[name], spec_of(MODELS[name])
+    x = np.random.default_rng(2).normal(-20, 15, size=(300, *spec.shape)).astype(np.float32)
+    keras_classifier = DigitClassifier(build_keras_model(config, spec, x), spec)
+    keras_classifier.save(tmp_path / "model")
+    np.save(tmp_path / "x.npy", x)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            LOAD_PREDICT_AND_LIST_IMPORTS,
+            tmp_path / "model",
+            tmp_path / "x.npy",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    proba, imported = json.loads(result.stdout.strip().splitlines()[-1])
+    assert imported == []
+    np.testing.assert_allclose(proba, keras_classifier.predict_proba(x), rtol=0, atol=1e-5)
+
+
+def test_a_stale_onnx_export_is_not_used_and_an_inference_model_is_not_saved(tmp_path):
+    name = KERAS_MODELS[0]
+    config, spec = MODELS[name], spec_of(MODELS[name])
+    x = np.random.default_rng(3).normal(-20, 15, size=(8, *spec.shape)).astype(np.float32)
+    DigitClassifier(build_keras_model(config, spec, x), spec).save(tmp_path / "model")
+    loaded = DigitClassifier.load(tmp_path / "model")
+    assert isinstance(loaded.estimator, OnnxKerasModel) and not loaded.is_keras
+    with pytest.raises(TypeError, match="inference only"):
+        loaded.save(tmp_path / "copy")
+    assert DigitClassifier.load(tmp_path / "model", inference_only=False).is_keras
+    # model.keras replaced after the export (its digest no longer matches): Keras loads it.
+    (tmp_path / "model" / ONNX_DIGEST_FILE).write_text('{"keras_sha256": "another model"}')
+    assert DigitClassifier.load(tmp_path / "model").is_keras

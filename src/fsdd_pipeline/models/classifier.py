@@ -12,7 +12,14 @@ from fsdd_pipeline.features.spectral import extract_features, silence_frame
 from fsdd_pipeline.io import atomic_path
 from fsdd_pipeline.labels import N_CLASSES
 from fsdd_pipeline.models.inputs import InputSpec, inputs_from_frame, inputs_from_matrices
-from fsdd_pipeline.models.linear import ARRAYS_FILE, describe, load_arrays, save_arrays
+from fsdd_pipeline.models.keras_onnx import (
+    ONNX_DIGEST_FILE,
+    ONNX_FILE,
+    OnnxKerasModel,
+    current_export,
+    export_onnx,
+)
+from fsdd_pipeline.models.linear import ARRAYS_FILE, ArrayModel, describe, load_arrays, save_arrays
 
 KERAS_FILE = "model.keras"
 SKLEARN_FILE = "model.joblib"
@@ -58,15 +65,19 @@ class DigitClassifier:
         )
 
     @classmethod
-    def load(cls, model_dir, linear_arrays=True):
+    def load(cls, model_dir, inference_only=True):
         """The classifier saved in ``model_dir``, with only what predicting needs: a linear
-        model's arrays without scikit-learn (``linear_arrays=False``: the fitted scikit-learn
-        estimator, for code that fits it further), the embedding's rewritten model if stored."""
+        model's arrays without scikit-learn, a Keras model's ONNX export without TensorFlow
+        (``inference_only=False``: the fitted scikit-learn or Keras model, for code that fits
+        it further), the embedding's rewritten model if stored."""
         path = cls.model_file(model_dir)
         offer_sequence_model(model_dir)
         arrays = Path(model_dir) / ARRAYS_FILE
-        if linear_arrays and arrays.is_file():
+        export = current_export(model_dir, path) if path.suffix == ".keras" else None
+        if inference_only and arrays.is_file():
             estimator = load_arrays(arrays)
+        elif inference_only and export is not None:
+            estimator = OnnxKerasModel(export)
         elif path.suffix == ".keras":
             import keras
 
@@ -85,6 +96,11 @@ class DigitClassifier:
         model_dir = Path(model_dir)
         model_dir.mkdir(parents=True, exist_ok=True)
         self.spec.save(model_dir)
+        if isinstance(self.estimator, (OnnxKerasModel, ArrayModel)):
+            raise TypeError(
+                "a model loaded for inference only cannot be saved; load it with "
+                "inference_only=False"
+            )
         with atomic_path(model_dir / (KERAS_FILE if self.is_keras else SKLEARN_FILE)) as path:
             if self.is_keras:
                 self.estimator.save(path)
@@ -92,9 +108,12 @@ class DigitClassifier:
                 import joblib
 
                 joblib.dump(self.estimator, path)
-        # A linear model is also saved as its arrays, which load() prefers; a stale copy of
-        # another model's must not stay beside this one.
-        (model_dir / ARRAYS_FILE).unlink(missing_ok=True)
+        # Stale exports of another model must not stay beside this one.
+        for name in (ARRAYS_FILE, ONNX_FILE, ONNX_DIGEST_FILE):
+            (model_dir / name).unlink(missing_ok=True)
+        if self.is_keras:
+            export_onnx(self.estimator, self.spec.shape, model_dir / KERAS_FILE, model_dir)
+        # A linear model is also saved as its arrays, which load() prefers.
         if not self.is_keras and describe(self.estimator) is not None:
             with atomic_path(model_dir / ARRAYS_FILE) as path:
                 save_arrays(self.estimator, path)

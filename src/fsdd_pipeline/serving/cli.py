@@ -139,7 +139,8 @@ class FolderPredictor:
             self.classifier = attach_strings_model(DigitClassifier.load(model_dir), model_dir)
         except FileNotFoundError as error:
             raise NoModelError(one_line(error)) from None
-        # TensorFlow is not safe to fork once it has started; its own threads use the cores.
+        # TensorFlow (a Keras model without its ONNX export) is not safe to fork once it has
+        # started; its own threads use the cores.
         self.jobs = 1 if self.classifier.is_keras else max(1, jobs)
 
     def predict(self, paths):

@@ -60,7 +60,8 @@ BASE_REQUIREMENTS = (
     "soxr",
     "librosa",
 )
-KERAS_REQUIREMENTS = ("keras", "tensorflow-cpu")
+# TensorFlow loads model.keras where its ONNX export (models.keras_onnx) is missing or stale.
+KERAS_REQUIREMENTS = ("keras", "tensorflow-cpu", "onnxruntime")
 # The speech embedding's two ONNX files ship in the openwakeword wheel; onnxruntime runs them,
 # once onnx has rewritten the embedding to run over a whole clip.
 EMBEDDING_REQUIREMENTS = ("openwakeword", "onnxruntime", "onnx")

@@ -68,13 +68,17 @@ class StringsModel:
 
 
 def copy_strings_model(path, model_dir):
-    """Copy a saved StringsModel into a model folder (where StringsModel.load finds it)."""
+    """Copy a saved StringsModel into a model folder (where StringsModel.load finds it),
+    with the rewritten speech embedding its segmenter reads (a model that does not read
+    the embedding itself would otherwise rewrite it, with onnx, at every load)."""
     import shutil
 
+    from fsdd_pipeline.features.embedding import save_sequence_model
     from fsdd_pipeline.io import atomic_path
 
     with atomic_path(Path(model_dir) / SEGMENTER_FILE) as target:
         shutil.copyfile(path, target)
+    save_sequence_model(model_dir)
 
 
 class TakeTooLongError(RecordingError):

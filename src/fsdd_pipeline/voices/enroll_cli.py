@@ -72,7 +72,7 @@ def base_classifier(args):
     else:
         loaded = predictor.model.unwrap_python_model().classifier
     # Predicting reads a linear model's arrays; adapting it needs the fitted estimator.
-    return DigitClassifier.load(loaded.model_dir, linear_arrays=False)
+    return DigitClassifier.load(loaded.model_dir, inference_only=False)
 
 
 def describe_source(args):
