@@ -109,6 +109,10 @@ def init_tracking(uri, experiment):
     return {"tracking_uri": uri, "experiment": experiment, "experiment_id": experiment_id}
 
 
+# (uri, experiment, process id) of the SQLite stores use_store has made ready in this process.
+_stores_ready = set()
+
+
 def use_store(tracking):
     """Point MLflow at the configured store and experiment; returns the mlflow module.
 
@@ -118,12 +122,15 @@ def use_store(tracking):
     """
     mlflow = _mlflow()
     database = sqlite_file(tracking["uri"])
-    if database is not None:
+    # Checked once per process and store: a job that logs twice pays for it once (~0.5 s).
+    key = (tracking["uri"], tracking["experiment"], os.getpid())
+    if database is not None and (key not in _stores_ready or not database.is_file()):
         # The first creation of a SQLite store is not safe in parallel.
         with exclusive_lock(f"{database}.lock"):
             if database.is_file():
                 relocate_store(database)
             init_tracking(tracking["uri"], tracking["experiment"])
+        _stores_ready.add(key)
     mlflow.set_tracking_uri(tracking["uri"])
     mlflow.set_experiment(tracking["experiment"])
     return mlflow
