@@ -41,6 +41,22 @@ def _robustness(results):
     return robustness
 
 
+def _strings_tables(results):
+    """Every scored model's digit-string table (results/strings/{model}/by_bucket.csv)."""
+    paths = sorted((results / "strings").glob("*/by_bucket.csv"))
+    return pd.concat(map(pd.read_csv, paths), ignore_index=True) if paths else None
+
+
+def _strings_markdown(strings):
+    table = strings.assign(
+        string_accuracy=strings.string_accuracy.map(_percent),
+        digit_error_rate=strings.digit_error_rate.map(_percent),
+        takes=strings.takes.astype(int),
+        digits=strings.digits.astype(int),
+    )[["model", "evaluation", "bucket", "takes", "digits", "digit_error_rate", "string_accuracy"]]
+    return table.to_markdown(index=False, disable_numparse=True)
+
+
 def results_markdown(results):
     """docs/results.md's generated section: every table of the run."""
     counts = pd.read_csv(results / "dataset/split_counts.csv")
@@ -74,6 +90,19 @@ def results_markdown(results):
             comparison_table.astype(object)
             .where(comparison_table.notna(), None)
             .to_markdown(index=False, floatfmt=".4f", missingval="n/a"),
+            *(
+                []
+                if (strings := _strings_tables(results)) is None
+                else [
+                    "**Digit strings** (`results/strings/{model}/by_bucket.csv`; takes of 3-10 "
+                    "digits of one speaker with pauses of 0-0.6 s or short overlaps, noise "
+                    "floors 20-40 dB down and gains: `official` from the official test split, "
+                    "`loso` from each held-out speaker read by the fold's model and segmenter; "
+                    "`loso_pin`: 4-digit PINs with pauses of 0.2-0.6 s; digit error rate = edit "
+                    "distance over reference digits, string accuracy = exact strings):",
+                    _strings_markdown(strings),
+                ]
+            ),
             "**What each lever was worth** (`results/comparison/levers.md`; baseline → variant, "
             "change in points; realistic takes = mean accuracy over the realistic transforms):",
             (results / "comparison/levers.md").read_text().strip(),
@@ -125,7 +154,32 @@ def glance_markdown(results):
         f"[results](docs/results.md)):"
     )
     table = pd.DataFrame(rows).to_markdown(index=False, disable_numparse=True)
-    return sentence + "\n\n" + table + "\n"
+    return sentence + "\n\n" + table + "\n" + _strings_sentence(results, champion.model)
+
+
+def _strings_sentence(results, champion):
+    """The champion's digit strings in held-out speakers' takes, if it was scored on them."""
+    path = results / "strings" / champion / "by_bucket.csv"
+    if not path.is_file():
+        return ""
+    table = pd.read_csv(path).set_index(["evaluation", "bucket"])
+    der = {
+        bucket: _percent(table.loc[("loso", bucket), "digit_error_rate"])
+        for bucket in ("all", "0-0.1s", "0.1-0.2s", "0.2-0.6s")
+    }
+    exact = _percent(table.loc[("loso", "all"), "string_accuracy"])
+    pins = (
+        f"; 4-digit PINs with pauses of 0.2 s or more: "
+        f"{_percent(table.loc[('loso_pin', 'all'), 'string_accuracy'])} exact"
+        if ("loso_pin", "all") in table.index
+        else ""
+    )
+    return (
+        f"\nDigit strings (takes of 3-10 digits by speakers it never heard): digit error rate "
+        f"{der['all']} (pauses under 0.1 s {der['0-0.1s']}, 0.1-0.2 s {der['0.1-0.2s']}, "
+        f"0.2 s or more {der['0.2-0.6s']}), {exact} of strings exact{pins} "
+        f"([digit strings](docs/digit_strings.md)).\n"
+    )
 
 
 def main():

@@ -26,6 +26,7 @@ loso = {
     for name, summary in zip(snakemake.params.loso_models, map(read_json, inputs.loso), strict=True)
 }
 infos = dict(zip(snakemake.params.models, map(read_json, inputs.infos), strict=True))
+strings = dict(zip(snakemake.params.strings_models, map(pd.read_csv, inputs.strings), strict=True))
 rows = [
     comparison.comparison_row(
         name,
@@ -34,6 +35,7 @@ rows = [
         read_json(metrics),
         infos[name],
         loso.get(name),
+        strings.get(name),
     )
     for name, history, metrics in zip(
         snakemake.params.models, inputs.histories, inputs.metrics, strict=True

@@ -183,6 +183,31 @@ def test_comparison_row_uses_best_val_loss_epoch():
     assert _row("x", 0.5, 0.5)["loso_accuracy"] == ""
 
 
+def test_comparison_row_gives_the_digit_string_scores_of_models_scored_on_strings():
+    history = _history([1.0, 0.8])
+    metrics, info = {"accuracy": 0.9, "f1_macro": 0.88}, {"params": 1, "training_time_s": 1.0}
+    strings = pd.DataFrame(
+        {
+            "evaluation": ["official", "loso", "loso", "loso_pin", "loso_pin"],
+            "bucket": ["all", "0-0.1s", "all", "0.2-0.6s", "all"],
+            "string_accuracy": [0.9, 0.4, 0.6, 0.8, 0.8],
+            "digit_error_rate": [0.03, 0.12, 0.075, 0.05, 0.05],
+        }
+    )
+    row = comparison_row("m", "logreg", history, metrics, info, strings=strings)
+    assert (row["strings_loso_der"], row["strings_loso_exact"], row["pins_loso_exact"]) == (
+        0.075,
+        0.6,
+        0.8,
+    )
+    without_pins = comparison_row(
+        "m", "logreg", history, metrics, info, strings=strings[strings.evaluation != "loso_pin"]
+    )
+    assert without_pins["pins_loso_exact"] is None
+    unscored = comparison_row("m", "logreg", history, metrics, info)
+    assert unscored["strings_loso_der"] is None and unscored["pins_loso_exact"] is None
+
+
 def test_speaker_independence_decides_the_champion(tmp_path):
     rows = [
         _row("b_model", 0.90, 0.91, {"mean": 0.95, "std": 0.01, "min": 0.93}),

@@ -210,10 +210,14 @@ def test_string_rule_end_to_end(fsdd_subset, tmp_path):
     workdir = make_workdir(tmp_path, fsdd_subset, scenario=".test/config_strings.yaml")
     run_snakemake(workdir, "results/strings/emb/by_bucket.csv")
     table = pd.read_csv(workdir / "results/strings/emb/by_bucket.csv")
-    assert set(table.evaluation) == {"official", "loso"}
+    assert set(table.evaluation) == {"official", "loso", "loso_pin"}
     assert {"all", "0-0.1s", "0.1-0.2s", "0.2-0.6s"} >= set(table.bucket)
+    # PINs: four digits with pauses of 0.2 s or more.
+    assert set(table[table.evaluation == "loso_pin"].bucket) == {"0.2-0.6s", "all"}
     takes = pd.read_csv(workdir / "results/strings/emb/takes.csv", dtype={"reference": str})
-    assert len(takes) == 6 + 2 * 4
+    assert len(takes) == 6 + 2 * 4 + 2 * 2
+    pins = takes[takes.evaluation == "loso_pin"]
+    assert (pins.reference.str.len() == 4).all() and (pins.pause_s >= 0.2).all()
     overall = table[(table.bucket == "all") & (table.evaluation == "official")].iloc[0]
     assert overall.digit_error_rate < 0.5  # far from chance on two speakers' strings
     assert (workdir / "results/models/emb/model/segmenter.joblib").is_file()
@@ -221,6 +225,14 @@ def test_string_rule_end_to_end(fsdd_subset, tmp_path):
     run_snakemake(workdir, "results/strings/emb/by_bucket.csv", "--forcerun", "evaluate_strings")
     again = pd.read_csv(workdir / "results/strings/emb/takes.csv", dtype={"reference": str})
     pd.testing.assert_frame_equal(takes.drop(columns="seconds"), again.drop(columns="seconds"))
+    # The comparison carries every scored model's LOSO strings and PINs.
+    run_snakemake(workdir, "results/comparison/comparison.csv")
+    row = pd.read_csv(workdir / "results/comparison/comparison.csv").set_index("model").loc["emb"]
+    loso = table[(table.evaluation == "loso") & (table.bucket == "all")].iloc[0]
+    pins = table[(table.evaluation == "loso_pin") & (table.bucket == "all")].iloc[0]
+    assert row.strings_loso_der == pytest.approx(loso.digit_error_rate)
+    assert row.strings_loso_exact == pytest.approx(loso.string_accuracy)
+    assert row.pins_loso_exact == pytest.approx(pins.string_accuracy)
 
 
 def test_a_clear_digit_in_a_long_noisy_take_is_found(model_dir, subset_clips):

@@ -34,6 +34,7 @@ wildcard_constraints:
 
 MODELS = list(config["models"])
 LOSO_MODELS = config["loso"]["models"]
+STRINGS_MODELS = config["strings"]["models"]
 LEVER_MODELS = sorted(
     {
         lever[key]
@@ -312,5 +313,10 @@ def voices_outputs():
 def segmenter_settings():
     """config strings without the evaluation's keys: changing how many takes are evaluated
     retrains no segmenter (and so no model)."""
-    evaluation_only = ("models", "test_takes", "loso_takes_per_speaker")
+    evaluation_only = (
+        "models",
+        "test_takes",
+        "loso_takes_per_speaker",
+        "pin_takes_per_speaker",
+    )
     return {k: v for k, v in config["strings"].items() if k not in evaluation_only}

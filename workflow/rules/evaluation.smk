@@ -64,6 +64,7 @@ rule compare_models:
         histories=expand(rules.train_model.output.history, model=MODELS),
         infos=expand(rules.train_model.output.info, model=MODELS),
         loso=expand(rules.loso.output.summary, model=LOSO_MODELS),
+        strings=expand(rules.evaluate_strings.output.table, model=STRINGS_MODELS),
     output:
         table="results/comparison/comparison.csv",
         markdown="results/comparison/comparison.md",
@@ -92,6 +93,7 @@ rule compare_models:
     params:
         models=MODELS,
         loso_models=LOSO_MODELS,
+        strings_models=STRINGS_MODELS,
         tracking=config["tracking"],
     script:
         "../../scripts/compare_models.py"

@@ -21,13 +21,18 @@ COLUMNS = [
     "training_time_s",
     "loso_accuracy",
     "loso_min_accuracy",
+    "strings_loso_der",
+    "strings_loso_exact",
+    "pins_loso_exact",
     "selection",
 ]
 
 TABLE_NOTE = (
     "Official test split (takes 0-4) and leave-one-speaker-out (LOSO) mean ± sd and worst "
     "fold; the champion (first row, in bold) has the best LOSO mean, the official split breaks "
-    "ties; selection says why each model is or is not the champion."
+    "ties; selection says why each model is or is not the champion. Digit strings (models in "
+    "strings.models): LOSO digit error rate and exact strings of 3-10 digits, exact 4-digit "
+    "PINs with pauses of 0.2 s or more."
 )
 
 
@@ -35,8 +40,26 @@ def _optional_float(value):
     return None if value is None else float(value)
 
 
-def comparison_row(model_name, model_type, history, test_metrics, training_info, loso=None):
-    """One table row; training figures are taken at the epoch with the lowest val_loss."""
+def strings_scores(table):
+    """(LOSO digit error rate, LOSO exact strings, LOSO exact PINs) of a model's digit-string
+    table (results/strings/{model}/by_bucket.csv; a PIN figure None without PIN takes)."""
+
+    def overall(evaluation, column):
+        rows = table[(table["evaluation"] == evaluation) & (table["bucket"] == "all")]
+        return float(rows[column].iloc[0]) if len(rows) else None
+
+    return (
+        overall("loso", "digit_error_rate"),
+        overall("loso", "string_accuracy"),
+        overall("loso_pin", "string_accuracy"),
+    )
+
+
+def comparison_row(
+    model_name, model_type, history, test_metrics, training_info, loso=None, strings=None
+):
+    """One table row; training figures are taken at the epoch with the lowest val_loss;
+    ``strings``: the model's digit-string table, if it was scored on strings."""
     missing = [c for c in HISTORY_COLUMNS if c not in history.columns]
     if missing:
         raise ValueError(f"history of {model_name} lacks columns {missing}")
@@ -61,6 +84,13 @@ def comparison_row(model_name, model_type, history, test_metrics, training_info,
         "loso_accuracy": "" if loso is None else f"{loso['mean']:.4f} ± {loso['std']:.4f}",
         "loso_mean_accuracy": None if loso is None else float(loso["mean"]),
         "loso_min_accuracy": None if loso is None else float(loso["min"]),
+        **dict(
+            zip(
+                ("strings_loso_der", "strings_loso_exact", "pins_loso_exact"),
+                (None, None, None) if strings is None else strings_scores(strings),
+                strict=True,
+            )
+        ),
         "selection": "",
     }
 

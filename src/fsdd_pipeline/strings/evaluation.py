@@ -7,6 +7,7 @@ the official test split (takes 0-4 of every speaker) and, per fold, from the hel
 speaker's clips only, read by the fold's classifier (trained without that speaker).
 """
 
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass
@@ -25,6 +26,11 @@ from fsdd_pipeline.strings.takes import StringTakeSettings, draw_string_takes
 
 log = logging.getLogger(__name__)
 
+# PINs: four digits with the pauses of someone reading them one by one (the issue's
+# "4-digit string accuracy at pauses of 0.2 s or more").
+PIN_DIGITS = 4
+PIN_PAUSE_S = (0.2, 0.6)
+
 
 @dataclass(frozen=True)
 class StringsSettings:
@@ -40,6 +46,7 @@ class StringsSettings:
     # Evaluation only: the segmenter's training is not told them (a change retrains nothing).
     test_takes: int = 0
     loso_takes_per_speaker: int = 0
+    pin_takes_per_speaker: int = 0
 
     @classmethod
     def from_config(cls, strings):
@@ -74,11 +81,23 @@ def train_segmenter(recordings, sample_rate, settings):
     return model, (takes, embeddings)
 
 
+def pin_take_settings(take_settings):
+    """The string-take settings of PINs: PIN_DIGITS words, pauses PIN_PAUSE_S, no overlap;
+    noise floors, gains and leads as for every other take."""
+    return dataclasses.replace(
+        take_settings,
+        digits=(PIN_DIGITS, PIN_DIGITS),
+        pause_s=PIN_PAUSE_S,
+        overlap_probability=0.0,
+    )
+
+
 def evaluate_strings(classifier, training, recordings, sample_rate, settings, fold_classifier):
     """Rows of read_takes: the official test split's takes read by ``classifier`` (with its
     StringsModel), and per speaker the takes of that speaker's clips read by
     ``fold_classifier(speaker)`` (trained without them) and a segmenter refitted on the
-    training takes of the other speakers."""
+    training takes of the other speakers: "loso" takes as the official ones, and "loso_pin"
+    takes (pin_take_settings) when ``settings.pin_takes_per_speaker``."""
     rows = recordings_rows(recordings)
     test = read_clips(recordings, rows[rows.split == "test"], sample_rate)
     official = draw_string_takes(
@@ -98,7 +117,17 @@ def evaluate_strings(classifier, training, recordings, sample_rate, settings, fo
         )
         segmenter = fit_segmenter(takes, embeddings, settings.segmenter, exclude_speaker=speaker)
         fold_model = StringsModel(segmenter, settings.max_take_s, settings.relabel)
-        read.append(read_takes(fold_classifier(speaker), fold_model, held_out, "loso"))
+        fold = fold_classifier(speaker)
+        read.append(read_takes(fold, fold_model, held_out, "loso"))
+        if settings.pin_takes_per_speaker:
+            pins = draw_string_takes(
+                {speaker: everything[speaker]},
+                settings.pin_takes_per_speaker,
+                sample_rate,
+                settings.seed + 3000 + index,
+                pin_take_settings(settings.takes),
+            )
+            read.append(read_takes(fold, fold_model, pins, "loso_pin"))
         log.info("strings: LOSO fold %s read", speaker)
     return pd.concat(read, ignore_index=True)
 
