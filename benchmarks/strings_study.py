@@ -3,6 +3,8 @@
 Takes of each speaker's own clips (strings.takes), embedded once; in every fold the
 segmenter is trained on the other speakers' takes and decodes the held-out speaker's.
 Run: nice -n 10 python -m benchmarks.strings_study RECORDINGS [TAKES_PER_SPEAKER]
+     python -m benchmarks.strings_study relabel RECORDINGS 60 lda 2 3 2.0 0.5
+     python -m benchmarks.strings_study cuts RECORDINGS 60   (from a full run's folder)
 """
 
 import itertools
@@ -97,8 +99,10 @@ def main(folder, per_speaker=60):
     print(result.head(15).to_string())
 
 
-def relabel_study(folder, per_speaker=60, kind="lda", context=1, m=3, penalty=2.0, power=0.5):
-    """Segmenter digits against the LOSO fold champion re-labelling every found word."""
+def fold_models(takes, embeddings, params=None):
+    """(held-out speaker, segmenter, champion) of every LOSO fold: the segmenter (``params``,
+    default the config's) fitted on the other speakers' takes, the config's champion recipe
+    trained without the speaker. Run from a full run's folder (config/, results/dataset/)."""
     import yaml
 
     from fsdd_pipeline.data.dataset import read_dataset
@@ -106,25 +110,32 @@ def relabel_study(folder, per_speaker=60, kind="lda", context=1, m=3, penalty=2.
     from fsdd_pipeline.features.spectral import FeatureParams
     from fsdd_pipeline.models.inputs import InputSpec
     from fsdd_pipeline.models.training import train_model
-    from fsdd_pipeline.strings.decode import StringsModel, transcribe_take
 
     config = yaml.safe_load(Path("config/config.yaml").read_text())
     model_config = config["models"]["emb_frame_logreg_speeds"]
     spec = InputSpec.from_model_config(
         model_config, config["training"]["frames"], FeatureParams.from_config(config)
     )
+    params = params or SegmenterParams(**config["strings"]["segmenter"])
     dataset = read_dataset("results/dataset/features.parquet")
-    takes, embeddings = takes_and_embeddings(folder, int(per_speaker))
-    params = SegmenterParams(int(context), kind, 0.1, 300, int(m), float(penalty), float(power))
-    rows = []
     for held_out in sorted({s for s, _ in takes}):
         train = [i for i, (s, _) in enumerate(takes) if s != held_out]
         segmenter = WordSegmenter(params).fit(
             [embeddings[i] for i in train], [takes[i][1].words for i in train]
         )
         train_frame, val_frame, _ = fold_splits(dataset, held_out)
-        classifier = train_model(model_config, spec, train_frame, val_frame, learning_curve=False)
-        classifier = classifier.classifier
+        trained = train_model(model_config, spec, train_frame, val_frame, learning_curve=False)
+        yield held_out, segmenter, trained.classifier
+
+
+def relabel_study(folder, per_speaker=60, kind="lda", context=1, m=3, penalty=2.0, power=0.5):
+    """Segmenter digits against the LOSO fold champion re-labelling every found word."""
+    from fsdd_pipeline.strings.decode import StringsModel, transcribe_take
+
+    params = SegmenterParams(int(context), kind, 0.1, 300, int(m), float(penalty), float(power))
+    takes, embeddings = takes_and_embeddings(folder, int(per_speaker))
+    rows = []
+    for held_out, segmenter, classifier in fold_models(takes, embeddings, params):
         for mode in ("segmenter", "classifier", "both"):
             model = StringsModel(segmenter, relabel=mode)
             clock = time.process_time()
@@ -151,8 +162,86 @@ def relabel_study(folder, per_speaker=60, kind="lda", context=1, m=3, penalty=2.
         print(by_bucket(scored).to_string())
 
 
+def _fold_words(segmenter, embeddings):
+    """The segmenter's words of a take, undivided, with their mean frame probabilities."""
+    from fsdd_pipeline.labels import N_CLASSES
+    from fsdd_pipeline.strings.segmentation import viterbi_words
+
+    log_proba = segmenter.frame_log_proba(embeddings)
+    scores = log_proba - segmenter.params.prior_power * segmenter.log_prior_
+    words = []
+    for first, last, digit in viterbi_words(
+        scores, segmenter.params.min_word_frames, segmenter.params.word_penalty
+    ):
+        mean = log_proba[first : last + 1, :N_CLASSES].mean(axis=0)
+        words.append((first, last, digit, np.exp(mean - np.logaddexp.reduce(mean))))
+    return words
+
+
+def cuts_study(folder, per_speaker=60):
+    """How words are cut for the champion (margins, halfway to the neighbours) and the split
+    of over-long words, in the LOSO folds of the relabel study (the config's segmenter)."""
+    from fsdd_pipeline.strings import decode
+    from fsdd_pipeline.strings.segmentation import split_long_words
+
+    takes, embeddings = takes_and_embeddings(folder, int(per_speaker))
+    folds = {}
+    for held_out, segmenter, classifier in fold_models(takes, embeddings):
+        found = {
+            i: _fold_words(segmenter, embeddings[i])
+            for i, (s, _) in enumerate(takes)
+            if s == held_out
+        }
+        folds[held_out] = (classifier, found, segmenter.word_frames_)
+
+    def digits_of(classifier, samples, words, margin, halfway):
+        duration = samples.size / 8000
+        if duration <= decode.ONE_WORD_MAX_S or (
+            len(words) <= 1 and duration <= decode.ONE_WORD_TAKE_S
+        ):
+            features, _ = classifier.clip_features_and_words(samples, 8000, "take")
+            return [int(np.argmax(classifier.predict_proba_matrices([features])[0]))]
+        extents = [decode.word_seconds(first, last, duration) for first, last, *_ in words]
+        digits = []
+        for k, (start, end) in enumerate(extents):
+            low = extents[k - 1][1] if k else 0.0
+            high = extents[k + 1][0] if k + 1 < len(extents) else duration
+            if halfway:
+                low, high = (low + start) / 2 if k else 0.0, (end + high) / 2
+            crop = (max(low, start - margin), min(high, end + margin))
+            probabilities = decode.classify_word(classifier, samples, 8000, *crop, "take")
+            digits.append(int(np.argmax(words[k][3] if probabilities is None else probabilities)))
+        return digits
+
+    variants = [(0.15, False, 0), (0.25, False, 0), (0.35, False, 0), (0.25, True, 0)]
+    variants += [(0.5, True, 0), (0.15, False, 1.6), (0.15, False, 1.8), (0.15, False, 2.0)]
+    for margin, halfway, factor in variants:
+        hypotheses = []
+        for i, (speaker, take) in enumerate(takes):
+            classifier, found, word_frames = folds[speaker]
+            words = found[i]
+            if factor:
+                cut = split_long_words([w[:3] for w in words], word_frames, factor)
+                probability = {w[0]: w[3] for w in words}
+                words = [(a, b, d, probability.get(a, np.full(10, 0.1))) for a, b, d in cut]
+            digits = digits_of(classifier, take.samples, words, margin, halfway)
+            hypotheses.append("".join(map(str, digits)))
+        scored = score_strings(
+            [t.digits for _, t in takes], hypotheses, [t.pause_s for _, t in takes]
+        )
+        table = by_bucket(scored).set_index("bucket")
+        print(
+            f"margin {margin} s{' (halfway)' if halfway else ''}, split {factor or 'never'}: "
+            + " ".join(f"{b} {100 * table.loc[b, 'digit_error_rate']:.1f}%" for b in table.index)
+            + f", exact {100 * table.loc['all', 'string_accuracy']:.1f}%",
+            flush=True,
+        )
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "relabel":
         relabel_study(*sys.argv[2:])
+    elif sys.argv[1] == "cuts":
+        cuts_study(*sys.argv[2:])
     else:
         main(*sys.argv[1:])

@@ -23,6 +23,8 @@ from fsdd_pipeline.strings.segmentation import (
     FRAME_S,
     SegmenterParams,
     WordSegmenter,
+    median_word_frames,
+    split_long_words,
     take_embeddings,
     viterbi_words,
 )
@@ -53,6 +55,23 @@ def test_viterbi_keeps_repeated_digits_apart_and_words_long_enough():
     scores[5, 10] = 0.0  # a one-frame dip: too short to be a gap between two words?
     assert [digit for *_, digit in viterbi_words(scores, 3, 2.0)] in ([1], [1, 1])
     assert viterbi_words(np.tile(np.eye(11)[10] * 5, (8, 1)), 2, 2.0) == []
+
+
+def test_words_twice_their_digits_length_are_split_and_others_kept():
+    word_frames = np.array([5.0] * 10)
+    words = [(0, 4, 1), (6, 13, 2), (15, 24, 4), (30, 44, 7)]  # 5, 8, 10 and 15 frames
+    assert split_long_words(words, word_frames, 1.8) == [
+        (0, 4, 1),
+        (6, 13, 2),  # 1.6 times the median: one word (a long "six" stays whole)
+        (15, 19, 4),
+        (20, 24, 4),  # "4 4" run together
+        (30, 34, 7),
+        (35, 39, 7),
+        (40, 44, 7),
+    ]
+    # Medians from labelled takes: frames whose centre (i * 80 ms) is inside a word.
+    frames = median_word_frames([np.zeros((20, 96))] * 2, [[(0.0, 0.4, 3)], [(0.0, 0.24, 3)]])
+    assert frames[3] == 4.0 and np.isinf(frames[0])
 
 
 @pytest.fixture(scope="module")

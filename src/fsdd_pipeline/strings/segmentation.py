@@ -48,7 +48,10 @@ class SegmenterParams:
     "logreg" (logistic regression, ``C`` its inverse regularization); ``min_word_frames``: the
     fewest frames a word lasts in decoding; ``word_penalty``: log-probability paid for
     every word started (fewer invented words); ``prior_power``: every class's posterior is
-    divided by its training share to this power (1: scaled likelihoods, 0: posteriors).
+    divided by its training share to this power (1: scaled likelihoods, 0: posteriors);
+    ``split_factor``: a word decoded longer than this many times its digit's median length
+    in the training takes is split into as many words of that length as fit (a digit said
+    twice with no pause, "4 4", decodes as one long word); 0: never.
     """
 
     context: int = 2
@@ -58,6 +61,7 @@ class SegmenterParams:
     min_word_frames: int = 3
     word_penalty: float = 1.0
     prior_power: float = 1.0
+    split_factor: float = 1.8
 
     def as_dict(self):
         return asdict(self)
@@ -138,6 +142,7 @@ class WordSegmenter:
         # import scikit-learn to unpickle it.
         self.model_ = as_arrays(frame_classifier(self.params).fit(x, y))
         self.log_prior_ = np.log(np.bincount(y, minlength=N_CLASSES + 1) / len(y))
+        self.word_frames_ = median_word_frames(embeddings_list, words_list)
         return self
 
     def frame_log_proba(self, embeddings):
@@ -149,7 +154,37 @@ class WordSegmenter:
     def decode(self, log_proba):
         """Words found: a list of (first frame, last frame inclusive, digit)."""
         scores = log_proba - self.params.prior_power * self.log_prior_
-        return viterbi_words(scores, self.params.min_word_frames, self.params.word_penalty)
+        words = viterbi_words(scores, self.params.min_word_frames, self.params.word_penalty)
+        # A segmenter saved before word lengths were kept decodes as it did.
+        word_frames = getattr(self, "word_frames_", None)
+        if word_frames is None or not self.params.split_factor:
+            return words
+        return split_long_words(words, word_frames, self.params.split_factor)
+
+
+def median_word_frames(embeddings_list, words_list):
+    """(10,) median frames a word of each digit spans in the labelled takes (frames whose
+    centre is inside its extent)."""
+    lengths = [[] for _ in range(N_CLASSES)]
+    for embeddings, words in zip(embeddings_list, words_list, strict=True):
+        centres = np.arange(len(embeddings)) * FRAME_S
+        for start_s, end_s, digit in words:
+            lengths[int(digit)].append(
+                int(np.count_nonzero((centres >= start_s) & (centres < end_s)))
+            )
+    return np.array([np.median(frames) if frames else np.inf for frames in lengths])
+
+
+def split_long_words(words, word_frames, factor):
+    """``words`` (first, last, digit) with every word longer than ``factor`` times its
+    digit's median length cut into round(length / median) equal words of that digit."""
+    result = []
+    for first, last, digit in words:
+        length, typical = last - first + 1, word_frames[digit]
+        pieces = max(1, int(round(length / typical))) if length > factor * typical else 1
+        bounds = np.linspace(first, last + 1, pieces + 1).round().astype(int)
+        result += [(int(bounds[k]), int(bounds[k + 1]) - 1, digit) for k in range(pieces)]
+    return result
 
 
 def viterbi_words(scores, min_frames, word_penalty):
