@@ -215,6 +215,7 @@ def cuts_study(folder, per_speaker=60):
 
     variants = [(0.15, False, 0), (0.25, False, 0), (0.35, False, 0), (0.25, True, 0)]
     variants += [(0.5, True, 0), (0.15, False, 1.6), (0.15, False, 1.8), (0.15, False, 2.0)]
+    variants += [(0.25, True, 1.8), (0.5, True, 1.8)]
     for margin, halfway, factor in variants:
         hypotheses = []
         for i, (speaker, take) in enumerate(takes):
