@@ -46,3 +46,14 @@ def test_the_workflow_imports_no_heavy_package_while_it_builds_the_dag():
     )
     heavy = sorted(set(result.stdout.split()) & set(HEAVY_PACKAGES))
     assert heavy == [], f"{modules} import {heavy}"
+
+
+def test_a_dry_run_of_a_fresh_clone_lists_the_jobs_before_the_download(tmp_path):
+    """`snakemake -n` before the recordings are downloaded: build_dataset's memory depends
+    on the recording count, which the download checkpoint gives only after it has run."""
+    from .conftest import make_workdir, run_snakemake
+
+    workdir = make_workdir(tmp_path, tmp_path, overrides={"recordings_dir": None})
+    result = run_snakemake(workdir, "-n", timeout=300)
+    assert "checkpoint download_fsdd:" in result.stdout + result.stderr
+    assert "build_dataset" in result.stdout + result.stderr

@@ -41,8 +41,7 @@ rule build_dataset:
     threads: 1
     resources:
         local_cpus=local_cpus,
-        # benchmarks/scaling.py: 358 MB for 3,000 recordings, 1,386 MB for 30,000.
-        mem_mb=lambda wildcards: 1000 + recording_count() // 20,
+        mem_mb=dataset_memory_mb,
         runtime=15,
     params:
         dataset=config["dataset"],
