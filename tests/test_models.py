@@ -263,6 +263,7 @@ def test_a_stale_onnx_export_is_not_used_and_an_inference_model_is_not_saved(tmp
     assert isinstance(loaded.estimator, OnnxKerasModel) and not loaded.is_keras
     with pytest.raises(TypeError, match="inference only"):
         loaded.save(tmp_path / "copy")
+    assert not (tmp_path / "copy").exists()  # refused before anything is written
     assert DigitClassifier.load(tmp_path / "model", inference_only=False).is_keras
     # model.keras replaced after the export (its digest no longer matches): Keras loads it.
     (tmp_path / "model" / ONNX_DIGEST_FILE).write_text('{"keras_sha256": "another model"}')

@@ -73,10 +73,13 @@ class DigitClassifier:
         path = cls.model_file(model_dir)
         offer_sequence_model(model_dir)
         arrays = Path(model_dir) / ARRAYS_FILE
-        export = current_export(model_dir, path) if path.suffix == ".keras" else None
         if inference_only and arrays.is_file():
             estimator = load_arrays(arrays)
-        elif inference_only and export is not None:
+        elif (
+            inference_only
+            and path.suffix == ".keras"
+            and (export := current_export(model_dir, path)) is not None
+        ):
             estimator = OnnxKerasModel(export)
         elif path.suffix == ".keras":
             import keras
@@ -93,14 +96,14 @@ class DigitClassifier:
         return cls(estimator, InputSpec.load(model_dir), Path(model_dir))
 
     def save(self, model_dir):
-        model_dir = Path(model_dir)
-        model_dir.mkdir(parents=True, exist_ok=True)
-        self.spec.save(model_dir)
         if isinstance(self.estimator, (OnnxKerasModel, ArrayModel)):
             raise TypeError(
                 "a model loaded for inference only cannot be saved; load it with "
                 "inference_only=False"
             )
+        model_dir = Path(model_dir)
+        model_dir.mkdir(parents=True, exist_ok=True)
+        self.spec.save(model_dir)
         with atomic_path(model_dir / (KERAS_FILE if self.is_keras else SKLEARN_FILE)) as path:
             if self.is_keras:
                 self.estimator.save(path)

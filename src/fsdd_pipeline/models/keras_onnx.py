@@ -7,6 +7,7 @@ The exported graph gives the Keras model's probabilities to within float32 round
 reads the same file, so they agree with each other bit for bit.
 """
 
+import contextlib
 import hashlib
 import json
 from pathlib import Path
@@ -39,36 +40,33 @@ def export_onnx(model, example_shape, keras_path, directory):
 
     spec = [tf.TensorSpec((None, *example_shape), tf.float32, name="features")]
     forward = tf.function(lambda x: model(x, training=False), input_signature=spec)
-    with _normalization_as_variables(model, tf), atomic_path(Path(directory) / ONNX_FILE) as path:
+    with normalization_as_variables(model), atomic_path(Path(directory) / ONNX_FILE) as path:
         tf2onnx.convert.from_function(forward, input_signature=spec, opset=OPSET, output_path=path)
     write_json({"keras_sha256": _sha256(keras_path)}, Path(directory) / ONNX_DIGEST_FILE)
 
 
-class _normalization_as_variables:
+@contextlib.contextmanager
+def normalization_as_variables(model):
     """Keras' Normalization layer keeps its adapted mean and variance as constant tensors,
     which tf2onnx leaves as unfed graph inputs; as variables they are frozen into the
     graph. Restored on exit: the model is the one saved and logged."""
+    import keras
+    import tensorflow as tf
 
-    def __init__(self, model, tf):
-        import keras
-
-        self.layers = [
-            layer
-            for layer in _all_layers(model)
-            if isinstance(layer, keras.layers.Normalization) and layer.mean is not None
-        ]
-        self.tf = tf
-
-    def __enter__(self):
-        self.saved = [(layer.mean, layer.variance) for layer in self.layers]
-        for layer in self.layers:
-            layer.mean = self.tf.Variable(np.asarray(layer.mean), trainable=False)
-            layer.variance = self.tf.Variable(np.asarray(layer.variance), trainable=False)
-
-    def __exit__(self, *exc):
-        for layer, (mean, variance) in zip(self.layers, self.saved, strict=True):
+    layers = [
+        layer
+        for layer in _all_layers(model)
+        if isinstance(layer, keras.layers.Normalization) and layer.mean is not None
+    ]
+    saved = [(layer.mean, layer.variance) for layer in layers]
+    try:
+        for layer in layers:
+            layer.mean = tf.Variable(np.asarray(layer.mean), trainable=False)
+            layer.variance = tf.Variable(np.asarray(layer.variance), trainable=False)
+        yield
+    finally:
+        for layer, (mean, variance) in zip(layers, saved, strict=True):
             layer.mean, layer.variance = mean, variance
-        return False
 
 
 def _all_layers(model):

@@ -7,10 +7,9 @@ the official test split (takes 0-4 of every speaker) and, per fold, from the hel
 speaker's clips only, read by the fold's classifier (trained without that speaker).
 """
 
-import dataclasses
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
@@ -84,7 +83,7 @@ def train_segmenter(recordings, sample_rate, settings):
 def pin_take_settings(take_settings):
     """The string-take settings of PINs: PIN_DIGITS words, pauses PIN_PAUSE_S, no overlap;
     noise floors, gains and leads as for every other take."""
-    return dataclasses.replace(
+    return replace(
         take_settings,
         digits=(PIN_DIGITS, PIN_DIGITS),
         pause_s=PIN_PAUSE_S,
