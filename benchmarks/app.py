@@ -101,17 +101,22 @@ def process_usage(pid):
     return cpu, peak_kb / 1024
 
 
+def app_server(port, model_options, log):
+    """A running fsdd-app on ``port`` (its output in ``log``), ready once it answers."""
+    return background_server(
+        app_command(port, model_options),
+        f"http://127.0.0.1:{port}/api/info",
+        log,
+        cwd=Path.cwd(),
+        timeout=START_TIMEOUT_S,
+    )
+
+
 def cold_start(model_options, folder, body):
     """(seconds until the page answers, CPU s, peak MB, first answer ms) of a fresh fsdd-app."""
     port = free_port()
     started = time.perf_counter()
-    with background_server(
-        app_command(port, model_options),
-        f"http://127.0.0.1:{port}/api/info",
-        folder / "cold.log",
-        cwd=Path.cwd(),
-        timeout=START_TIMEOUT_S,
-    ) as server:
+    with app_server(port, model_options, folder / "cold.log") as server:
         ready_s = time.perf_counter() - started
         cpu_s, peak_mb = process_usage(server.pid)
         first_ms = post(port, body)[0]
@@ -143,13 +148,7 @@ def main():
         try:
             colds = [cold_start(model_options, folder, takes[0]) for _ in range(args.runs)]
             port = free_port()
-            with background_server(
-                app_command(port, model_options),
-                f"http://127.0.0.1:{port}/api/info",
-                folder / "warm.log",
-                cwd=Path.cwd(),
-                timeout=START_TIMEOUT_S,
-            ) as server:
+            with app_server(port, model_options, folder / "warm.log") as server:
                 for body in takes[:3]:  # warm-up: first calls of every code path
                     post(port, body)
                 bodies = [takes[i % len(takes)] for i in range(args.requests)]

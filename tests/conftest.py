@@ -63,3 +63,13 @@ def write_tone(path, frequency=440.0, seconds=0.5, rate=8000, channels=1, amplit
     data = np.stack([tone] * channels, axis=1) if channels > 1 else tone
     soundfile.write(path, data, rate, subtype="PCM_16")
     return path
+
+
+@pytest.fixture
+def restored_tracking_uri(monkeypatch):
+    """MLflow exports the tracking URI a test sets as $MLFLOW_TRACKING_URI: undone after."""
+    import mlflow
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    yield
+    mlflow.set_tracking_uri(None)

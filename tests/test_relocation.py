@@ -13,12 +13,8 @@ from fsdd_pipeline.tracking.store import use_store
 STORE = "results/mlflow/mlflow.db"
 
 
-@pytest.fixture(autouse=True)
-def restored_tracking_uri(monkeypatch):
-    """MLflow exports the tracking URI a test sets as $MLFLOW_TRACKING_URI: undone after."""
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    yield
-    mlflow.set_tracking_uri(None)
+# MLflow exports the tracking URI a test sets as $MLFLOW_TRACKING_URI: undone after each.
+pytestmark = pytest.mark.usefixtures("restored_tracking_uri")
 
 
 class Doubler(mlflow.pyfunc.PythonModel):

@@ -27,12 +27,8 @@ from .test_relocation import Doubler
 REGISTERED = "ui-test-model"
 
 
-@pytest.fixture(autouse=True)
-def restored_tracking_uri(monkeypatch):
-    """MLflow exports the tracking URI a test sets as $MLFLOW_TRACKING_URI: undone after."""
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    yield
-    mlflow.set_tracking_uri(None)
+# MLflow exports the tracking URI a test sets as $MLFLOW_TRACKING_URI: undone after each.
+pytestmark = pytest.mark.usefixtures("restored_tracking_uri")
 
 
 @pytest.fixture

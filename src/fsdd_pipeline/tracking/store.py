@@ -109,7 +109,7 @@ def init_tracking(uri, experiment):
     return {"tracking_uri": uri, "experiment": experiment, "experiment_id": experiment_id}
 
 
-# (uri, experiment, process id) of the SQLite stores use_store has made ready in this process.
+# (uri, experiment) of the SQLite stores use_store has made ready in this process.
 _stores_ready = set()
 
 
@@ -123,7 +123,7 @@ def use_store(tracking):
     mlflow = _mlflow()
     database = sqlite_file(tracking["uri"])
     # Checked once per process and store: a job that logs twice pays for it once (~0.5 s).
-    key = (tracking["uri"], tracking["experiment"], os.getpid())
+    key = (tracking["uri"], tracking["experiment"])
     if database is not None and (key not in _stores_ready or not database.is_file()):
         # The first creation of a SQLite store is not safe in parallel.
         with exclusive_lock(f"{database}.lock"):
