@@ -5,6 +5,10 @@ segmenter is trained on the other speakers' takes and decodes the held-out speak
 Run: nice -n 10 python -m benchmarks.strings_study RECORDINGS [TAKES_PER_SPEAKER]
      python -m benchmarks.strings_study relabel RECORDINGS 60 lda 2 3 2.0 0.5
      python -m benchmarks.strings_study cuts RECORDINGS 60   (from a full run's folder)
+     python -m benchmarks.strings_study variants RECORDINGS 60 "" "onset_class=False"
+     python -m benchmarks.strings_study named RECORDINGS 60 "takes=20;takes.speed=(0.85,1.15)"
+The last two also read digit strings spoken as connected speech by the validation voices
+(config voices, 2 strings of 3-7 digits per voice, in realistic takes; espeak-ng, flite).
 """
 
 import itertools
@@ -19,7 +23,7 @@ import soundfile
 from fsdd_pipeline.features.embedding import EmbeddingParams, get_embedder
 from fsdd_pipeline.strings.metrics import by_bucket, score_strings
 from fsdd_pipeline.strings.segmentation import SegmenterParams, WordSegmenter, take_embeddings
-from fsdd_pipeline.strings.takes import draw_string_takes
+from fsdd_pipeline.strings.takes import StringTakeSettings, draw_string_takes
 
 CACHE = Path("/tmp/strings_study")
 CONFIGS = (("lda", 1), ("lda", 0), ("lda", 2), ("logreg", 1))
@@ -35,12 +39,21 @@ def load_clips(folder):
     return clips
 
 
-def takes_and_embeddings(folder, per_speaker, seed=0):
-    cache = CACHE / f"takes_{per_speaker}_{seed}.npz"
+def takes_and_embeddings(folder, per_speaker, seed=0, **settings):
+    """Takes of every speaker's own clips (StringTakeSettings changed by ``settings``) and
+    their embeddings, cached by their settings."""
+    tag = "".join(f"_{k}{v}" for k, v in sorted(settings.items())).replace(" ", "")
+    cache = CACHE / f"takes_{per_speaker}_{seed}{tag}.npz"
     clips = load_clips(folder)
     takes = []
     for index, speaker in enumerate(sorted(clips)):
-        for take in draw_string_takes({speaker: clips[speaker]}, per_speaker, 8000, seed + index):
+        for take in draw_string_takes(
+            {speaker: clips[speaker]},
+            per_speaker,
+            8000,
+            seed + index,
+            StringTakeSettings(**settings),
+        ):
             takes.append((speaker, take))
     if cache.exists():
         stored = np.load(cache, allow_pickle=True)
@@ -165,15 +178,12 @@ def relabel_study(folder, per_speaker=60, kind="lda", context=1, m=3, penalty=2.
 def _fold_words(segmenter, embeddings):
     """The segmenter's words of a take, undivided, with their mean frame probabilities."""
     from fsdd_pipeline.labels import N_CLASSES
-    from fsdd_pipeline.strings.segmentation import viterbi_words
 
     log_proba = segmenter.frame_log_proba(embeddings)
-    scores = log_proba - segmenter.params.prior_power * segmenter.log_prior_
+    digit_log_proba = segmenter.digit_log_proba(log_proba)
     words = []
-    for first, last, digit in viterbi_words(
-        scores, segmenter.params.min_word_frames, segmenter.params.word_penalty
-    ):
-        mean = log_proba[first : last + 1, :N_CLASSES].mean(axis=0)
+    for first, last, digit in segmenter.decode(log_proba, split=False):
+        mean = digit_log_proba[first : last + 1, :N_CLASSES].mean(axis=0)
         words.append((first, last, digit, np.exp(mean - np.logaddexp.reduce(mean))))
     return words
 
@@ -239,9 +249,153 @@ def cuts_study(folder, per_speaker=60):
         )
 
 
+def tts_string_takes(count_per_voice=2, seed=0):
+    """Digit strings read as connected speech by the config's validation voices, each in a
+    realistic take, and their embeddings (cached): [(reference, family, samples)], [emb]."""
+    import yaml
+
+    from fsdd_pipeline.audio.realistic_takes import NOISE_EXPONENTS, place_in_take
+    from fsdd_pipeline.voices.tts import DIGIT_WORDS, synthesize, voices_from_config
+
+    cache = CACHE / f"tts_{count_per_voice}_{seed}.npz"
+    if cache.exists():
+        stored = np.load(cache, allow_pickle=True)
+        return list(stored["takes"]), list(stored["embeddings"])
+    config = yaml.safe_load((Path(__file__).parents[1] / "config/config.yaml").read_text())
+    rng = np.random.default_rng(seed)
+    takes = []
+    for voice in voices_from_config(config["voices"]):
+        for _ in range(count_per_voice):
+            digits = rng.integers(0, 10, size=int(rng.integers(3, 8)))
+            text = " ".join(DIGIT_WORDS[d] for d in digits)
+            samples = synthesize(voice, text, 8000)
+            take = place_in_take(
+                samples,
+                8000,
+                rng,
+                duration_s=samples.size / 8000 + 1.0,
+                snr_db=float(rng.uniform(20, 35)),
+                noise_color=str(rng.choice(sorted(NOISE_EXPONENTS))),
+                dc_offset=float(rng.uniform(-0.02, 0.02)),
+                gain_db=float(rng.uniform(-20, 0)),
+            )
+            takes.append(("".join(map(str, digits)), voice.family, take.samples))
+    embedder = get_embedder(EmbeddingParams())
+    embeddings = [take_embeddings(samples, 8000, embedder) for *_, samples in takes]
+    CACHE.mkdir(exist_ok=True)
+    np.savez(
+        cache,
+        takes=np.array(takes, dtype=object),
+        embeddings=np.array(embeddings, dtype=object),
+    )
+    return takes, embeddings
+
+
+def _variant(folder, per_speaker, variant, takes, embeddings):
+    """(SegmenterParams, training takes, their embeddings) of a variant string
+    ``key=value;key=value``: SegmenterParams keys; ``takes=N``: training takes drawn anew
+    (seed 1, N per speaker) and ``takes.KEY=VALUE`` changing their StringTakeSettings;
+    without either, the evaluation takes of the other speakers train the segmenter."""
+    changes = dict(item.split("=") for item in variant.split(";") if item)
+    base = SegmenterParams()
+    segmenter_changes = {
+        k: type(getattr(base, k))(eval(v)) for k, v in changes.items() if not k.startswith("takes")
+    }
+    params = SegmenterParams(**{**base.as_dict(), **segmenter_changes})
+    if not any(k.startswith("takes") for k in changes):
+        return params, takes, embeddings
+    train_takes, train_embeddings = takes_and_embeddings(
+        folder,
+        int(changes.get("takes", per_speaker)),
+        1,
+        **{k[6:]: eval(v) for k, v in changes.items() if k.startswith("takes.")},
+    )
+    return params, train_takes, train_embeddings
+
+
+def _fold_segmenters(params, train_takes, train_embeddings, speakers):
+    """{held-out speaker: segmenter fitted without them}, and the segmenter of all takes."""
+    folds = {}
+    for held_out in speakers:
+        train = [i for i, (s, _) in enumerate(train_takes) if s != held_out]
+        folds[held_out] = WordSegmenter(params).fit(
+            [train_embeddings[i] for i in train], [train_takes[i][1].words for i in train]
+        )
+    return folds, WordSegmenter(params).fit(train_embeddings, [t.words for _, t in train_takes])
+
+
+def _report(name, takes, hypotheses, tts, tts_hypotheses):
+    """One line: LOSO DER by pause bucket and exact strings; TTS DER, exact, per family."""
+    scored = score_strings([t.digits for _, t in takes], hypotheses, [t.pause_s for _, t in takes])
+    table = by_bucket(scored).set_index("bucket")
+    tts_scored = score_strings([r for r, *_ in tts], tts_hypotheses, [0.0] * len(tts))
+    tts_scored["family"] = [f for _, f, _ in tts]
+    families = {
+        family: group.edits.sum() / group.length.sum()
+        for family, group in tts_scored.groupby("family")
+    }
+    print(
+        f"{name}: LOSO "
+        + " ".join(f"{b} {100 * table.loc[b, 'digit_error_rate']:.1f}%" for b in table.index)
+        + f", exact {100 * table.loc['all', 'string_accuracy']:.1f}%"
+        + f" | TTS DER {100 * tts_scored.edits.sum() / tts_scored.length.sum():.1f}%"
+        + f" exact {100 * tts_scored.exact.mean():.1f}% "
+        + " ".join(f"{f} {100 * v:.1f}%" for f, v in families.items()),
+        flush=True,
+    )
+
+
+def variants_study(folder, per_speaker=60, *variants):
+    """Segmenter-alone DER of parameter variants (see _variant) in the LOSO folds and on
+    TTS connected speech (the segmenter trained on all six speakers' takes)."""
+    takes, embeddings = takes_and_embeddings(folder, int(per_speaker))
+    tts, tts_embeddings = tts_string_takes()
+    speakers = sorted({s for s, _ in takes})
+
+    def digits(segmenter, embedding):
+        return "".join(str(d) for *_, d in segmenter.decode(segmenter.frame_log_proba(embedding)))
+
+    for variant in variants or ("",):
+        folds, segmenter = _fold_segmenters(
+            *_variant(folder, per_speaker, variant, takes, embeddings), speakers
+        )
+        hypotheses = [digits(folds[s], e) for (s, _), e in zip(takes, embeddings, strict=True)]
+        tts_hypotheses = [digits(segmenter, e) for e in tts_embeddings]
+        _report(variant or "default", takes, hypotheses, tts, tts_hypotheses)
+
+
+def named_study(folder, per_speaker=60, *variants):
+    """Variants as the product reads strings (the words named by the champion): in the LOSO
+    folds (each fold's champion and segmenter trained without the held-out speaker) and on
+    TTS connected speech (the run's champion, the segmenter on all speakers' takes). Run
+    from a full run's folder."""
+    from fsdd_pipeline.models.classifier import DigitClassifier
+    from fsdd_pipeline.strings.decode import StringsModel, transcribe_take
+
+    takes, embeddings = takes_and_embeddings(folder, int(per_speaker))
+    tts, _ = tts_string_takes()
+    champions = {held_out: classifier for held_out, _, classifier in fold_models(takes, embeddings)}
+    champion = DigitClassifier.load("results/models/emb_frame_logreg_speeds/model")
+    for variant in variants or ("",):
+        folds, segmenter = _fold_segmenters(
+            *_variant(folder, per_speaker, variant, takes, embeddings), sorted(champions)
+        )
+        hypotheses = [
+            transcribe_take(champions[s], StringsModel(folds[s]), take.samples, 8000)["digits"]
+            for s, take in takes
+        ]
+        model = StringsModel(segmenter)
+        tts_hypotheses = [transcribe_take(champion, model, x, 8000)["digits"] for *_, x in tts]
+        _report(f"named {variant or 'default'}", takes, hypotheses, tts, tts_hypotheses)
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "relabel":
         relabel_study(*sys.argv[2:])
+    elif sys.argv[1] == "named":
+        named_study(*sys.argv[2:])
+    elif sys.argv[1] == "variants":
+        variants_study(*sys.argv[2:])
     elif sys.argv[1] == "cuts":
         cuts_study(*sys.argv[2:])
     else:

@@ -102,6 +102,12 @@ def test_shipped_config_is_valid():
         ({"features__fmax": 6000}, "features.fmax", "half the sample rate"),
         ({"features__n_fft": 16, "features__hop_length": 4096}, "features.hop_length", "FFT"),
         ({"loso__models": ["nope"]}, "loso.models", "not a model"),
+        ({"strings__train_speed": [1.2, 0.9]}, "strings.train_speed", "low > high"),
+        (
+            {"strings__segmenter__min_word_frames": 1},
+            "strings.segmenter.min_word_frames",
+            "at least 2",
+        ),
         ({"tracking__urj": "x"}, "tracking.urj", "unknown key"),
     ],
 )

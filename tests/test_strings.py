@@ -21,8 +21,11 @@ from fsdd_pipeline.strings.evaluation import read_clips, recordings_rows, traini
 from fsdd_pipeline.strings.metrics import by_bucket, edit_distance, score_strings
 from fsdd_pipeline.strings.segmentation import (
     FRAME_S,
+    GAP,
+    ONSET,
     SegmenterParams,
     WordSegmenter,
+    frame_labels,
     median_word_frames,
     split_long_words,
     take_embeddings,
@@ -55,6 +58,36 @@ def test_viterbi_keeps_repeated_digits_apart_and_words_long_enough():
     scores[5, 10] = 0.0  # a one-frame dip: too short to be a gap between two words?
     assert [digit for *_, digit in viterbi_words(scores, 3, 2.0)] in ([1], [1, 1])
     assert viterbi_words(np.tile(np.eye(11)[10] * 5, (8, 1)), 2, 2.0) == []
+
+
+def test_onset_frames_give_like_words_said_without_a_pause_a_boundary():
+    # Frame classes: "3 3" with no pause, each word's first frame its own class.
+    labels = frame_labels(10, [(0.1, 0.4, 3), (0.4, 0.7, 3)], onset=True)
+    assert labels.tolist() == [GAP, GAP, ONSET + 3, 3, 3, ONSET + 3, 3, 3, 3, GAP]
+    assert frame_labels(10, [(0.1, 0.4, 3)]).tolist()[2] == 3
+    # Decoding: frames 2-8 all "3"; the onset score at frame 5 starts a second word.
+    scores = np.full((10, 11), -5.0)
+    scores[[0, 1, 9], GAP] = 0.0
+    scores[2:9, 3] = 0.0
+    onsets = np.full((10, 10), -5.0)
+    onsets[[2, 5], 3] = 1.0
+    assert viterbi_words(scores, 2, 1.0) == [(2, 8, 3)]
+    assert viterbi_words(scores, 2, 1.0, onsets) == [(2, 4, 3), (5, 8, 3)]
+    with pytest.raises(ValueError, match="min_word_frames >= 2"):
+        SegmenterParams(onset_class=True, min_word_frames=1)
+
+
+def test_speed_plays_a_takes_words_faster_or_slower(subset_clips):
+    clips = subset_clips["train"]["theo"][:4]
+    lengths = {}
+    for speed in (0.8, 1.0, 1.25):
+        settings = StringTakeSettings(
+            speed=(speed, speed), pause_s=(0.3, 0.3), pause_jitter=0.0, overlap_probability=0.0
+        )
+        take = synthesize_take(clips, RATE, np.random.default_rng(0), settings)
+        lengths[speed] = sum(end - start for start, end, _ in take.words)
+    assert lengths[0.8] / lengths[1.0] == pytest.approx(1.25, rel=0.03)
+    assert lengths[1.25] / lengths[1.0] == pytest.approx(0.8, rel=0.03)
 
 
 def test_words_twice_their_digits_length_are_split_and_others_kept():

@@ -74,6 +74,22 @@ def _check_models(config):
         for name in config[key]["models"]:
             if name not in config["models"]:
                 raise ConfigError(f"{key}.models", f"{name!r} is not a model in 'models'")
+    _check_strings(config["strings"])
+
+
+def _check_strings(strings):
+    segmenter = strings["segmenter"]
+    if segmenter["onset_class"] and segmenter["min_word_frames"] < 2:
+        raise ConfigError(
+            "strings.segmenter.min_word_frames",
+            f"{segmenter['min_word_frames']} frame: a word's first frame is its own class "
+            "(strings.segmenter.onset_class), so a word lasts at least 2",
+        )
+    for key in ("train_speed", "takes.digits", "takes.pause_s", "takes.snr_db", "takes.gain_db"):
+        *parents, leaf = key.split(".")
+        value = strings[parents[0]][leaf] if parents else strings[leaf]
+        if value[0] > value[1]:
+            raise ConfigError(f"strings.{key}", f"range {value} has low > high")
 
 
 def _check_speed_views(name, model, speeds):

@@ -125,9 +125,10 @@ def find_words(strings_model, samples, rate):
     segmenter = strings_model.segmenter
     embeddings = take_embeddings(samples, rate, get_embedder())
     log_proba = segmenter.frame_log_proba(embeddings)
+    digit_log_proba = segmenter.digit_log_proba(log_proba)
     words = []
     for first, last, digit in segmenter.decode(log_proba):
-        digits_only = log_proba[first : last + 1, :N_CLASSES].mean(axis=0)
+        digits_only = digit_log_proba[first : last + 1, :N_CLASSES].mean(axis=0)
         probabilities = np.exp(digits_only - np.logaddexp.reduce(digits_only))
         words.append((first, last, digit, probabilities))
     return words

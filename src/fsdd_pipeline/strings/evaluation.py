@@ -42,6 +42,8 @@ class StringsSettings:
     relabel: str
     takes: StringTakeSettings
     segmenter: SegmenterParams
+    # Speed range of the segmenter's training takes only (StringTakeSettings.speed).
+    train_speed: tuple = (1.0, 1.0)
     # Evaluation only: the segmenter's training is not told them (a change retrains nothing).
     test_takes: int = 0
     loso_takes_per_speaker: int = 0
@@ -55,6 +57,11 @@ class StringsSettings:
             takes=StringTakeSettings(**strings["takes"]),
             segmenter=SegmenterParams(**strings["segmenter"]),
         )
+
+    @property
+    def training_take_settings(self):
+        """The take settings of the segmenter's training takes: ``takes`` at ``train_speed``."""
+        return replace(self.takes, speed=tuple(self.train_speed))
 
 
 def recordings_rows(recordings):
@@ -73,7 +80,11 @@ def train_segmenter(recordings, sample_rate, settings):
     rows = recordings_rows(recordings)
     clips = read_clips(recordings, rows[rows.split == "train"], sample_rate)
     takes, embeddings = training_takes(
-        clips, settings.train_takes_per_speaker, sample_rate, settings.seed, settings.takes
+        clips,
+        settings.train_takes_per_speaker,
+        sample_rate,
+        settings.seed,
+        settings.training_take_settings,
     )
     segmenter = fit_segmenter(takes, embeddings, settings.segmenter)
     model = StringsModel(segmenter, settings.max_take_s, settings.relabel)

@@ -30,6 +30,7 @@ from fsdd_pipeline.labels import N_CLASSES
 from fsdd_pipeline.models.linear import as_arrays, standardized_logreg
 
 GAP = N_CLASSES  # the 11th frame class: no digit, between words
+ONSET = GAP + 1  # ONSET + d: the first frame of a word of digit d (SegmenterParams.onset_class)
 FRAME_S = WINDOW_STEP * MEL_HOP / MODEL_RATE  # 0.08 s between embedding frames
 # Model-rate samples from a window's first sample to its centre.
 WINDOW_SPAN = (WINDOW_FRAMES - 1) * MEL_HOP + MEL_WINDOW
@@ -51,17 +52,25 @@ class SegmenterParams:
     divided by its training share to this power (1: scaled likelihoods, 0: posteriors);
     ``split_factor``: a word decoded longer than this many times its digit's median length
     in the training takes is split into as many words of that length as fit (a digit said
-    twice with no pause, "4 4", decodes as one long word); 0: never.
+    twice with no pause, "4 4", decodes as one long word); 0: never; ``onset_class``: a
+    word's first frame is a class of its own per digit (20 word classes), and decoding
+    enters a word only through it, so two like words said without a pause ("3 3") have a
+    boundary to find (needs ``min_word_frames`` >= 2).
     """
 
     context: int = 2
     classifier: str = "lda"
     C: float = 0.1
     max_iter: int = 300
-    min_word_frames: int = 3
+    min_word_frames: int = 2
     word_penalty: float = 1.0
     prior_power: float = 1.0
     split_factor: float = 1.8
+    onset_class: bool = True
+
+    def __post_init__(self):
+        if self.onset_class and self.min_word_frames < 2:
+            raise ValueError("segmenter onset_class needs min_word_frames >= 2")
 
     def as_dict(self):
         return asdict(self)
@@ -114,13 +123,17 @@ def frame_classifier(params):
     raise ValueError(f"unknown segmenter classifier {params.classifier!r}: lda or logreg")
 
 
-def frame_labels(n_frames, words):
-    """The class of every frame: the digit whose extent holds its centre, else GAP.
-    ``words``: (start_s, end_s, digit); where extents overlap, the later word wins."""
+def frame_labels(n_frames, words, onset=False):
+    """The class of every frame: the digit whose extent holds its centre, else GAP; with
+    ``onset``, a word's first frame is ONSET + digit instead. ``words``: (start_s, end_s,
+    digit); where extents overlap, the later word wins."""
     centres = np.arange(n_frames) * FRAME_S
     labels = np.full(n_frames, GAP, dtype=np.int64)
     for start_s, end_s, digit in words:
-        labels[(centres >= start_s) & (centres < end_s)] = int(digit)
+        inside = np.flatnonzero((centres >= start_s) & (centres < end_s))
+        labels[inside] = int(digit)
+        if onset and inside.size:
+            labels[inside[0]] = ONSET + int(digit)
     return labels
 
 
@@ -132,32 +145,55 @@ class WordSegmenter:
 
     def fit(self, embeddings_list, words_list):
         x = np.concatenate([stacked(e, self.params.context) for e in embeddings_list])
+        onset = self.params.onset_class
         y = np.concatenate(
-            [frame_labels(len(e), w) for e, w in zip(embeddings_list, words_list, strict=True)]
+            [
+                frame_labels(len(e), w, onset)
+                for e, w in zip(embeddings_list, words_list, strict=True)
+            ]
         )
-        missing = set(range(N_CLASSES + 1)) - set(y.tolist())
+        n_classes = ONSET + N_CLASSES if onset else N_CLASSES + 1
+        missing = set(range(n_classes)) - set(y.tolist())
         if missing:
             raise ValueError(f"segmenter training frames lack classes {sorted(missing)}")
         # Kept as its arrays: the same numbers, and a process that reads strings does not
         # import scikit-learn to unpickle it.
         self.model_ = as_arrays(frame_classifier(self.params).fit(x, y))
-        self.log_prior_ = np.log(np.bincount(y, minlength=N_CLASSES + 1) / len(y))
+        self.log_prior_ = np.log(np.bincount(y, minlength=n_classes) / len(y))
         self.word_frames_ = median_word_frames(embeddings_list, words_list)
         return self
 
     def frame_log_proba(self, embeddings):
-        """(frames, 11) log-probabilities of the frame classes."""
+        """(frames, classes) log-probabilities of the frame classes: the ten digits and
+        GAP, then (``onset_class``) the ten digits' first frames."""
         if len(embeddings) == 0:
-            return np.zeros((0, N_CLASSES + 1))
+            return np.zeros((0, len(self.log_prior_)))
         return self.model_.predict_log_proba(stacked(embeddings, self.params.context))
 
-    def decode(self, log_proba):
-        """Words found: a list of (first frame, last frame inclusive, digit)."""
+    @staticmethod
+    def digit_log_proba(log_proba):
+        """(frames, 11) log-probabilities of the ten digits and GAP (a digit's first-frame
+        class, when there is one, counted as that digit)."""
+        if log_proba.shape[1] == N_CLASSES + 1:
+            return log_proba
+        merged = log_proba[:, : N_CLASSES + 1].copy()
+        merged[:, :N_CLASSES] = np.logaddexp(merged[:, :N_CLASSES], log_proba[:, ONSET:])
+        return merged
+
+    def decode(self, log_proba, split=True):
+        """Words found: a list of (first frame, last frame inclusive, digit); ``split``:
+        over-long words split (``split_factor``)."""
         scores = log_proba - self.params.prior_power * self.log_prior_
-        words = viterbi_words(scores, self.params.min_word_frames, self.params.word_penalty)
+        onset_scores = scores[:, ONSET:] if scores.shape[1] > ONSET else None
+        words = viterbi_words(
+            scores[:, : N_CLASSES + 1],
+            self.params.min_word_frames,
+            self.params.word_penalty,
+            onset_scores,
+        )
         # A segmenter saved before word lengths were kept decodes as it did.
         word_frames = getattr(self, "word_frames_", None)
-        if word_frames is None or not self.params.split_factor:
+        if word_frames is None or not self.params.split_factor or not split:
             return words
         return split_long_words(words, word_frames, self.params.split_factor)
 
@@ -187,11 +223,13 @@ def split_long_words(words, word_frames, factor):
     return result
 
 
-def viterbi_words(scores, min_frames, word_penalty):
+def viterbi_words(scores, min_frames, word_penalty, onset_scores=None):
     """The best path through a gap state and, per digit, a chain of ``min_frames`` states
     whose last one repeats; a word may follow a word directly (connected speech, "1 1").
-    ``scores`` (frames, 11) are per-frame log-scores of the ten digits and GAP. Returns
-    [(first frame, last frame, digit)] in order."""
+    ``scores`` (frames, 11) are per-frame log-scores of the ten digits and GAP;
+    ``onset_scores`` (frames, 10), when given, score each chain's first state (a word's
+    first frame) instead (min_frames >= 2). Returns [(first frame, last frame, digit)] in
+    order."""
     n_frames = len(scores)
     if n_frames == 0:
         return []
@@ -202,6 +240,8 @@ def viterbi_words(scores, min_frames, word_penalty):
     firsts = np.flatnonzero(position == 0)
     lasts = np.flatnonzero(position == m - 1)
     emissions = scores[:, digit_of]
+    if onset_scores is not None:
+        emissions[:, firsts] = onset_scores[:, digit_of[firsts]]
     score = np.full(n_states, -np.inf)
     score[0] = emissions[0, 0]
     score[firsts] = emissions[0, firsts] - word_penalty

@@ -13,6 +13,7 @@ import numpy as np
 from fsdd_pipeline.audio.endpoint import EndpointParams, frame_levels_db
 from fsdd_pipeline.audio.reading import mono
 from fsdd_pipeline.audio.realistic_takes import coloured_noise
+from fsdd_pipeline.audio.resampling import change_speed
 
 # A clip's word spans its frames within this many dB of its loudest frame.
 WORD_EXTENT_DB = 35.0
@@ -26,7 +27,10 @@ class StringTakeSettings:
     take (one value per take, each gap jittered by ``pause_jitter`` of it); with
     probability ``overlap_probability`` a take's pause is an overlap of up to
     ``max_overlap_s`` instead (connected speech); ``snr_db``: the noise floor below the
-    words' mean power; ``lead_s``: silence before the first and after the last word.
+    words' mean power; ``lead_s``: silence before the first and after the last word;
+    ``speed``: every word of a take played this many times faster (one factor per take:
+    audio.resampling.change_speed, pitch and tempo together, as other vocal tracts and
+    speaking rates; (1, 1): as recorded, and nothing drawn).
     """
 
     digits: tuple = (3, 10)
@@ -38,9 +42,10 @@ class StringTakeSettings:
     noise_colors: tuple = ("white", "pink", "brown")
     gain_db: tuple = (-20.0, 0.0)
     lead_s: tuple = (0.1, 0.8)
+    speed: tuple = (1.0, 1.0)
 
     def __post_init__(self):
-        for name in ("digits", "pause_s", "snr_db", "gain_db", "lead_s", "noise_colors"):
+        for name in ("digits", "pause_s", "snr_db", "gain_db", "lead_s", "noise_colors", "speed"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
         low, high = self.digits
         if not 1 <= low <= high:
@@ -90,9 +95,13 @@ def synthesize_take(clips, sample_rate, rng, settings=StringTakeSettings(), paus
     SNR below the words' mean power; the take is then scaled by a drawn gain and clipped.
     """
     pause_s = draw_pause(settings, rng) if pause_s is None else float(pause_s)
+    # Drawn only when asked for, so takes drawn without it stay as they were.
+    speed = float(rng.uniform(*settings.speed)) if settings.speed != (1.0, 1.0) else 1.0
     words, cuts = [], []
     for clip in clips:
         samples = mono(clip[0], np.float64)
+        if speed != 1.0:
+            samples = change_speed(samples, speed).astype(np.float64)
         start, end = word_extent(samples, sample_rate)
         cuts.append(samples[start:end] - samples[start:end].mean())
     lead = int(round(rng.uniform(*settings.lead_s) * sample_rate))
