@@ -376,7 +376,7 @@ def named_study(folder, per_speaker=60, *variants):
     tts, _ = tts_string_takes()
     champions = {held_out: classifier for held_out, _, classifier in fold_models(takes, embeddings)}
     champion = DigitClassifier.load("results/models/emb_frame_logreg_speeds/model")
-    for variant in variants or ("",):
+    for number, variant in enumerate(variants or ("",)):
         folds, segmenter = _fold_segmenters(
             *_variant(folder, per_speaker, variant, takes, embeddings), sorted(champions)
         )
@@ -387,6 +387,15 @@ def named_study(folder, per_speaker=60, *variants):
         model = StringsModel(segmenter)
         tts_hypotheses = [transcribe_take(champion, model, x, 8000)["digits"] for *_, x in tts]
         _report(f"named {variant or 'default'}", takes, hypotheses, tts, tts_hypotheses)
+        pd.DataFrame(
+            {
+                "set": ["loso"] * len(takes) + ["tts"] * len(tts),
+                "group": [s for s, _ in takes] + [f for _, f, _ in tts],
+                "reference": [t.digits for _, t in takes] + [r for r, *_ in tts],
+                "hypothesis": hypotheses + tts_hypotheses,
+                "pause_s": [t.pause_s for _, t in takes] + [0.0] * len(tts),
+            }
+        ).to_csv(CACHE / f"named_{number}.csv", index=False)
 
 
 if __name__ == "__main__":

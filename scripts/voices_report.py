@@ -1,5 +1,5 @@
-"""Per model: LOSO beside the validation voices clean and in takes, by voice family; and
-the accuracy per digit."""
+"""Per model: LOSO beside the validation voices clean and in takes, by voice family, and
+their digit strings (digit error rate, exact strings); and the accuracy per digit."""
 
 import pandas as pd
 
@@ -16,8 +16,17 @@ predictions = {
     model: pd.read_csv(path)
     for model, path in zip(models, snakemake.input.predictions, strict=True)
 }
+strings = {
+    model: pd.read_csv(path, dtype={"reference": str, "hypothesis": str}, keep_default_na=False)
+    for model, path in zip(models, snakemake.input.strings, strict=True)
+}
 summary = pd.DataFrame(
-    [model_summary(model, frame, loso.get(model)) for model, frame in predictions.items()]
+    [
+        model_summary(
+            model, frame, loso.get(model), strings[model] if len(strings[model]) else None
+        )
+        for model, frame in predictions.items()
+    ]
 )
 write_csv(summary, snakemake.output.summary)
 write_csv(

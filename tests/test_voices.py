@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from fsdd_pipeline.strings.metrics import edit_distance
 from fsdd_pipeline.voices.tts import (
     DIGIT_WORDS,
     SynthesisError,
@@ -94,6 +95,21 @@ def test_voices_report_sets_validation_voices_beside_loso(tmp_path, fsdd_subset)
     )
     # Trained on two FSDD men, the embedding still hears most synthetic digits.
     assert summary.loc["emb", "voices_clean"] >= 0.5
+    # Digit strings read as connected speech: 2 per voice, in takes, read as a take is.
+    strings = pd.read_parquet(results / "voices/strings.parquet")
+    assert len(strings) == 3 * 2 and strings.reference.str.fullmatch(r"\d{3,7}").all()
+    assert (strings.samples.map(len) >= 8000 * (1.0 + 0.3 * strings.reference.str.len())).all()
+    read = pd.read_csv(results / "voices/strings/emb.csv", dtype=str, keep_default_na=False)
+    read["edits"] = [
+        edit_distance(*pair) for pair in zip(read.reference, read.hypothesis, strict=True)
+    ]
+    assert list(read.reference) == list(strings.reference)
+    der = read.edits.sum() / read.reference.str.len().sum()
+    assert summary.loc["emb", "strings_der"] == pytest.approx(der)
+    assert summary.loc["emb", "strings_exact"] == pytest.approx((read.edits == 0).mean())
+    assert summary.loc["emb", "string_takes"] == 6
+    # The segmenter finds most words of connected speech, even after two FSDD men.
+    assert der <= 0.6
     digits = pd.read_csv(results / "voices/accuracy_per_digit.csv")
     assert len(digits) == 2 * 10
     assert (results / "logs/voices/synthesize.log").is_file()

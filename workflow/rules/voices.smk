@@ -7,6 +7,7 @@ localrules:
 rule synthesize_voices:
     output:
         clips="results/voices/clips.parquet",
+        strings="results/voices/strings.parquet",
     log:
         "results/logs/voices/synthesize.log",
     benchmark:
@@ -16,7 +17,7 @@ rule synthesize_voices:
     threads: 1
     resources:
         local_cpus=local_cpus,
-        mem_mb=1000,
+        mem_mb=1500,
         runtime=20,
     params:
         voices=config["voices"],
@@ -29,8 +30,10 @@ rule evaluate_voices:
     input:
         model=rules.train_model.output.model,
         clips=rules.synthesize_voices.output.clips,
+        strings=rules.synthesize_voices.output.strings,
     output:
         predictions="results/voices/predictions/{model}.csv",
+        strings="results/voices/strings/{model}.csv",
     log:
         "results/logs/voices/evaluate/{model}.log",
     benchmark:
@@ -53,6 +56,7 @@ rule voices_report:
         predictions=expand(
             rules.evaluate_voices.output.predictions, model=VOICES_MODELS
         ),
+        strings=expand(rules.evaluate_voices.output.strings, model=VOICES_MODELS),
         loso=expand(rules.loso.output.summary, model=VOICES_LOSO_MODELS),
     output:
         summary="results/voices/summary.csv",

@@ -75,6 +75,10 @@ def _check_models(config):
             if name not in config["models"]:
                 raise ConfigError(f"{key}.models", f"{name!r} is not a model in 'models'")
     _check_strings(config["strings"])
+    for key in ("digits", "gain_db"):
+        value = config["voices"]["strings"][key]
+        if value[0] > value[1]:
+            raise ConfigError(f"voices.strings.{key}", f"range {value} has low > high")
 
 
 def _check_strings(strings):

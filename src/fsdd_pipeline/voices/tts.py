@@ -177,6 +177,39 @@ def synthesize(voice, word, sample_rate):
     return resample(samples, rate, sample_rate).astype(np.float32)
 
 
+def _realistic_take(samples, sample_rate, rng, snr_range, duration_s, edge_clicks, gain_db=0.0):
+    """``samples`` placed in a realistic take (audio.realistic_takes.place_in_take): a noise
+    floor of a random colour drawn from ``snr_range`` dB below the speech, a DC offset,
+    ``edge_clicks``, a gain; stored as 16-bit PCM would be."""
+    from fsdd_pipeline.audio.realistic_takes import NOISE_EXPONENTS, place_in_take
+
+    colors = sorted(NOISE_EXPONENTS)
+    low, high = (snr_range, snr_range) if isinstance(snr_range, int | float) else snr_range
+    take = place_in_take(
+        samples,
+        sample_rate,
+        rng,
+        duration_s=duration_s,
+        snr_db=float(rng.uniform(low, high)),
+        noise_color=colors[int(rng.integers(len(colors)))],
+        dc_offset=float(rng.uniform(-0.01, 0.01)),
+        gain_db=gain_db,
+        edge_clicks=edge_clicks,
+    )
+    return (np.round(np.clip(take.samples, -1, 1) * 32767) / 32767).astype(np.float32)
+
+
+def _voice_columns(voice):
+    return dict(
+        voice=voice.label,
+        engine=voice.engine,
+        name=voice.name,
+        family=voice.family,
+        rate=voice.rate,
+        pitch=voice.pitch,
+    )
+
+
 def validation_clips(voices, sample_rate, take_settings, seed):
     """Every voice saying every digit, clean and placed in a realistic take: a DataFrame of
     voice, engine, name, family, rate, pitch, digit, condition (clean or take) and samples.
@@ -187,37 +220,52 @@ def validation_clips(voices, sample_rate, take_settings, seed):
     """
     import pandas as pd
 
-    from fsdd_pipeline.audio.realistic_takes import NOISE_EXPONENTS, place_in_take
-
     check_engines(voices)
     rows = []
-    colors = sorted(NOISE_EXPONENTS)
     for index, voice in enumerate(voices):
         for digit, word in enumerate(DIGIT_WORDS):
             samples = synthesize(voice, word, sample_rate)
             rng = np.random.default_rng([seed, index, digit])
-            snr = take_settings["snr_db"]
-            low, high = (snr, snr) if isinstance(snr, int | float) else snr
-            take = place_in_take(
+            take = _realistic_take(
                 samples,
                 sample_rate,
                 rng,
-                duration_s=take_settings["duration_s"],
-                snr_db=float(rng.uniform(low, high)),
-                noise_color=colors[int(rng.integers(len(colors)))],
-                dc_offset=float(rng.uniform(-0.01, 0.01)),
+                take_settings["snr_db"],
+                take_settings["duration_s"],
                 edge_clicks=True,
             )
-            pcm = np.round(np.clip(take.samples, -1, 1) * 32767) / 32767
-            base = dict(
-                voice=voice.label,
-                engine=voice.engine,
-                name=voice.name,
-                family=voice.family,
-                rate=voice.rate,
-                pitch=voice.pitch,
-                digit=digit,
-            )
+            base = _voice_columns(voice) | {"digit": digit}
             rows.append(base | {"condition": "clean", "samples": samples})
-            rows.append(base | {"condition": "take", "samples": pcm.astype(np.float32)})
+            rows.append(base | {"condition": "take", "samples": take})
+    return pd.DataFrame(rows)
+
+
+def validation_strings(voices, sample_rate, take_settings, strings, seed):
+    """Every voice reading ``strings["per_voice"]`` digit strings of ``strings["digits"]``
+    (fewest, most) digits as connected speech ("four one five nine": no pauses but the
+    voice's own), each in a realistic take: a noise floor ``take_settings["snr_db"]`` below
+    the speech, a DC offset, 0.35-0.65 s of it on each side, a gain drawn from
+    ``strings["gain_db"]``. A DataFrame of voice, engine, name, family, rate, pitch,
+    reference (the digits, "4159") and samples. Seeded per voice."""
+    import pandas as pd
+
+    check_engines(voices)
+    rows = []
+    for index, voice in enumerate(voices):
+        rng = np.random.default_rng([seed, index, len(DIGIT_WORDS)])
+        for _ in range(strings["per_voice"]):
+            fewest, most = strings["digits"]
+            spoken = rng.integers(0, len(DIGIT_WORDS), size=int(rng.integers(fewest, most + 1)))
+            samples = synthesize(voice, " ".join(DIGIT_WORDS[d] for d in spoken), sample_rate)
+            take = _realistic_take(
+                samples,
+                sample_rate,
+                rng,
+                take_settings["snr_db"],
+                samples.size / sample_rate + 1.0,
+                edge_clicks=False,
+                gain_db=float(rng.uniform(*strings["gain_db"])),
+            )
+            reference = "".join(str(int(d)) for d in spoken)
+            rows.append(_voice_columns(voice) | {"reference": reference, "samples": take})
     return pd.DataFrame(rows)

@@ -1,5 +1,6 @@
 """Scoring models on the validation voices (voices.tts), and the per-model report that sets
-them beside LOSO: accuracy on the clean clips and in takes, by voice family and by digit."""
+them beside LOSO: accuracy on the clean clips and in takes, by voice family and by digit,
+and the digit strings the voices read as connected speech."""
 
 import numpy as np
 import pandas as pd
@@ -36,6 +37,53 @@ def predict_clips(classifier, clips, sample_rate):
     return pd.DataFrame(rows)
 
 
+def read_strings(classifier, strings, sample_rate):
+    """One row per validation-voice string take: its voice, family, reference, the digits
+    read (as fsdd-predict reads a take: serving.transcript) and, when the take was refused,
+    the reason (its digits then "")."""
+    from fsdd_pipeline.serving.transcript import transcribe
+
+    rows = []
+    for take in strings.itertuples(index=False):
+        hypothesis, reason = "", ""
+        try:
+            hypothesis = transcribe(classifier, np.asarray(take.samples), sample_rate)["digits"]
+        except RecordingError as error:
+            reason = error.reason
+        rows.append(
+            dict(
+                voice=take.voice,
+                family=take.family,
+                reference=str(take.reference),
+                hypothesis=hypothesis,
+                reason=reason,
+            )
+        )
+    return pd.DataFrame(rows, columns=["voice", "family", "reference", "hypothesis", "reason"])
+
+
+def strings_summary(strings):
+    """Digit error rate (edits over reference digits) and exact strings of read_strings
+    rows, overall and per family: {"strings_der", "strings_exact", "{family}_strings_der"}."""
+    from fsdd_pipeline.strings.metrics import score_strings, summarize
+
+    scored = score_strings(
+        strings["reference"].astype(str),
+        strings["hypothesis"].fillna("").astype(str),
+        [0.0] * len(strings),
+    )
+    scored["family"] = strings["family"].to_numpy()
+    overall = summarize(scored).iloc[0]
+    families = summarize(scored, ["family"]).set_index("family")["digit_error_rate"]
+    row = {
+        "strings_der": float(overall["digit_error_rate"]),
+        "strings_exact": float(overall["string_accuracy"]),
+    }
+    for family in FAMILIES:
+        row[f"{family}_strings_der"] = float(families.get(family, float("nan")))
+    return row
+
+
 def _correct(predictions):
     return predictions["predicted"] == predictions["digit"]
 
@@ -44,9 +92,10 @@ def _accuracy(frame):
     return float(_correct(frame).mean()) if len(frame) else float("nan")
 
 
-def model_summary(model, predictions, loso_summary=None):
+def model_summary(model, predictions, loso_summary=None, strings=None):
     """One row: LOSO mean and worst fold (when the model has LOSO), the validation voices'
-    accuracy clean and in takes, per family, and the worst digit's."""
+    accuracy clean and in takes, per family, and the worst digit's; with ``strings``
+    (read_strings rows), their strings_summary."""
     row = {"model": model}
     if loso_summary is not None:
         row |= {
@@ -62,6 +111,8 @@ def model_summary(model, predictions, loso_summary=None):
             _correct(chosen).groupby(chosen["digit"]).mean().min()
         )
     row["clips"] = int(len(predictions))
+    if strings is not None:
+        row |= strings_summary(strings) | {"string_takes": int(len(strings))}
     return row
 
 
