@@ -295,11 +295,14 @@ def _variant(folder, per_speaker, variant, takes, embeddings):
     """(SegmenterParams, training takes, their embeddings) of a variant string
     ``key=value;key=value``: SegmenterParams keys; ``takes=N``: training takes drawn anew
     (seed 1, N per speaker) and ``takes.KEY=VALUE`` changing their StringTakeSettings;
-    without either, the evaluation takes of the other speakers train the segmenter."""
+    without either, the evaluation takes of the other speakers train the segmenter;
+    ``relabel=MODE``: who names the words (named_study only)."""
     changes = dict(item.split("=") for item in variant.split(";") if item)
     base = SegmenterParams()
     segmenter_changes = {
-        k: type(getattr(base, k))(eval(v)) for k, v in changes.items() if not k.startswith("takes")
+        k: type(getattr(base, k))(eval(v))
+        for k, v in changes.items()
+        if not k.startswith("takes") and k != "relabel"
     }
     params = SegmenterParams(**{**base.as_dict(), **segmenter_changes})
     if not any(k.startswith("takes") for k in changes):
@@ -374,17 +377,29 @@ def named_study(folder, per_speaker=60, *variants):
 
     takes, embeddings = takes_and_embeddings(folder, int(per_speaker))
     tts, _ = tts_string_takes()
-    champions = {held_out: classifier for held_out, _, classifier in fold_models(takes, embeddings)}
+    import joblib
+
+    cached = CACHE / "fold_champions.joblib"  # the fold champions of this run's folder
+    if cached.exists():
+        champions = joblib.load(cached)
+    else:
+        champions = {held_out: model for held_out, _, model in fold_models(takes, embeddings)}
+        joblib.dump(champions, cached)
     champion = DigitClassifier.load("results/models/emb_frame_logreg_speeds/model")
     for number, variant in enumerate(variants or ("",)):
         folds, segmenter = _fold_segmenters(
             *_variant(folder, per_speaker, variant, takes, embeddings), sorted(champions)
         )
+        relabel = dict(item.split("=") for item in variant.split(";") if item).get(
+            "relabel", "classifier"
+        )
         hypotheses = [
-            transcribe_take(champions[s], StringsModel(folds[s]), take.samples, 8000)["digits"]
+            transcribe_take(
+                champions[s], StringsModel(folds[s], relabel=relabel), take.samples, 8000
+            )["digits"]
             for s, take in takes
         ]
-        model = StringsModel(segmenter)
+        model = StringsModel(segmenter, relabel=relabel)
         tts_hypotheses = [transcribe_take(champion, model, x, 8000)["digits"] for *_, x in tts]
         _report(f"named {variant or 'default'}", takes, hypotheses, tts, tts_hypotheses)
         pd.DataFrame(

@@ -43,7 +43,7 @@ class StringsSettings:
     takes: StringTakeSettings
     segmenter: SegmenterParams
     # Speed range of the segmenter's training takes only (StringTakeSettings.speed).
-    train_speed: tuple = (1.0, 1.0)
+    train_speed: tuple = (0.8, 1.25)
     # Evaluation only: the segmenter's training is not told them (a change retrains nothing).
     test_takes: int = 0
     loso_takes_per_speaker: int = 0

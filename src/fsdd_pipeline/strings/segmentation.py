@@ -58,7 +58,7 @@ class SegmenterParams:
     boundary to find (needs ``min_word_frames`` >= 2).
     """
 
-    context: int = 2
+    context: int = 1
     classifier: str = "lda"
     C: float = 0.1
     max_iter: int = 300
