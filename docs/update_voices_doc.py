@@ -8,21 +8,26 @@ docs/benchmarks/voice_levers.json) into docs/voices.md, between its
 import json
 from pathlib import Path
 
-from benchmarks.report import report_markdown
-from docs.update_readme_results import section
+from docs.generate_performance import report_markdown
+from docs.markers import write_sections
 
 DOCS = Path(__file__).resolve().parent
 PAGE = DOCS / "voices.md"
 REPORTS = ("enrollment", "voice_levers")
 
 
-def main():
-    text = PAGE.read_text()
+def page_sections():
+    """{section name: generated body} of every report that exists."""
+    sections = {}
     for name in REPORTS:
         path = DOCS / "benchmarks" / f"{name}.json"
         if path.is_file():
-            text = section(text, f"benchmark:{name}", report_markdown(json.loads(path.read_text())))
-    PAGE.write_text(text)
+            sections[f"benchmark:{name}"] = report_markdown(json.loads(path.read_text()))
+    return sections
+
+
+def main():
+    write_sections(PAGE, page_sections())
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ import re
 import pytest
 
 import fsdd_pipeline
-from docs import generate_performance
+from docs import generate_performance, update_voices_doc
 from docs.markers import replace_section, section
 
 from .conftest import PROJECT
@@ -65,6 +65,16 @@ def test_the_performance_page_is_what_the_committed_reports_make():
             f"docs/performance.md section {name} is stale: run python -m docs.generate_performance"
         )
     assert section(README.read_text(), "run-time") == generate_performance.run_time_sentence()
+
+
+def test_the_voices_page_is_what_the_committed_reports_make():
+    text = update_voices_doc.PAGE.read_text()
+    sections = update_voices_doc.page_sections()
+    assert set(sections) == {f"benchmark:{name}" for name in update_voices_doc.REPORTS}
+    for name, body in sections.items():
+        assert section(text, name) == body.rstrip("\n") + "\n", (
+            f"docs/voices.md section {name} is stale: run python -m docs.update_voices_doc"
+        )
 
 
 def test_markers_replace_only_their_section():
