@@ -305,3 +305,24 @@ def test_a_clear_digit_in_a_long_noisy_take_is_found(model_dir, subset_clips):
         prepare_clip(noise, RATE, RATE, EndpointParams())
     classifier = attach_strings_model(DigitClassifier.load(model_dir), model_dir)
     assert transcribe(classifier, take, RATE)["digits"] == str(digit)
+
+
+def test_words_found_in_noise_alone_are_dropped(model_dir, subset_clips):
+    """A "word" the segmenter would find in a long stretch of noise holds no frame loud
+    enough to be speech (as endpointing judges a word): dropped, not named."""
+    from fsdd_pipeline.audio.endpoint import loud_spans
+    from fsdd_pipeline.audio.realistic_takes import place_in_take
+    from fsdd_pipeline.strings.decode import speech_only
+
+    samples = next(c for c in subset_clips["test"]["theo"] if c[1] == 4)[0]
+    rng = np.random.default_rng(2)
+    take = place_in_take(samples, RATE, rng, duration_s=30.0, snr_db=25.0)
+    word_s = take.word_seconds
+    noise_s = (1.0, 1.24) if word_s[0] > 3.0 else (25.0, 25.24)
+    assert loud_spans(take.samples, RATE, [word_s, noise_s]) == [True, False]
+    # Frames (80 ms apart) over the word and over the noise, as find_words gives them.
+    word = (round(word_s[0] / FRAME_S) + 1, round(word_s[1] / FRAME_S) - 1, 4, np.full(10, 0.1))
+    noise = (round(noise_s[0] / FRAME_S) + 1, round(noise_s[1] / FRAME_S) - 1, 1, np.full(10, 0.1))
+    classifier = DigitClassifier.load(model_dir)
+    found = sorted([word, noise], key=lambda w: w[0])
+    assert speech_only(found, take.samples, RATE, classifier) == [word]

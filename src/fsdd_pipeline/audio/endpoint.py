@@ -21,6 +21,8 @@ import numpy as np
 # Frame levels below 16-bit quantization noise (about -101 dB full scale) all count as
 # this silence level, so rounding flicker in a digitally silent take is never "above the floor".
 SILENCE_DB = -100.0
+# Frames whose spectra frame_levels_db computes at once (about 16 MB of arrays per block).
+LEVEL_BLOCK_FRAMES = 4096
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,25 @@ class CropInfo:
         return asdict(self)
 
 
+def loud_spans(samples, sample_rate, spans_s, params=EndpointParams()):
+    """For each (start_s, end_s) span of a take, whether it holds speech as endpoint
+    detection judges a word: ``min_speech_s`` of frames ``min_peak_db`` above the take's
+    noise floor and above ``min_level_dbfs`` (noise never is, a click only for a frame or
+    two)."""
+    levels_db, hop = frame_levels_db(samples, sample_rate, params)
+    loud = levels_db >= max(
+        noise_floor_db(levels_db, params) + params.min_peak_db, params.min_level_dbfs
+    )
+    min_loud_frames = params.min_speech_s / (params.hop_ms / 1000)
+    return [
+        np.count_nonzero(
+            loud[int(start_s * sample_rate) // hop : int(np.ceil(end_s * sample_rate / hop))]
+        )
+        >= min_loud_frames
+        for start_s, end_s in spans_s
+    ]
+
+
 def frame_levels_db(samples, sample_rate, params=EndpointParams()):
     """Level (dB full scale) of every frame above ``highpass_hz``, and the hop in samples.
 
@@ -98,9 +119,15 @@ def frame_levels_db(samples, sample_rate, params=EndpointParams()):
     frames = np.lib.stride_tricks.sliding_window_view(padded, frame)[::hop]
     phase = 2 * np.pi * np.arange(frame) / frame
     window = 0.42 - 0.5 * np.cos(phase) + 0.08 * np.cos(2 * phase)
-    spectrum = np.fft.rfft(frames * window, axis=1)
     in_band = np.fft.rfftfreq(frame, d=1.0 / sample_rate) >= params.highpass_hz
-    power = 2 * np.sum(np.square(np.abs(spectrum[:, in_band])), axis=1)
+    power = np.empty(len(frames))
+    # In blocks of frames (each frame's level is its own): a 10-minute take's spectra at
+    # once would hold 250 MB.
+    for first in range(0, len(frames), LEVEL_BLOCK_FRAMES):
+        spectrum = np.fft.rfft(frames[first : first + LEVEL_BLOCK_FRAMES] * window, axis=1)
+        power[first : first + len(spectrum)] = 2 * np.sum(
+            np.square(np.abs(spectrum[:, in_band])), axis=1
+        )
     power /= frame * np.sum(np.square(window))
     return np.maximum(10 * np.log10(np.maximum(power, 1e-30)), SILENCE_DB), hop
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fsdd_pipeline.audio.endpoint import EndpointParams, loud_spans
 from fsdd_pipeline.audio.reading import analysis_frame, check_sample_rate
 from fsdd_pipeline.audio.resampling import resample
 from fsdd_pipeline.errors import PipelineError, RecordingError
@@ -134,6 +135,22 @@ def find_words(strings_model, samples, rate):
     return words
 
 
+def speech_only(found, samples, rate, classifier):
+    """The words ``found`` that hold speech as endpoint detection judges a word (the model's
+    endpoint settings; audio.endpoint.loud_spans): a "word" the segmenter finds in a long
+    stretch of noise is dropped, not named."""
+    if not found:
+        return found
+    params = classifier.spec.feature_params.endpoint or EndpointParams()
+    duration_s = samples.size / rate
+    spans = [word_seconds(first, last, duration_s) for first, last, *_ in found]
+    return [
+        word
+        for word, loud in zip(found, loud_spans(samples, rate, spans, params), strict=True)
+        if loud
+    ]
+
+
 def word_seconds(first, last, duration_s):
     """(start_s, end_s) of a word over frames first..last (frame centres FRAME_S apart)."""
     start = max(0.0, (first - 0.5) * FRAME_S)
@@ -196,7 +213,9 @@ def transcribe_take(classifier, strings_model, samples, rate, source="<samples>"
     else:
         model_rate = classifier.spec.feature_params.sample_rate
         work = resample(samples, rate, model_rate) if rate != model_rate else samples
-        found = find_words(strings_model, work, model_rate)
+        found = speech_only(
+            find_words(strings_model, work, model_rate), work, model_rate, classifier
+        )
     if (
         found is None
         or duration_s <= ONE_WORD_MAX_S
