@@ -103,6 +103,7 @@ def results_markdown(results):
                     _strings_markdown(strings),
                 ]
             ),
+            *_voices_markdown(results),
             "**What each lever was worth** (`results/comparison/levers.md`; baseline → variant, "
             "change in points; realistic takes = mean accuracy over the realistic transforms):",
             (results / "comparison/levers.md").read_text().strip(),
@@ -118,6 +119,60 @@ def results_markdown(results):
             "**Split sizes** (`results/dataset/split_counts.csv`):",
             counts.to_markdown(index=False),
         ]
+    )
+
+
+def _voices_summary(results):
+    """results/voices/summary.csv when the run built the validation voices' report."""
+    path = results / "voices" / "summary.csv"
+    return pd.read_csv(path) if path.is_file() else None
+
+
+def _voices_markdown(results):
+    """The validation voices' report (`snakemake voices`), when the run has it."""
+    summary = _voices_summary(results)
+    if summary is None:
+        return []
+    columns = [
+        "model",
+        "voices_clean",
+        "voices_take",
+        "female_clean",
+        "male_clean",
+        "accent_clean",
+        "worst_digit_clean",
+        "strings_der",
+        "strings_exact",
+    ]
+    table = summary[[c for c in columns if c in summary.columns]].copy()
+    for column in table.columns[1:]:
+        table[column] = table[column].map(_percent)
+    return [
+        "**Validation voices** (`results/voices/summary.csv`, built by `snakemake voices`: the "
+        "ten digits spoken by 60 text-to-speech voices, women, men and English accents, "
+        "clean and in realistic takes, and 2 digit strings per voice read as connected "
+        "speech in takes; for choosing settings, never training data; "
+        "[voices](voices.md)):",
+        table.to_markdown(index=False, disable_numparse=True),
+    ]
+
+
+def _voices_sentence(results, champion):
+    """The champion on the validation voices, if the run built their report."""
+    summary = _voices_summary(results)
+    if summary is None or champion not in set(summary.model):
+        return ""
+    row = summary.set_index("model").loc[champion]
+    strings = (
+        f"; their digit strings read as connected speech: digit error rate "
+        f"{_percent(row.strings_der)}, {_percent(row.strings_exact)} exact"
+        if "strings_der" in row.index
+        else ""
+    )
+    return (
+        f"\nDigits spoken by 60 text-to-speech voices (women, men, English accents; "
+        f"[voices](docs/voices.md)): {_percent(row.voices_clean)} right clean, "
+        f"{_percent(row.voices_take)} in realistic takes{strings}.\n"
     )
 
 
@@ -154,7 +209,14 @@ def glance_markdown(results):
         f"[results](docs/results.md)):"
     )
     table = pd.DataFrame(rows).to_markdown(index=False, disable_numparse=True)
-    return sentence + "\n\n" + table + "\n" + _strings_sentence(results, champion.model)
+    return (
+        sentence
+        + "\n\n"
+        + table
+        + "\n"
+        + _strings_sentence(results, champion.model)
+        + _voices_sentence(results, champion.model)
+    )
 
 
 def _strings_sentence(results, champion):
