@@ -53,6 +53,57 @@ def accuracy(capsys, model_dir, files):
 
 
 @pytest.fixture(scope="module")
+def segmented_base_model_dir(fsdd_subset, base_model_dir, tmp_path_factory):
+    """The base model with a word segmenter in its folder, as the workflow's models have
+    (trained as the workflow trains it, on takes of the subset's training split)."""
+    from fsdd_pipeline.strings.decode import StringsModel
+    from fsdd_pipeline.strings.evaluation import read_clips, recordings_rows, training_takes
+    from fsdd_pipeline.strings.segmentation import SEGMENTER_FILE, WordSegmenter
+    from fsdd_pipeline.strings.takes import StringTakeSettings
+
+    folder = tmp_path_factory.mktemp("segmented-base") / "model"
+    shutil.copytree(base_model_dir, folder)
+    rows = recordings_rows(fsdd_subset)
+    clips = read_clips(fsdd_subset, rows[rows.split == "train"], 8000)
+    takes, embeddings = training_takes(clips, 20, 8000, 0, StringTakeSettings())
+    segmenter = WordSegmenter().fit(embeddings, [take.words for take in takes])
+    StringsModel(segmenter).save(folder / SEGMENTER_FILE)
+    return folder
+
+
+def test_a_personal_model_reads_digit_strings_as_its_base_does(
+    fsdd_subset, segmented_base_model_dir, tmp_path, capsys
+):
+    from fsdd_pipeline.strings.segmentation import SEGMENTER_FILE
+    from fsdd_pipeline.strings.takes import StringTakeSettings, synthesize_take
+
+    output = tmp_path / "george"
+    takes = recordings(fsdd_subset, PERSON, takes=(0,))
+    code, _, err = enroll(
+        capsys, *takes, "--model-dir", segmented_base_model_dir, "--output", output
+    )
+    assert code == 0, err
+    assert (output / SEGMENTER_FILE).is_file()
+    import soundfile
+
+    clips = [
+        (soundfile.read(path, dtype="float32")[0], parse_recording_name(path).digit)
+        for path in recordings(fsdd_subset, PERSON, takes=(1,))[:4]
+    ]
+    settings = StringTakeSettings(pause_s=(0.4, 0.4), overlap_probability=0.0, snr_db=(35, 40))
+    take = synthesize_take(clips, 8000, np.random.default_rng(0), settings)
+    soundfile.write(tmp_path / "pin.wav", take.samples, 8000)
+    extents = {}
+    for model_dir in (segmented_base_model_dir, output):
+        code, out, err = run_cli(capsys, "--json", "--model-dir", model_dir, tmp_path / "pin.wav")
+        assert (code, err) == (0, ""), err
+        extents[model_dir] = [(w["start_s"], w["end_s"]) for w in json.loads(out)[0]["words"]]
+    # Without the segmenter the take would be one word from its start to its end.
+    assert extents[output] == extents[segmented_base_model_dir]
+    assert len(extents[output]) >= 4
+
+
+@pytest.fixture(scope="module")
 def personal(fsdd_subset, base_model_dir, tmp_path_factory):
     """george enrolled with his take 0 of every digit."""
     output = tmp_path_factory.mktemp("personal") / "george"

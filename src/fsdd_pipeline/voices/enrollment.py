@@ -119,6 +119,8 @@ def enroll(classifier, paths, output, take_weight=DEFAULT_TAKE_WEIGHT, source=""
 
     from fsdd_pipeline.io import write_json
     from fsdd_pipeline.models.classifier import DigitClassifier
+    from fsdd_pipeline.strings.decode import copy_strings_model
+    from fsdd_pipeline.strings.segmentation import SEGMENTER_FILE
 
     if classifier.is_keras:
         raise EnrollmentError("enrollment adapts a frame_logreg model, not a Keras model")
@@ -134,6 +136,11 @@ def enroll(classifier, paths, output, take_weight=DEFAULT_TAKE_WEIGHT, source=""
     scratch = Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))
     try:
         personal.save(scratch)
+        # The base model's word segmenter travels on: the personal model reads digit
+        # strings as the model it came from does.
+        base_dir = getattr(classifier, "model_dir", None)
+        if base_dir is not None and (Path(base_dir) / SEGMENTER_FILE).is_file():
+            copy_strings_model(Path(base_dir) / SEGMENTER_FILE, scratch)
         write_json(
             {
                 "base_model": source,
