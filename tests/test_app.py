@@ -122,7 +122,13 @@ def clips(fsdd_subset, classifier):
 
 
 @pytest.fixture(scope="module")
-def app_url(app_model_dir, tmp_path_factory):
+def voices_dir(tmp_path_factory):
+    """Where the app keeps the personal models taught on its page (--voices-dir)."""
+    return tmp_path_factory.mktemp("voices")
+
+
+@pytest.fixture(scope="module")
+def app_url(app_model_dir, voices_dir, tmp_path_factory):
     """A real `fsdd-app` subprocess on 127.0.0.1 with a free port, stopped by its PID (its
     process group), run in a project folder."""
     folder = tmp_path_factory.mktemp("app")
@@ -131,6 +137,7 @@ def app_url(app_model_dir, tmp_path_factory):
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     command = [*app_command(), "--port", str(port), "--model", CHAMPION_RECIPE]
+    command += ["--voices-dir", str(voices_dir)]
     with background_server(
         command, f"{url}/api/info", folder / "app.log", cwd=folder, timeout=SERVER_START_TIMEOUT_S
     ):
@@ -340,12 +347,12 @@ def test_take_in_a_noisy_recording_marks_the_word_and_makes_the_screenshot(
     assert not errors
 
 
-def recognize_request(url, body, headers=None):
-    """(status, JSON answer) of a POST to the app's recognition endpoint."""
+def recognize_request(url, body, headers=None, path="/api/recognize"):
+    """(status, JSON answer) of a POST to the app's recognition (or another) endpoint."""
     parts = urlsplit(url)
     connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
     try:
-        connection.request("POST", "/api/recognize", body, headers or {})
+        connection.request("POST", path, body, headers or {})
         response = connection.getresponse()
         return response.status, json.loads(response.read())
     finally:
@@ -432,3 +439,103 @@ def test_the_page_tells_the_browser_to_load_nothing_from_elsewhere(app_url):
         page = response.read().decode()
     assert "default-src 'self'" in policy and "connect-src 'self'" in policy
     assert "http://" not in page and "https://" not in page
+
+
+PERSON = "george"
+
+
+def person_take(fsdd_subset, digit, take):
+    return fsdd_subset / f"{digit}_{PERSON}_{take}.wav"
+
+
+def test_teach_it_your_voice_then_takes_go_to_the_personal_model(
+    page, fsdd_subset, fake_microphone, voices_dir
+):
+    """One take of every digit (one said into the microphone, the others chosen as files)
+    makes a personal model; the page's later takes go to it, or to the app's model when the
+    visitor unticks it."""
+    from fsdd_pipeline.serving.transcript import attach_strings_model
+    from fsdd_pipeline.voices.enrollment import ENROLLMENT_FILE
+
+    recognize_headers = []
+    page.on(
+        "request",
+        lambda request: (
+            recognize_headers.append(request.headers.get("x-voice"))
+            if request.url.endswith("/api/recognize")
+            else None
+        ),
+    )
+    assert page.is_visible("#enroll") and page.is_disabled("#enroll-button")
+    spoken = fake_microphone[1]
+    slot = f"#enroll-slots .slot[data-digit='{spoken}']"
+    page.click(f"{slot} .slot-record")
+    page.wait_for_selector("body[data-state='recording']")
+    time.sleep(RECORD_S)
+    page.click(f"{slot} .slot-record")
+    page.wait_for_selector(f"{slot}[data-filled='true']")
+    assert page.inner_text(f"{slot} .slot-status") == "✓ recorded"
+    others = [digit for digit in range(10) if digit != spoken]
+    for digit in others[:-1]:
+        page.set_input_files(
+            f"#enroll-slots .slot[data-digit='{digit}'] input[type=file]",
+            str(person_take(fsdd_subset, digit, 0)),
+        )
+    assert page.is_disabled("#enroll-button")
+    assert page.inner_text("#enroll-status") == f"still to say: {others[-1]}"
+    page.set_input_files(
+        f"#enroll-slots .slot[data-digit='{others[-1]}'] input[type=file]",
+        str(person_take(fsdd_subset, others[-1], 0)),
+    )
+    page.click("#enroll-button")
+    page.wait_for_selector("#enroll[data-enroll='ready'], #enroll[data-enroll='error']")
+    assert page.get_attribute("#enroll", "data-enroll") == "ready", page.inner_text("#message")
+    assert page.inner_text("#model-name") == f"{CHAMPION_RECIPE} + your voice"
+    (folder,) = voices_dir.iterdir()
+    assert folder.name in page.inner_text("#enroll-status")
+    record = json.loads((folder / ENROLLMENT_FILE).read_text())
+    assert sorted(take["digit"] for take in record["takes"]) == list(range(10))
+    assert all(take["file"].startswith("take ") for take in record["takes"])
+    # A later take goes to the personal model (kept in --voices-dir, an ordinary folder).
+    personal = attach_strings_model(DigitClassifier.load(folder), folder)
+    later = person_take(fsdd_subset, 3, 1)
+    samples, rate = soundfile.read(later, dtype="float32")
+    upload(page, later)
+    assert shown_digits(page) == transcribe(personal, samples, rate)["digits"]
+    assert recognize_headers[-1], "the take was not sent to the personal model"
+    page.uncheck("#voice-toggle")
+    assert page.inner_text("#model-name") == CHAMPION_RECIPE
+    upload(page, later)
+    assert recognize_headers[-1] is None
+
+
+def test_enrollment_requests_that_cannot_work_are_refused_with_the_reason(
+    app_url, fsdd_subset, tmp_path
+):
+    import base64
+
+    def take(digit, data=None):
+        data = person_take(fsdd_subset, digit, 0).read_bytes() if data is None else data
+        return {"digit": digit, "audio_base64": base64.b64encode(data).decode()}
+
+    def enroll(payload):
+        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        return recognize_request(app_url, body, {"Content-Type": "application/json"}, "/api/enroll")
+
+    missing = [take(digit) for digit in range(10) if digit not in (3, 7)]
+    assert enroll({"takes": missing}) == (
+        422,
+        {"error": "enrollment needs at least one take of every digit; missing: 3, 7"},
+    )
+    silent = write_wav(tmp_path / "silent.wav", np.zeros(8000), 8000).read_bytes()
+    status, answer = enroll({"takes": [take(d, silent if d == 4 else None) for d in range(10)]})
+    assert status == 422 and answer["error"].startswith("take 5 (digit 4): ")
+    assert enroll({"takes": [{"digit": 12, "audio_base64": ""}]}) == (
+        400,
+        {"error": "take 1: 'digit' must be a whole number 0-9"},
+    )
+    assert enroll(b"{not json")[0] == 400
+    status, answer = recognize_request(
+        app_url, person_take(fsdd_subset, 1, 1).read_bytes(), {"X-Voice": "forgotten"}
+    )
+    assert status == 404 and answer["error"].startswith("unknown voice model")

@@ -11,8 +11,7 @@ only reads: several visitors are served at once without mixing their takes.
 """
 
 import argparse
-import contextlib
-import io
+import json
 import logging
 import os
 import sys
@@ -20,10 +19,15 @@ import tempfile
 import time
 from pathlib import Path
 
-import soundfile
-
-from fsdd_pipeline.audio.reading import EMPTY_FILE_REASON, read_audio
-from fsdd_pipeline.errors import RecordingError
+from fsdd_pipeline.errors import PipelineError, RecordingError
+from fsdd_pipeline.serving.app_voices import (
+    ENROLL_PATH,
+    VOICE_HEADER,
+    EnrollRequestError,
+    PersonalVoices,
+    UnknownVoiceError,
+    request_takes,
+)
 from fsdd_pipeline.serving.cli import (
     EXIT_NO_MODEL,
     MODEL_SUBDIR,
@@ -34,7 +38,8 @@ from fsdd_pipeline.serving.cli import (
     one_line,
     opened_store,
 )
-from fsdd_pipeline.serving.transcript import NO_DIGIT_REASON, take_duration_s, transcribe
+from fsdd_pipeline.serving.transcript import NO_DIGIT_REASON, transcribe
+from fsdd_pipeline.serving.uploads import TakeTooLongError, read_take
 from fsdd_pipeline.tracking.registry import MODEL_DIR_ARTIFACT
 
 log = logging.getLogger(__name__)
@@ -55,10 +60,6 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data:; media-src 'self' blob:; "
     "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 )
-
-
-class TakeTooLongError(RecordingError):
-    """A take longer than the app accepts."""
 
 
 def build_parser():
@@ -87,6 +88,13 @@ def build_parser():
         type=float,
         default=DEFAULT_MAX_UPLOAD_MB,
         help="largest file accepted, in MB (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--voices-dir",
+        type=Path,
+        help='keep the personal models visitors teach it ("teach it my voice") in this '
+        "folder, each usable with fsdd-predict --model-dir (default: kept only while the "
+        "app runs)",
     )
     return parser
 
@@ -131,28 +139,6 @@ def model_folder_name(folder):
     return folder.parent.name if folder.name == MODEL_SUBDIR else folder.name
 
 
-def read_take(data, max_take_s, source="upload"):
-    """(samples frames x channels, rate) of WAV/FLAC bytes; RecordingError with the reason,
-    TakeTooLongError (read from the header, before decoding) over ``max_take_s``."""
-    if not data:
-        raise RecordingError(source, EMPTY_FILE_REASON)
-    with contextlib.suppress(Exception):  # an unreadable header: read_audio says why
-        header = soundfile.info(io.BytesIO(data))
-        check_duration(header.frames / header.samplerate, max_take_s, source)
-    samples, rate = read_audio(io.BytesIO(data), source)
-    check_duration(take_duration_s(samples, rate), max_take_s, source)
-    return samples, rate
-
-
-def check_duration(duration_s, max_take_s, source):
-    if duration_s > max_take_s:
-        raise TakeTooLongError(
-            source,
-            f"take too long: {duration_s:.1f} s, the app takes at most {max_take_s:g} s "
-            "(say the digits, then stop)",
-        )
-
-
 def recognize_bytes(classifier, data, max_take_s):
     """The transcript of an uploaded WAV/FLAC file (see fsdd_pipeline.serving.transcript)."""
     samples, rate = read_take(data, max_take_s)
@@ -169,8 +155,11 @@ def error_response(status, message):
     return JSONResponse({"error": message}, status_code=status)
 
 
-def create_app(classifier, model_name, max_take_s=DEFAULT_MAX_TAKE_S, max_upload_bytes=None):
-    """The FastAPI application: the page, its static files and the recognition endpoint."""
+def create_app(
+    classifier, model_name, max_take_s=DEFAULT_MAX_TAKE_S, max_upload_bytes=None, voices=None
+):
+    """The FastAPI application: the page, its static files, the recognition endpoint and,
+    with ``voices`` (a serving.app_voices.PersonalVoices), the enrollment endpoint."""
     from fastapi import FastAPI, Request
     from fastapi.responses import FileResponse, JSONResponse
     from fastapi.staticfiles import StaticFiles
@@ -203,11 +192,11 @@ def create_app(classifier, model_name, max_take_s=DEFAULT_MAX_TAKE_S, max_upload
             "max_take_s": max_take_s,
             "max_upload_bytes": max_upload_bytes,
             "sample_rate": classifier.spec.feature_params.sample_rate,
+            "enroll": voices is not None,
         }
 
-    @app.post(RECOGNIZE_PATH)
-    async def recognize(request: Request):
-        started = time.perf_counter()
+    async def read_body(request):
+        """The request's bytes, or the error response of a body over the bound."""
         declared = request.headers.get("content-length")
         if declared is not None:
             if not declared.isdigit():
@@ -219,9 +208,26 @@ def create_app(classifier, model_name, max_take_s=DEFAULT_MAX_TAKE_S, max_upload
             body += chunk
             if len(body) > max_upload_bytes:
                 return error_response(413, too_large)
+        return bytes(body)
+
+    @app.post(RECOGNIZE_PATH)
+    async def recognize(request: Request):
+        started = time.perf_counter()
+        body = await read_body(request)
+        if not isinstance(body, bytes):
+            return body
+        model = classifier
+        token = request.headers.get(VOICE_HEADER)
+        if token:
+            try:
+                model = voices.classifier(token) if voices else None
+            except UnknownVoiceError as error:
+                return error_response(404, str(error))
+            if model is None:
+                return error_response(404, "this app does not make personal models")
         try:
             # The computation runs in a worker thread: the server keeps answering meanwhile.
-            answer = await run_in_threadpool(recognize_bytes, classifier, bytes(body), max_take_s)
+            answer = await run_in_threadpool(recognize_bytes, model, body, max_take_s)
         except TakeTooLongError as error:
             return error_response(413, error.reason)
         except RecordingError as error:
@@ -232,6 +238,35 @@ def create_app(classifier, model_name, max_take_s=DEFAULT_MAX_TAKE_S, max_upload
         # The server's time from the request to the answer (benchmarks/app.py reads it).
         timing = f"recognize;dur={(time.perf_counter() - started) * 1000:.1f}"
         return JSONResponse(answer, headers={"Server-Timing": timing})
+
+    @app.post(ENROLL_PATH)
+    async def enroll_voice(request: Request):
+        if voices is None:
+            return error_response(404, "this app does not make personal models")
+        body = await read_body(request)
+        if not isinstance(body, bytes):
+            return body
+        try:
+            takes = request_takes(json.loads(body))
+            token, folder, seconds = await run_in_threadpool(voices.enroll, takes)
+        except json.JSONDecodeError as error:
+            return error_response(400, f"the request is not JSON: {error}")
+        except EnrollRequestError as error:
+            return error_response(400, str(error))
+        except TakeTooLongError as error:
+            return error_response(413, str(error))
+        except PipelineError as error:  # a take without speech, a missing digit, a Keras model
+            return error_response(422, str(error))
+        except Exception as error:
+            log.exception("enrolling a voice failed")
+            return error_response(500, f"internal error: {one_line(error)}")
+        return {
+            "voice": token,
+            "takes": len(takes),
+            "seconds": round(seconds, 2),
+            "model": f"{model_name} + your voice",
+            "folder": str(folder) if voices.keep_in else None,
+        }
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
@@ -253,7 +288,10 @@ def main(argv=None):
             return EXIT_NO_MODEL
         import uvicorn
 
-        app = create_app(classifier, name, args.max_take_s, int(args.max_upload_mb * 1e6))
+        voices = None
+        if not classifier.is_keras:  # enrollment adapts linear heads
+            voices = PersonalVoices(classifier.model_dir, name, args.max_take_s, args.voices_dir)
+        app = create_app(classifier, name, args.max_take_s, int(args.max_upload_mb * 1e6), voices)
         shown_host = f"[{args.host}]" if ":" in args.host else args.host
         print(
             f"fsdd-app: {name} on http://{shown_host}:{args.port}/ (Ctrl+C to stop)",
@@ -264,6 +302,9 @@ def main(argv=None):
             uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
         except SystemExit as error:  # uvicorn exits when it cannot bind the port
             return error.code or EXIT_SERVER
+        finally:
+            if voices is not None:
+                voices.close()
     return 0
 
 

@@ -110,10 +110,11 @@ def take_inputs(classifier, paths):
     return inputs_from_matrices(matrices, spec), np.array(digits)
 
 
-def enroll(classifier, paths, output, take_weight=DEFAULT_TAKE_WEIGHT, source=""):
+def enroll(classifier, paths, output, take_weight=DEFAULT_TAKE_WEIGHT, source="", names=None):
     """Write the personal model of ``classifier`` (a DigitClassifier of the champion)
     adapted to the takes ``paths`` into the folder ``output``, with enrollment.json saying
-    from what; returns the personal DigitClassifier."""
+    from what (each take by its path, or by its name in ``names``); returns the personal
+    DigitClassifier."""
     import shutil
     import tempfile
 
@@ -145,7 +146,10 @@ def enroll(classifier, paths, output, take_weight=DEFAULT_TAKE_WEIGHT, source=""
             {
                 "base_model": source,
                 "take_weight": take_weight,
-                "takes": [{"file": str(p), "digit": int(d)} for p, d in zip(paths, y, strict=True)],
+                "takes": [
+                    {"file": str(name), "digit": int(digit)}
+                    for name, digit in zip(names or paths, y, strict=True)
+                ],
             },
             scratch / ENROLLMENT_FILE,
         )

@@ -1,11 +1,15 @@
 // The page of fsdd-app: records the microphone (encoded as a 16-bit WAV here, so the server
 // needs no decoder for browser formats) or takes a WAV/FLAC file, sends its bytes to this
 // server only, and shows the answer: the digit string, every word with its probabilities,
-// the waveform with the words marked, and playback.
+// the waveform with the words marked, and playback. "Teach it your voice" collects one take
+// of every digit, asks the server for a personal model, and sends later takes to it.
 "use strict";
 
 const RECOGNIZE_URL = "/api/recognize";
 const INFO_URL = "/api/info";
+const ENROLL_URL = "/api/enroll";
+const VOICE_HEADER = "X-Voice";
+const DIGITS = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
 const METER_FLOOR_DB = -60;
 
 const $ = (id) => document.getElementById(id);
@@ -29,6 +33,12 @@ const ui = {
   words: $("words"),
   model: $("model-name"),
   origin: $("origin"),
+  enroll: $("enroll"),
+  slots: $("enroll-slots"),
+  enrollButton: $("enroll-button"),
+  enrollStatus: $("enroll-status"),
+  voiceToggle: $("voice-toggle"),
+  voiceToggleLabel: $("voice-toggle-label"),
 };
 
 let maxTakeS = 30;
@@ -37,6 +47,9 @@ let playbackContext = null; // one AudioContext for decoding and playing takes
 let shown = null; // {buffer, answer} of the take on screen
 let playing = null; // the AudioBufferSourceNode playing, if any
 let requestCounter = 0; // an older answer arriving late never replaces a newer one
+let modelName = ""; // the app's model, as /api/info names it
+let voice = null; // {token, model} of the personal model taught on this page, if any
+const enrollTakes = DIGITS.map(() => null); // the take (a Blob) of every digit, once given
 
 function setState(state) {
   document.body.dataset.state = state;
@@ -101,7 +114,16 @@ function joinBlocks(blocks) {
 
 // ---- Recording ------------------------------------------------------------------------
 
-async function startRecording() {
+// Where a recording goes: the main record button recognizes it; a digit's record button in
+// "Teach it your voice" keeps it as that digit's take.
+const mainTarget = {
+  button: ui.record,
+  label: ui.recordLabel,
+  idleText: "Start recording",
+  onTake: (blob) => recognize(blob, "microphone"),
+};
+
+async function startRecording(target = mainTarget) {
   if (!navigator.mediaDevices || !window.AudioWorkletNode) {
     showMessage(
       "This browser cannot record here: the microphone needs a page on localhost/127.0.0.1 " +
@@ -133,10 +155,10 @@ async function startRecording() {
   source.connect(analyser);
   source.connect(node);
   node.connect(context.destination); // keeps the worklet running; it outputs silence
-  recorder = { stream, context, node, analyser, blocks, started: performance.now(), frame: 0, peak: 0 };
+  recorder = { stream, context, node, analyser, blocks, target, started: performance.now(), frame: 0, peak: 0 };
   setState("recording");
-  ui.record.setAttribute("aria-pressed", "true");
-  ui.recordLabel.textContent = "Stop";
+  target.button.setAttribute("aria-pressed", "true");
+  target.label.textContent = "Stop";
   drawMeter();
 }
 
@@ -170,15 +192,15 @@ async function stopRecording() {
   const rate = done.context.sampleRate;
   await done.context.close();
   ui.level.style.width = "0";
-  ui.record.setAttribute("aria-pressed", "false");
-  ui.recordLabel.textContent = "Start recording";
+  done.target.button.setAttribute("aria-pressed", "false");
+  done.target.label.textContent = done.target.idleText;
   setState("idle");
   const samples = joinBlocks(done.blocks);
   if (samples.length === 0) {
     showMessage("Nothing was recorded: the microphone sent no sound.");
     return;
   }
-  await recognize(encodeWav(samples, rate), "microphone");
+  await done.target.onTake(encodeWav(samples, rate));
 }
 
 // ---- Recognition ----------------------------------------------------------------------
@@ -193,11 +215,9 @@ async function recognize(blob, name) {
   let response;
   let answer;
   try {
-    response = await fetch(RECOGNIZE_URL, {
-      method: "POST",
-      headers: { "Content-Type": blob.type || "application/octet-stream" },
-      body: blob,
-    });
+    const headers = { "Content-Type": blob.type || "application/octet-stream" };
+    if (voice && ui.voiceToggle.checked) headers[VOICE_HEADER] = voice.token;
+    response = await fetch(RECOGNIZE_URL, { method: "POST", headers, body: blob });
     answer = await response.json();
   } catch (error) {
     if (request !== requestCounter) return;
@@ -212,6 +232,7 @@ async function recognize(blob, name) {
     setState("error");
     ui.result.hidden = true;
     showMessage(`${name}: ${answer.error || `the server answered ${response.status}`}`);
+    if (response.status === 404 && voice) forgetVoice(); // the server no longer holds it
     return;
   }
   clearMessage();
@@ -368,9 +389,121 @@ function playRange(start, end) {
   requestAnimationFrame(tick);
 }
 
+// ---- Teach it your voice --------------------------------------------------------------
+
+function buildSlots() {
+  ui.slots.replaceChildren(
+    ...DIGITS.map((digit) => {
+      const slot = element("li", "slot");
+      slot.dataset.digit = String(digit);
+      slot.dataset.filled = "false";
+      slot.append(element("span", "slot-digit", String(digit)));
+      const buttons = element("div", "slot-buttons");
+      const record = element("button", "button slot-record", "● Record");
+      record.type = "button";
+      record.title = `Record yourself saying ${digit}`;
+      const target = {
+        button: record,
+        label: record,
+        idleText: "● Record",
+        onTake: (blob) => keepTake(digit, blob, "recorded"),
+      };
+      record.addEventListener("click", () => (recorder ? stopRecording() : startRecording(target)));
+      const file = element("label", "button slot-file", "File");
+      const input = element("input");
+      input.type = "file";
+      input.accept = ".wav,.flac,audio/wav,audio/x-wav,audio/flac";
+      input.addEventListener("change", () => {
+        const chosen = input.files[0];
+        input.value = "";
+        if (chosen) keepTake(digit, chosen, chosen.name);
+      });
+      file.append(input);
+      buttons.append(record, file);
+      slot.append(buttons, element("span", "slot-status", "no take yet"));
+      return slot;
+    })
+  );
+}
+
+function keepTake(digit, blob, name) {
+  enrollTakes[digit] = blob;
+  const slot = ui.slots.querySelector(`.slot[data-digit="${digit}"]`);
+  slot.dataset.filled = "true";
+  slot.querySelector(".slot-status").textContent = `✓ ${name}`;
+  const missing = DIGITS.filter((d) => !enrollTakes[d]);
+  ui.enrollButton.disabled = missing.length > 0;
+  ui.enrollStatus.textContent = missing.length
+    ? `still to say: ${missing.join(", ")}`
+    : "every digit has a take";
+}
+
+async function base64Of(blob) {
+  const bytes = new Uint8Array(await blob.arrayBuffer());
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(binary);
+}
+
+async function teachVoice() {
+  ui.enroll.dataset.enroll = "busy";
+  ui.enrollButton.disabled = true;
+  ui.enrollStatus.textContent = "learning your voice…";
+  let response;
+  let answer;
+  try {
+    const takes = await Promise.all(
+      DIGITS.map(async (digit) => ({ digit, audio_base64: await base64Of(enrollTakes[digit]) }))
+    );
+    response = await fetch(ENROLL_URL, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ takes }),
+    });
+    answer = await response.json();
+  } catch (error) {
+    answer = { error: `the server did not answer (${error.message})` };
+  }
+  ui.enrollButton.disabled = false;
+  if (!response || !response.ok || answer.error) {
+    ui.enroll.dataset.enroll = "error";
+    ui.enrollStatus.textContent = "";
+    showMessage(`Teach it my voice: ${answer.error || `the server answered ${response.status}`}`);
+    return;
+  }
+  clearMessage();
+  voice = { token: answer.voice, model: answer.model };
+  ui.voiceToggle.checked = true;
+  ui.voiceToggleLabel.hidden = false;
+  showModel();
+  const kept = answer.folder ? ` Kept in ${answer.folder}.` : "";
+  ui.enrollStatus.textContent =
+    `Your voice model is ready (${answer.takes} takes, ${answer.seconds} s): ` +
+    `your next takes go to it.${kept}`;
+  ui.enroll.dataset.enroll = "ready";
+}
+
+function forgetVoice() {
+  voice = null;
+  ui.voiceToggleLabel.hidden = true;
+  ui.enroll.dataset.enroll = "idle";
+  ui.enrollStatus.textContent = "The server no longer holds your voice model: teach it again.";
+  showModel();
+}
+
+function showModel() {
+  const name = voice && ui.voiceToggle.checked ? voice.model : modelName;
+  ui.model.textContent = name;
+  ui.model.title = name;
+}
+
 // ---- Wiring ---------------------------------------------------------------------------
 
 ui.record.addEventListener("click", () => (recorder ? stopRecording() : startRecording()));
+ui.enrollButton.addEventListener("click", teachVoice);
+ui.voiceToggle.addEventListener("change", showModel);
 
 ui.file.addEventListener("change", () => {
   const file = ui.file.files[0];
@@ -407,8 +540,12 @@ fetch(INFO_URL)
   .then((info) => {
     maxTakeS = info.max_take_s;
     ui.maxTake.textContent = String(info.max_take_s);
-    ui.model.textContent = info.model;
-    ui.model.title = info.model;
+    modelName = info.model;
+    showModel();
+    if (info.enroll) {
+      buildSlots();
+      ui.enroll.hidden = false;
+    }
     document.body.dataset.ready = "true";
   })
   .catch(() => showMessage("The server does not answer: is fsdd-app running?"));
