@@ -23,8 +23,9 @@ from fsdd_pipeline.strings.segmentation import FRAME_S, SEGMENTER_FILE, take_emb
 
 # Who names a word the segmenter found (StringsModel.relabel; see read_words).
 RELABEL_MODES = ("segmenter", "classifier", "both")
-# Audio kept on each side of a word the classifier re-labels (its endpointing crops it).
-WORD_MARGIN_S = 0.15
+# Audio kept on each side of a word the classifier re-labels (its endpointing crops it):
+# chosen in LOSO folds with TTS connected speech beside (docs/digit_strings.md).
+WORD_MARGIN_S = 0.1
 # Takes no longer than this in which at most one word is found are one word's take: the
 # classifier sees them whole.
 ONE_WORD_TAKE_S = 1.5
