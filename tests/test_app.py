@@ -539,3 +539,42 @@ def test_enrollment_requests_that_cannot_work_are_refused_with_the_reason(
         app_url, person_take(fsdd_subset, 1, 1).read_bytes(), {"X-Voice": "forgotten"}
     )
     assert status == 404 and answer["error"].startswith("unknown voice model")
+
+
+def test_an_app_whose_model_cannot_learn_a_voice_says_so(classifier, clips):
+    """With no personal models (a Keras model's app), enrollment and a voice token are
+    answered 404 with the reason, and the page is told not to offer it."""
+    import threading
+    import urllib.request
+
+    import uvicorn
+
+    from fsdd_pipeline.serving.app import NO_PERSONAL_MODELS, create_app
+
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(classifier, "m"), host="127.0.0.1", port=port, log_level="warning"
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with urllib.request.urlopen(f"{url}/api/info", timeout=30) as response:
+            assert json.loads(response.read())["enroll"] is False
+        assert recognize_request(url, b"{}", path="/api/enroll") == (
+            404,
+            {"error": NO_PERSONAL_MODELS},
+        )
+        body = clips[0].read_bytes()
+        assert recognize_request(url, body, {"X-Voice": "x"}) == (
+            404,
+            {"error": NO_PERSONAL_MODELS},
+        )
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)

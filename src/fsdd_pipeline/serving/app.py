@@ -53,6 +53,8 @@ DEFAULT_MAX_TAKE_S = 30.0
 # 30 s of 48 kHz stereo 16-bit WAV is 5.5 MB; uploads above the bound are refused unread.
 DEFAULT_MAX_UPLOAD_MB = 16.0
 RECOGNIZE_PATH = "/api/recognize"
+# A Keras model cannot be adapted to a voice (enrollment moves linear heads).
+NO_PERSONAL_MODELS = "this app's model cannot learn a voice (a Keras model): no personal models"
 EXIT_USAGE = 2
 EXIT_SERVER = 3  # the server could not start (e.g. the port is taken)
 # The page may load and contact only this server: the browser enforces it.
@@ -216,15 +218,14 @@ def create_app(
         body = await read_body(request)
         if not isinstance(body, bytes):
             return body
-        model = classifier
-        token = request.headers.get(VOICE_HEADER)
+        model, token = classifier, request.headers.get(VOICE_HEADER)
         if token:
+            if voices is None:
+                return error_response(404, NO_PERSONAL_MODELS)
             try:
-                model = voices.classifier(token) if voices else None
+                model = voices.classifier(token)
             except UnknownVoiceError as error:
                 return error_response(404, str(error))
-            if model is None:
-                return error_response(404, "this app does not make personal models")
         try:
             # The computation runs in a worker thread: the server keeps answering meanwhile.
             answer = await run_in_threadpool(recognize_bytes, model, body, max_take_s)
@@ -242,7 +243,7 @@ def create_app(
     @app.post(ENROLL_PATH)
     async def enroll_voice(request: Request):
         if voices is None:
-            return error_response(404, "this app does not make personal models")
+            return error_response(404, NO_PERSONAL_MODELS)
         body = await read_body(request)
         if not isinstance(body, bytes):
             return body
