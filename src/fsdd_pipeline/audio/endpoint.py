@@ -89,10 +89,7 @@ def loud_spans(samples, sample_rate, spans_s, params=EndpointParams()):
     noise floor and above ``min_level_dbfs`` (noise never is, a click only for a frame or
     two)."""
     levels_db, hop = frame_levels_db(samples, sample_rate, params)
-    loud = levels_db >= max(
-        noise_floor_db(levels_db, params) + params.min_peak_db, params.min_level_dbfs
-    )
-    min_loud_frames = params.min_speech_s / (params.hop_ms / 1000)
+    loud, min_loud_frames = _loud_frames(levels_db, noise_floor_db(levels_db, params), params)
     return [
         np.count_nonzero(
             loud[int(start_s * sample_rate) // hop : int(np.ceil(end_s * sample_rate / hop))]
@@ -182,6 +179,13 @@ def activity_to_segments(active, levels_db, sample_rate, n_samples, params=Endpo
     return [s for s in segments if s.end - s.start >= params.min_speech_s * sample_rate]
 
 
+def _loud_frames(levels_db, floor_db, params):
+    """(which frames are loud: ``min_peak_db`` above the floor and above ``min_level_dbfs``,
+    how many of them a word needs: ``min_speech_s`` of frames)."""
+    loud = levels_db >= max(floor_db + params.min_peak_db, params.min_level_dbfs)
+    return loud, params.min_speech_s / (params.hop_ms / 1000)
+
+
 def _speech_segments(levels_db, floor_db, sample_rate, n_samples, params):
     """Words ``threshold_db`` over the floor, then within ``max_depth_db`` of the loudest word.
 
@@ -191,8 +195,7 @@ def _speech_segments(levels_db, floor_db, sample_rate, n_samples, params):
     (``min_peak_db`` above the floor and above ``min_level_dbfs``): noise is never that
     loud, a click only for a frame or two.
     """
-    loud = levels_db >= max(floor_db + params.min_peak_db, params.min_level_dbfs)
-    min_loud_frames = params.min_speech_s / (params.hop_ms / 1000)
+    loud, min_loud_frames = _loud_frames(levels_db, floor_db, params)
 
     def words_above(threshold_db):
         runs = [

@@ -79,7 +79,6 @@ class PersonalVoices:
         with self._lock:
             if self._base is None:
                 self._base = DigitClassifier.load(self.base_dir, inference_only=False)
-                self._base.model_dir = self.base_dir
             return self._base
 
     def enroll(self, takes):
