@@ -14,10 +14,12 @@ package code it was logged with, and `mlflow models serve` runs that code). It m
    <keras model> <clip>`, each run a fresh process, median of ``--runs`` (wall and CPU time);
 2. warm, in this process: the forward pass alone and the whole file (read, endpointing,
    features, forward), median of many calls, for both models;
-3. served: a real `mlflow models serve` of the registered champion on 127.0.0.1, ``--requests``
-   single-clip POSTs (``dataframe_split`` of one base64 WAV, see docs/usage.md) sent one after the
-   other, then the same number from ``--clients`` concurrent clients: requests per second,
-   latency percentiles and the server's CPU time per request.
+3. served: a real `mlflow models serve` of the registered champion on 127.0.0.1 with each of
+   ``--workers`` worker counts, ``--requests`` single-clip POSTs (``dataframe_split`` of one
+   base64 WAV, see docs/usage.md) from each of ``--clients`` concurrent clients: requests
+   per second, latency percentiles and the server's and the clients' CPU time per request;
+   and the same requests to a served model that does no audio work (the scoring server
+   alone), which bounds the share of the machine's limit any model served this way reaches.
 
 Every path must give the same probabilities for the same clip ("predictions consistent").
 Timings on a shared machine are noisy: CPU times and the load average are reported with them.
@@ -251,7 +253,8 @@ def process_group_cpu_s(group):
 
 
 def send(port, bodies, clients):
-    """Send ``bodies`` from ``clients`` concurrent connections: (wall s, latencies s, answers)."""
+    """Send ``bodies`` from ``clients`` concurrent connections: (wall s, latencies s, answers,
+    CPU s of this process's clients)."""
     latencies, answers = [None] * len(bodies), [None] * len(bodies)
 
     def work(indices):
@@ -266,32 +269,29 @@ def send(port, bodies, clients):
         threading.Thread(target=work, args=(range(i, len(bodies), clients),))
         for i in range(clients)
     ]
-    start = time.perf_counter()
+    cpu_start, start = time.process_time(), time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     if any(latency is None for latency in latencies):
         sys.exit("some requests were not answered")
-    return wall, np.array(latencies), answers
+    return wall, np.array(latencies), answers, cpu
 
 
-def serve_and_load(folder, tracking, clips, requests, client_counts, workers):
-    """The served champion: (start-up s, first request ms, rows of the served table,
-    [{clip: probabilities answered}, one per mode])."""
-    from fsdd_pipeline.labels import PROB_COLUMNS
-
+def serve_and_load(folder, model_uri, env, bodies, requests, client_counts, workers):
+    """`mlflow models serve` of ``model_uri`` with ``workers`` processes, loaded by each of
+    ``client_counts`` concurrent clients in turn: (start-up s, first request ms, rows of the
+    served table, [answers to ``bodies``, one list per client count])."""
     port = free_port()
-    model_uri = f"models:/{tracking['registered_model']}@champion"
-    bodies = [request_body(clip) for clip in clips]
     start = time.perf_counter()
     with background_server(
         model_serve_command(model_uri, port, workers),
         f"http://127.0.0.1:{port}/ping",
-        folder / "serve.log",
+        folder / f"serve-{workers}.log",
         cwd=folder,
-        env={"MLFLOW_TRACKING_URI": tracking["uri"]},
+        env=env,
         timeout=SERVER_TIMEOUT_S,
     ) as server:
         startup = time.perf_counter() - start
@@ -302,7 +302,7 @@ def serve_and_load(folder, tracking, clips, requests, client_counts, workers):
         for n_clients in client_counts:
             load = [bodies[i % len(bodies)] for i in range(requests)]
             cpu_before = process_group_cpu_s(server.pid)
-            wall, latencies, answers = send(port, load, n_clients)
+            wall, latencies, answers, client_cpu = send(port, load, n_clients)
             cpu = process_group_cpu_s(server.pid) - cpu_before
             p50, p95, p99 = 1000 * np.percentile(latencies, [50, 95, 99])
             rows.append(
@@ -315,15 +315,26 @@ def serve_and_load(folder, tracking, clips, requests, client_counts, workers):
                     "p95 (ms)": round(p95, 1),
                     "p99 (ms)": round(p99, 1),
                     "server CPU per request (ms)": round(1000 * cpu / requests, 1),
+                    "client CPU per request (ms)": round(1000 * client_cpu / requests, 2),
                 }
             )
-            served.append(
-                {
-                    clip: np.array([answer[column] for column in PROB_COLUMNS])
-                    for clip, answer in zip(clips, answers, strict=False)
-                }
-            )
+            served.append(answers[: len(bodies)])
     return startup, 1000 * first, rows, served
+
+
+def scoring_server_alone(folder):
+    """A model that does no audio work (benchmarks/scoring_server_alone.py), saved in
+    ``folder``: served like the champion, it measures what MLflow's scoring server and its
+    HTTP stack cost per request by themselves."""
+    import mlflow
+
+    path = folder / "scoring_server_alone"
+    mlflow.pyfunc.save_model(
+        path,
+        python_model=str(Path(__file__).with_name("scoring_server_alone.py")),
+        pip_requirements=["mlflow"],
+    )
+    return str(path)
 
 
 def predict_folder(folder, clips, count):
@@ -379,9 +390,9 @@ def main():
     parser.add_argument(
         "--workers",
         type=int,
-        default=1,
-        help="server worker processes (%(default)s: on 2 cores a second one answered 8 clients "
-        "18%% more requests, but a lone client's each about 40 ms later)",
+        nargs="+",
+        default=[1, cores],
+        help="server worker processes, one server each (%(default)s)",
     )
     parser.add_argument(
         "--folder-files", type=int, default=1000, help="files of the folder run (%(default)s)"
@@ -389,6 +400,8 @@ def main():
     parser.add_argument("--clips", type=int, default=20, help="distinct clips (%(default)s)")
     parser.add_argument("--output", type=Path, help="write the report (JSON) here")
     args = parser.parse_args()
+    from fsdd_pipeline.labels import PROB_COLUMNS
+
     # The CLI's own setting, so that this process's TensorFlow stays as quiet and exact.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
@@ -429,8 +442,24 @@ def main():
         for name, model in zip(cold_commands, [champion, args.keras_model], strict=True):
             stages, warm[name] = warm_timings(models_dir / model / "model", clips, 50)
             warm_rows.append({"model": name, **{k: round(v, 2) for k, v in stages.items()}})
-        startup, first_ms, served_rows, served = serve_and_load(
-            folder, tracking, clips, args.requests, args.clients, args.workers
+        bodies = [request_body(clip) for clip in clips]
+        champion_uri = f"models:/{tracking['registered_model']}@champion"
+        store = {"MLFLOW_TRACKING_URI": tracking["uri"]}
+        served_rows, served = [], []
+        for workers in args.workers:
+            startup, first_ms, rows, answers = serve_and_load(
+                folder, champion_uri, store, bodies, args.requests, args.clients, workers
+            )
+            served_rows += rows
+            served += [
+                {
+                    clip: np.array([answer[column] for column in PROB_COLUMNS])
+                    for clip, answer in zip(clips, answers_of_one_load, strict=True)
+                }
+                for answers_of_one_load in answers
+            ]
+        _, _, alone_rows, _ = serve_and_load(
+            folder, scoring_server_alone(folder), {}, bodies, args.requests, [1], 1
         )
         folder_wall, folder_files = predict_folder(folder, clips, args.folder_files)
     champion_name, keras_name = cold_commands
@@ -443,7 +472,16 @@ def main():
     # The machine's limit: every core busy with nothing but the loaded champion's work.
     cpu_per_clip_ms = warm_rows[0]["digit string, CPU (ms)"]
     limit = cores / (cpu_per_clip_ms / 1000)
-    busiest = served_rows[-1]
+    # The best server at the most clients.
+    busiest = max(
+        (row for row in served_rows if row["clients"] == max(args.clients)),
+        key=lambda row: row["requests/s"],
+    )
+    # What serving through `mlflow models serve` can reach at best: every core busy with the
+    # clip's own work plus what the scoring server alone and the client spend per request.
+    server_alone_ms = alone_rows[0]["server CPU per request (ms)"]
+    client_ms = busiest["client CPU per request (ms)"]
+    ceiling = cpu_per_clip_ms / (cpu_per_clip_ms + server_alone_ms + client_ms)
     measured = {
         "champion cold wall (s)": cold_rows[0]["wall median (s)"],
         "champion cold peak memory (MB)": cold_rows[0]["peak memory median (MB)"],
@@ -471,6 +509,16 @@ def main():
         (
             f"`fsdd-predict <folder of {folder_files}>` (clips/s)",
             round(folder_files / folder_wall, 1),
+        ),
+        (
+            "served: the scoring server alone, a model doing no audio work (server CPU per "
+            "request, ms)",
+            server_alone_ms,
+        ),
+        (
+            "served: best share of the limit any model reaches this way: CPU per clip / (CPU "
+            "per clip + scoring server alone + client)",
+            round(ceiling, 2),
         ),
         ("served: `mlflow models serve` start until /ping (s)", round(startup, 1)),
         ("served: first request (ms)", round(first_ms, 1)),

@@ -31,6 +31,7 @@ from fsdd_pipeline.errors import PipelineError, RecordingError
 from fsdd_pipeline.labels import N_CLASSES, PROB_COLUMNS
 from fsdd_pipeline.models.classifier import KERAS_FILE, DigitClassifier
 from fsdd_pipeline.models.inputs import InputSpec
+from fsdd_pipeline.serving.nodelay import keep_tcp_nodelay
 from fsdd_pipeline.serving.transcript import NO_DIGIT_REASON, attach_strings_model, transcribe
 from fsdd_pipeline.strings.segmentation import SEGMENTER_FILE
 from fsdd_pipeline.tracking.registry import MODEL_DIR_ARTIFACT
@@ -238,17 +239,21 @@ def _row_clip(row):
     return samples, rate
 
 
-def predictions_frame(probabilities):
-    """The output frame of probabilities (n, 10): digit, probability, prob_0..prob_9."""
+def _prediction_columns(probabilities):
+    """digit, probability and prob_0..prob_9 of probabilities (n, 10), as columns."""
     probabilities = np.asarray(probabilities, dtype=np.float64).reshape(-1, N_CLASSES)
-    # Built from its columns at once: inserting into a frame costs more than a prediction's
-    # forward pass, and a served request pays it every time.
     columns = {
         "digit": probabilities.argmax(axis=1).astype(np.int64),
         "probability": probabilities.max(axis=1),
     }
-    columns |= {name: probabilities[:, d] for d, name in enumerate(PROB_COLUMNS)}
-    return pd.DataFrame(columns, copy=False)
+    return columns | {name: probabilities[:, d] for d, name in enumerate(PROB_COLUMNS)}
+
+
+def predictions_frame(probabilities):
+    """The output frame of probabilities (n, 10): digit, probability, prob_0..prob_9."""
+    # Built from its columns at once: inserting into a frame costs more than a prediction's
+    # forward pass, and a served request pays it every time.
+    return pd.DataFrame(_prediction_columns(probabilities), copy=False)
 
 
 class AudioDigitModel(mlflow.pyfunc.PythonModel):
@@ -263,6 +268,8 @@ class AudioDigitModel(mlflow.pyfunc.PythonModel):
     """
 
     def load_context(self, context):
+        # In each server worker before it accepts a connection (see serving.nodelay).
+        keep_tcp_nodelay()
         model_dir = context.artifacts[MODEL_DIR_ARTIFACT]
         self.classifier = attach_strings_model(DigitClassifier.load(model_dir), model_dir)
         self.classifier.prepare_for_prediction()
@@ -296,10 +303,10 @@ def transcripts_frame(transcripts):
     list: start_s, end_s, digit, probability, probabilities, level_dbfs), and, as before,
     ``digit``, ``probability`` and prob_0..prob_9 of its loudest word."""
     loudest = [max(t["words"], key=lambda word: word["level_dbfs"]) for t in transcripts]
-    frame = predictions_frame([word["probabilities"] for word in loudest])
-    frame["digits"] = [t["digits"] for t in transcripts]
-    frame["words"] = [json.dumps(t["words"]) for t in transcripts]
-    return frame
+    columns = _prediction_columns([word["probabilities"] for word in loudest])
+    columns["digits"] = [t["digits"] for t in transcripts]
+    columns["words"] = [json.dumps(t["words"]) for t in transcripts]
+    return pd.DataFrame(columns, copy=False)
 
 
 # --- end of digit strings ---
