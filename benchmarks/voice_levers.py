@@ -2,11 +2,11 @@
 
 Every FSDD clip (the workflow's dataset, already endpointed) and every validation-voice
 clip (results/voices/clips.parquet, endpointed here as for prediction) is embedded once at
-every speed any variant uses; a variant is the champion's recipe with other speed views
-in training and prediction, or the champion with more views at prediction only
-(test-time views). Per variant: LOSO mean and worst fold (models trained without the
-held-out speaker) and the accuracy on the validation voices, clean and in takes, by
-family, of a model trained on the train split.
+every speed and vocal-tract-length warp any variant uses; a variant is the champion's
+recipe with other views (speeds, warps) in training and prediction, or the champion with
+more views at prediction only (test-time views). Per variant: LOSO mean and worst fold
+(models trained without the held-out speaker) and the accuracy on the validation voices,
+clean and in takes, by family, of a model trained on the train split.
 
     nice -n 10 python -m benchmarks.voice_levers --dataset results/dataset/features.parquet \
         --clips results/voices/clips.parquet --json docs/benchmarks/voice_levers.json
@@ -15,6 +15,7 @@ family, of a model trained on the train split.
 import argparse
 import copy
 import dataclasses
+import functools
 import json
 import sys
 from pathlib import Path
@@ -32,16 +33,30 @@ from fsdd_pipeline.planning.feature_names import SPEED_VIEWS
 from fsdd_pipeline.voices.tts import FAMILIES
 
 # The champion's views (in the workflow's dataset), then the ones computed here: view i + 1
-# of an input is the clip at ALL_SPEEDS[i].
+# of an input is ALL_VIEWS[i], a speed (the clip played faster or slower) or a VTLN warp.
 CHAMPION_SPEEDS = (0.85, 1.15)
 EXTRA_SPEEDS = (0.8, 1.25)
 ALL_SPEEDS = CHAMPION_SPEEDS + EXTRA_SPEEDS
-# name: (speeds in training, speeds in prediction)
+# Vocal-tract-length warps: the mel spectrogram's frequency axis scaled by the factor (every
+# formant moved by it, as a shorter or longer vocal tract would), its duration kept, unlike
+# a speed view's.
+WARPS = ("warp 0.9", "warp 1.1", "warp 0.85", "warp 1.18")
+ALL_VIEWS = ALL_SPEEDS + WARPS
+# name: (views in training, views in prediction)
 VARIANTS = {
     "champion (0.85, 1.15)": ((0.85, 1.15), (0.85, 1.15)),
     "test-time views (0.8, 0.85, 1.15, 1.25)": ((0.85, 1.15), (0.8, 0.85, 1.15, 1.25)),
     "wider views (0.8, 1.25)": ((0.8, 1.25), (0.8, 1.25)),
     "four views (0.8, 0.85, 1.15, 1.25)": ((0.8, 0.85, 1.15, 1.25), (0.8, 0.85, 1.15, 1.25)),
+    "VTLN views (warps 0.9, 1.1) instead of speed views": (WARPS[:2], WARPS[:2]),
+    "speed views and VTLN views (warps 0.9, 1.1)": (
+        CHAMPION_SPEEDS + WARPS[:2],
+        CHAMPION_SPEEDS + WARPS[:2],
+    ),
+    "speed views and wider VTLN views (warps 0.85, 1.18)": (
+        CHAMPION_SPEEDS + WARPS[2:],
+        CHAMPION_SPEEDS + WARPS[2:],
+    ),
 }
 
 
@@ -64,8 +79,62 @@ def embed_all(samples_list, config, spec_params):
     ]
 
 
-def view_index(speeds):
-    return [0] + [1 + ALL_SPEEDS.index(speed) for speed in speeds]
+def view_index(views):
+    return [0] + [1 + ALL_VIEWS.index(view) for view in views]
+
+
+def mel_bin_centres_hz():
+    """Centre frequency (Hz) of each bin of the embedding's mel spectrogram, read from its
+    filterbank (the weighted mean frequency of each filter)."""
+    import onnx
+    from onnx import numpy_helper
+
+    from fsdd_pipeline.features.embedding import MEL_BINS, MODEL_RATE, model_files
+
+    model = onnx.load(str(model_files()["melspectrogram"]))
+    (weights,) = [
+        numpy_helper.to_array(initializer)
+        for initializer in model.graph.initializer
+        if numpy_helper.to_array(initializer).shape[-1:] == (MEL_BINS,)
+    ]
+    hz = np.linspace(0, MODEL_RATE / 2, weights.shape[0])
+    return (hz @ weights) / weights.sum(axis=0)
+
+
+def warp_mel(mel, factor, centres):
+    """A (frames, bins) log-mel spectrogram with its frequency axis scaled by ``factor``: the
+    value at each bin's centre f is read at f / factor (linear between bins, the edge bin's
+    value beyond them), so a formant at F moves to factor x F."""
+    source = centres / factor
+    return np.stack([np.interp(source, centres, frame) for frame in mel]).astype(np.float32)
+
+
+def warp_views(samples_list, config, params, warps):
+    """(n, len(warps), frames, 96) inputs: each clip's embedding at each VTLN warp (a warp
+    keeps the clip's duration, so its embedding has the clip's own frames)."""
+    from fsdd_pipeline.features.embedding import get_embedder
+
+    embedder = get_embedder(params.embedding)
+    centres = mel_bin_centres_hz()
+    matrices = []
+    for samples in samples_list:
+        model_audio = embedder.model_audio(np.asarray(samples, np.float32), params.sample_rate)
+        mel = embedder.mel_frames(model_audio)
+        views = [embedder.embed_mel(warp_mel(mel, warp_factor(warp), centres)) for warp in warps]
+        matrices.append(
+            {
+                SPEED_VIEWS: np.concatenate([view.T for view in views]),
+                "embedding": np.zeros((96, 1), np.float32),
+            }
+        )
+    # The factors stand in for speeds: the layout of the views is all that is used.
+    factors = tuple(warp_factor(warp) for warp in warps)
+    return all_view_inputs(matrices, config, factors)[1][:, 1:]
+
+
+def warp_factor(view):
+    """The factor of a warp view's name ("warp 0.9" -> 0.9)."""
+    return float(view.split()[1])
 
 
 def cached_inputs(path, compute):
@@ -111,7 +180,9 @@ def main(argv=None):
         extra_views = all_view_inputs(matrices, config, EXTRA_SPEEDS)[1][:, 1:]
         return np.concatenate([champion_views, extra_views], axis=1)
 
-    def voice_inputs():
+    @functools.cache
+    def voice_samples():
+        """The validation clips endpointed as for prediction, and whether speech was found."""
         prepared, found = [], []
         for clip in clips.itertuples():
             try:
@@ -127,22 +198,47 @@ def main(argv=None):
             except RecordingError:
                 prepared.append(np.zeros(800, np.float32) + 1e-4)
                 found.append(False)
-        np.save(cache / "voices_found.npy", np.array(found)) if cache else None
+        return prepared, np.array(found)
+
+    def voice_inputs():
+        prepared, found = voice_samples()
+        np.save(cache / "voices_found.npy", found) if cache else None
         return all_view_inputs(embed_all(prepared, config, params), config)[1]
 
     x = cached_inputs(cache and cache / "fsdd_views.npz", fsdd_inputs)
     assert x.shape[1] == 1 + len(ALL_SPEEDS)
+    x = np.concatenate(
+        [
+            x,
+            cached_inputs(
+                cache and cache / "fsdd_warps.npz",
+                lambda: warp_views(dataset["samples"], config, params, WARPS),
+            ),
+        ],
+        axis=1,
+    )
     print("fsdd inputs", x.shape, flush=True)
     xv = cached_inputs(cache and cache / "voices_views.npz", voice_inputs)
-    found = np.load(cache / "voices_found.npy") if cache else np.ones(len(clips), bool)
+    xv = np.concatenate(
+        [
+            xv,
+            cached_inputs(
+                cache and cache / "voices_warps.npz",
+                lambda: warp_views(voice_samples()[0], config, params, WARPS),
+            ),
+        ],
+        axis=1,
+    )
+    found = np.load(cache / "voices_found.npy") if cache else voice_samples()[1]
     print("voice inputs", xv.shape, "no speech found:", int((~found).sum()), flush=True)
     y, speakers, split = dataset["digit"].to_numpy(), dataset["speaker"], dataset["split"]
     yv = clips["digit"].to_numpy()
     rows = []
-    for name, (train_speeds, test_speeds) in VARIANTS.items():
+    for name, (train_views, test_views) in VARIANTS.items():
         model_config = copy.deepcopy(config)
-        model_config["features"]["embedding"]["speeds"] = list(train_speeds)
-        train_views, test_views = view_index(train_speeds), view_index(test_speeds)
+        # The views a variant trains on, in the fold models' cache key (warps by name).
+        model_config["features"]["embedding"]["speeds"] = list(train_views)
+        train_views, test_views = view_index(train_views), view_index(test_views)
         row = {"variant": name}
         folds = {}
         for speaker in sorted(speakers.unique()):

@@ -151,7 +151,10 @@ class SpeechEmbedder:
 
     def embed_model_audio(self, model_audio):
         """(frames, 96) float32 of audio already as the model takes it (``model_audio``)."""
-        mel = self.mel_frames(model_audio)
+        return self.embed_mel(self.mel_frames(model_audio))
+
+    def embed_mel(self, mel):
+        """(frames, 96) float32 of a (frames, 32) mel spectrogram as ``mel_frames`` gives it."""
         # One run over the whole sequence gives the embedding of every window (sequence_model).
         (embeddings,) = self._embedding.run(None, {"input_1": mel[None, :, :, None]})
         return embeddings.reshape(-1, EMBEDDING_SIZE).astype(np.float32)
