@@ -302,7 +302,7 @@ def _variant(folder, per_speaker, variant, takes, embeddings):
     segmenter_changes = {
         k: type(getattr(base, k))(eval(v))
         for k, v in changes.items()
-        if not k.startswith("takes") and k not in ("relabel", "rejoin")
+        if not k.startswith("takes") and k != "relabel"
     }
     params = SegmenterParams(**{**base.as_dict(), **segmenter_changes})
     if not any(k.startswith("takes") for k in changes):
@@ -390,19 +390,16 @@ def named_study(folder, per_speaker=60, *variants):
         folds, segmenter = _fold_segmenters(
             *_variant(folder, per_speaker, variant, takes, embeddings), sorted(champions)
         )
-        changes = dict(item.split("=") for item in variant.split(";") if item)
-        relabel = changes.get("relabel", "classifier")
-        rejoin = float(changes["rejoin"]) if "rejoin" in changes else None
+        relabel = dict(item.split("=") for item in variant.split(";") if item).get(
+            "relabel", "classifier"
+        )
         hypotheses = [
             transcribe_take(
-                champions[s],
-                StringsModel(folds[s], relabel=relabel, rejoin_probability=rejoin),
-                take.samples,
-                8000,
+                champions[s], StringsModel(folds[s], relabel=relabel), take.samples, 8000
             )["digits"]
             for s, take in takes
         ]
-        model = StringsModel(segmenter, relabel=relabel, rejoin_probability=rejoin)
+        model = StringsModel(segmenter, relabel=relabel)
         tts_hypotheses = [transcribe_take(champion, model, x, 8000)["digits"] for *_, x in tts]
         _report(f"named {variant or 'default'}", takes, hypotheses, tts, tts_hypotheses)
         pd.DataFrame(

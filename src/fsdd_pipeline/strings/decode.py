@@ -44,9 +44,6 @@ class StringsModel:
     segmenter: object
     max_take_s: float = 600.0
     relabel: str = "classifier"
-    # Two touching words are read as one when the classifier names their joined audio with
-    # at least this probability (None: never); see read_words.
-    rejoin_probability: float | None = None
 
     def __post_init__(self):
         if self.relabel not in RELABEL_MODES:
@@ -185,39 +182,7 @@ def read_words(classifier, strings_model, samples, rate, found, source):
                 relabelled = np.exp(combined - np.logaddexp.reduce(combined))
             probabilities = segment_probabilities if relabelled is None else relabelled
         spans.append((start_s, end_s, probabilities))
-    if strings_model.relabel == "classifier" and strings_model.rejoin_probability:
-        spans = rejoin_split_words(
-            classifier, samples, rate, spans, found, strings_model.rejoin_probability, source
-        )
     return spans
-
-
-def rejoin_split_words(classifier, samples, rate, spans, found, threshold, source):
-    """``spans`` with each pair of touching words (the second starting on the frame after
-    the first ends) read as one word when the classifier names their joined audio with a
-    probability of at least ``threshold``: a long word ("one" said slowly, the closure of
-    "six") the segmenter cut in two."""
-    duration_s = samples.size / rate
-    joined = [spans[0]]
-    last_frame = [found[0][1]]
-    for (start_s, end_s, probabilities), (first, last, *_) in zip(
-        spans[1:], found[1:], strict=True
-    ):
-        previous_start, previous_end, _ = joined[-1]
-        if first == last_frame[-1] + 1:
-            low = joined[-2][1] if len(joined) > 1 else 0.0
-            crop = (
-                max(low, previous_start - WORD_MARGIN_S),
-                min(duration_s, end_s + WORD_MARGIN_S),
-            )
-            whole = classify_word(classifier, samples, rate, *crop, source)
-            if whole is not None and whole.max() >= threshold:
-                joined[-1] = (previous_start, end_s, whole)
-                last_frame[-1] = last
-                continue
-        joined.append((start_s, end_s, probabilities))
-        last_frame.append(last)
-    return joined
 
 
 def classify_word(classifier, samples, rate, start_s, end_s, source):
