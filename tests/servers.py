@@ -88,15 +88,55 @@ def model_serve_command(model_uri, port, workers=1):
 
 
 @contextlib.contextmanager
-def served_model(model_uri, tracking_uri, folder):
-    """A real `mlflow models serve` of ``model_uri`` on 127.0.0.1; yields its base URL."""
+def served_model(model_uri, tracking_uri, folder, workers=1):
+    """A real `mlflow models serve` of ``model_uri`` on 127.0.0.1 with ``workers``
+    processes; yields its base URL."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     with background_server(
-        model_serve_command(model_uri, port),
+        model_serve_command(model_uri, port, workers),
         f"{url}/ping",
         Path(folder) / "serve.log",
         cwd=folder,
         env={"MLFLOW_TRACKING_URI": tracking_uri},
     ):
         yield url
+
+
+def _hex_port(address):
+    return int(address.rsplit(":", 1)[1], 16)
+
+
+def accepted_socket(server_port, client_port):
+    """A duplicate of the server's end of the TCP connection from ``client_port`` to
+    ``server_port`` on this machine (Linux: found through /proc, taken with pidfd_getfd),
+    or raises OSError saying why it cannot be had."""
+    import ctypes
+
+    inodes = [
+        fields[9]
+        for line in Path("/proc/net/tcp").read_text().splitlines()[1:]
+        if (fields := line.split())
+        and _hex_port(fields[1]) == server_port
+        and _hex_port(fields[2]) == client_port
+    ]
+    if not inodes:
+        raise OSError(f"no connection 127.0.0.1:{client_port} -> :{server_port} in /proc/net/tcp")
+    link = f"socket:[{inodes[0]}]"
+    for fd in Path("/proc").glob("[0-9]*/fd/*"):
+        with contextlib.suppress(OSError):
+            if os.readlink(fd) == link:
+                pid, number = int(fd.parent.parent.name), int(fd.name)
+                break
+    else:
+        raise OSError(f"no process holds {link}")
+    pidfd = os.pidfd_open(pid)
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        duplicate = libc.syscall(438, pidfd, number, 0)  # pidfd_getfd (Linux >= 5.6)
+        if duplicate < 0:
+            error = ctypes.get_errno()
+            raise OSError(error, f"pidfd_getfd of process {pid}: {os.strerror(error)}")
+    finally:
+        os.close(pidfd)
+    return socket.socket(fileno=duplicate)

@@ -6,6 +6,7 @@ import io
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import urllib.error
@@ -608,6 +609,33 @@ def test_served_champion_matches_the_cli(served, model_dir, test_wavs, capsys):
     assert "row 1: cannot read audio" in body["message"]
     # The answer names the row and the reason, and does not echo the request back.
     assert encoded[:100] not in json.dumps(body) and len(json.dumps(body)) < 2000
+
+
+def test_a_served_model_with_two_workers_answers_without_nagle(registry, clips, tmp_path):
+    """With --workers 2, uvicorn binds the listener itself with protocol 0, and asyncio then
+    left Nagle's algorithm on every connection (each answer 40 ms late): the raw-audio
+    model turns TCP_NODELAY back on in each worker (serving.nodelay)."""
+    import http.client
+    from urllib.parse import urlparse
+
+    from .servers import accepted_socket
+
+    with served_model(f"models:/{REGISTERED}@champion", registry.uri, tmp_path, 2) as url:
+        connection = http.client.HTTPConnection(urlparse(url).hostname, urlparse(url).port)
+        payload = {"dataframe_split": {"columns": ["audio_base64"], "data": [[clips.encoded[0]]]}}
+        connection.request(
+            "POST", "/invocations", json.dumps(payload), {"Content-Type": "application/json"}
+        )
+        answer = connection.getresponse()
+        assert answer.status == 200, answer.read()
+        answer.read()
+        try:
+            server_end = accepted_socket(urlparse(url).port, connection.sock.getsockname()[1])
+        except OSError as error:
+            pytest.skip(f"cannot inspect the server's socket here: {error}")
+        with server_end:
+            assert server_end.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+        connection.close()
 
 
 def test_served_model_refuses_a_request_over_its_size_with_413(served, clips):
