@@ -41,7 +41,12 @@ ALL_SPEEDS = CHAMPION_SPEEDS + EXTRA_SPEEDS
 # formant moved by it, as a shorter or longer vocal tract would), its duration kept, unlike
 # a speed view's.
 WARPS = ("warp 0.9", "warp 1.1", "warp 0.85", "warp 1.18")
-ALL_VIEWS = ALL_SPEEDS + WARPS
+# Tempo views: the clip time-stretched (phase vocoder, pitch and formants kept) to play
+# 0.8x or 1.25x as fast, or to last as long as FSDD's median word ("tempo normalized"): the
+# validation voices' slow (140 words a minute) "nine" is heard as "five", their fast one
+# is not.
+TEMPOS = ("tempo 0.8", "tempo 1.25", "tempo normalized")
+ALL_VIEWS = ALL_SPEEDS + WARPS + TEMPOS
 # name: (views in training, views in prediction)
 VARIANTS = {
     "champion (0.85, 1.15)": ((0.85, 1.15), (0.85, 1.15)),
@@ -56,6 +61,18 @@ VARIANTS = {
     "speed views and wider VTLN views (warps 0.85, 1.18)": (
         CHAMPION_SPEEDS + WARPS[2:],
         CHAMPION_SPEEDS + WARPS[2:],
+    ),
+    "speed views and tempo views (0.8x, 1.25x, pitch kept)": (
+        CHAMPION_SPEEDS + TEMPOS[:2],
+        CHAMPION_SPEEDS + TEMPOS[:2],
+    ),
+    "speed views and a tempo-normalized view": (
+        CHAMPION_SPEEDS + TEMPOS[2:],
+        CHAMPION_SPEEDS + TEMPOS[2:],
+    ),
+    "tempo views at prediction only (0.8x, 1.25x)": (
+        CHAMPION_SPEEDS,
+        CHAMPION_SPEEDS + TEMPOS[:2],
     ),
 }
 
@@ -129,6 +146,49 @@ def warp_views(samples_list, config, params, warps):
         )
     # The factors stand in for speeds: the layout of the views is all that is used.
     factors = tuple(warp_factor(warp) for warp in warps)
+    return all_view_inputs(matrices, config, factors)[1][:, 1:]
+
+
+def stretched(samples, rate, sample_rate):
+    """``samples`` played ``rate`` times as fast with pitch and formants kept (librosa's
+    phase vocoder, 32 ms windows)."""
+    from fsdd_pipeline.features.librosa_runtime import load_librosa
+
+    librosa = load_librosa()
+    n_fft = int(0.032 * sample_rate)
+    return librosa.effects.time_stretch(
+        np.asarray(samples, np.float32), rate=rate, n_fft=n_fft, hop_length=n_fft // 4
+    ).astype(np.float32)
+
+
+def tempo_views(samples_list, config, params, tempos, target_s):
+    """(n, len(tempos), frames, 96) inputs: each clip's embedding time-stretched as each of
+    ``tempos`` says ("tempo R": R times as fast; "tempo normalized": to last ``target_s``,
+    at 0.6-1.6x), framed as the speed views are (padded around, or centre-cropped, to the
+    clip's own number of frames)."""
+    from fsdd_pipeline.features.embedding import embedding_frames, get_embedder
+    from fsdd_pipeline.features.pooling import fit_frames
+    from fsdd_pipeline.features.spectral import silence_frame
+
+    embedder = get_embedder(params.embedding)
+    silence = silence_frame("embedding", params)
+    matrices = []
+    for samples in samples_list:
+        samples = np.asarray(samples, np.float32)
+        frames = embedding_frames(samples.size, params.sample_rate, params.embedding)
+        duration_s = samples.size / params.sample_rate
+        views = []
+        for tempo in tempos:
+            setting = tempo.split()[1]
+            rate = np.clip(duration_s / target_s, 0.6, 1.6) if setting == "normalized" else setting
+            view = embedder.embed(
+                stretched(samples, float(rate), params.sample_rate), params.sample_rate
+            )
+            views.append(fit_frames(view.T, frames, silence, pad="around").T)
+        matrices.append(
+            {SPEED_VIEWS: np.concatenate(views), "embedding": np.zeros((96, 1), np.float32)}
+        )
+    factors = tuple(1.0 + index for index in range(len(tempos)))  # the layout only
     return all_view_inputs(matrices, config, factors)[1][:, 1:]
 
 
@@ -217,7 +277,19 @@ def main(argv=None):
         ],
         axis=1,
     )
-    print("fsdd inputs", x.shape, flush=True)
+    # FSDD's median word, as the workflow's dataset holds its clips (endpointed).
+    target_s = float(np.median([len(x) for x in dataset["samples"]])) / params.sample_rate
+    x = np.concatenate(
+        [
+            x,
+            cached_inputs(
+                cache and cache / "fsdd_tempos.npz",
+                lambda: tempo_views(dataset["samples"], config, params, TEMPOS, target_s),
+            ),
+        ],
+        axis=1,
+    )
+    print("fsdd inputs", x.shape, f"median word {target_s:.2f} s", flush=True)
     xv = cached_inputs(cache and cache / "voices_views.npz", voice_inputs)
     xv = np.concatenate(
         [
@@ -225,6 +297,10 @@ def main(argv=None):
             cached_inputs(
                 cache and cache / "voices_warps.npz",
                 lambda: warp_views(voice_samples()[0], config, params, WARPS),
+            ),
+            cached_inputs(
+                cache and cache / "voices_tempos.npz",
+                lambda: tempo_views(voice_samples()[0], config, params, TEMPOS, target_s),
             ),
         ],
         axis=1,
