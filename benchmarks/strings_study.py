@@ -7,6 +7,7 @@ Run: nice -n 10 python -m benchmarks.strings_study RECORDINGS [TAKES_PER_SPEAKER
      python -m benchmarks.strings_study cuts RECORDINGS 60   (from a full run's folder)
      python -m benchmarks.strings_study variants RECORDINGS 60 "" "onset_class=False"
      python -m benchmarks.strings_study named RECORDINGS 60 "takes=20;takes.speed=(0.85,1.15)"
+     python -m benchmarks.strings_study oracle RECORDINGS 60   (after named, same folder)
 The last two also read digit strings spoken as connected speech by the validation voices
 (config voices, 2 strings of 3-7 digits per voice, in realistic takes; espeak-ng, flite).
 """
@@ -413,6 +414,38 @@ def named_study(folder, per_speaker=60, *variants):
         ).to_csv(CACHE / f"named_{number}.csv", index=False)
 
 
+def oracle_study(folder, per_speaker=60):
+    """The floor segmentation cannot go below: each word of the LOSO takes named by its
+    fold's champion on its true extents (exact, and with the product's margins stopping at
+    the neighbours), per pause bucket. Run from a folder where named_study cached the fold
+    champions."""
+    import joblib
+
+    from fsdd_pipeline.strings.decode import WORD_MARGIN_S, classify_word
+    from fsdd_pipeline.strings.metrics import pause_bucket
+
+    takes, _ = takes_and_embeddings(folder, int(per_speaker))
+    champions = joblib.load(CACHE / "fold_champions.joblib")
+    rows = []
+    for speaker, take in takes:
+        duration_s = take.samples.size / take.sample_rate
+        words = list(take.words)
+        for index, (start_s, end_s, digit) in enumerate(words):
+            low = words[index - 1][1] if index else 0.0
+            high = words[index + 1][0] if index + 1 < len(words) else duration_s
+            margins = (max(low, start_s - WORD_MARGIN_S), min(high, end_s + WORD_MARGIN_S))
+            for extent, (first, last) in (("exact", (start_s, end_s)), ("margins", margins)):
+                probabilities = classify_word(
+                    champions[speaker], take.samples, take.sample_rate, first, last, "take"
+                )
+                wrong = probabilities is None or int(np.argmax(probabilities)) != digit
+                rows.append(
+                    {"bucket": pause_bucket(take.pause_s), "extent": extent, "wrong": wrong}
+                )
+    table = pd.DataFrame(rows).groupby(["bucket", "extent"])["wrong"].agg(["size", "mean"])
+    print((table.assign(mean=100 * table["mean"]).round(2)).to_string(), flush=True)
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "relabel":
         relabel_study(*sys.argv[2:])
@@ -420,6 +453,8 @@ if __name__ == "__main__":
         named_study(*sys.argv[2:])
     elif sys.argv[1] == "variants":
         variants_study(*sys.argv[2:])
+    elif sys.argv[1] == "oracle":
+        oracle_study(*sys.argv[2:])
     elif sys.argv[1] == "cuts":
         cuts_study(*sys.argv[2:])
     else:
