@@ -12,6 +12,7 @@ The last two also read digit strings spoken as connected speech by the validatio
 (config voices, 2 strings of 3-7 digits per voice, in realistic takes; espeak-ng, flite).
 """
 
+import contextlib
 import itertools
 import sys
 import time
@@ -303,7 +304,7 @@ def _variant(folder, per_speaker, variant, takes, embeddings):
     segmenter_changes = {
         k: type(getattr(base, k))(eval(v))
         for k, v in changes.items()
-        if not k.startswith("takes") and k != "relabel"
+        if not k.startswith("takes") and k not in ("relabel", "denoise")
     }
     params = SegmenterParams(**{**base.as_dict(), **segmenter_changes})
     if not any(k.startswith("takes") for k in changes):
@@ -368,6 +369,51 @@ def variants_study(folder, per_speaker=60, *variants):
         _report(variant or "default", takes, hypotheses, tts, tts_hypotheses)
 
 
+def spectral_subtraction(samples, rate, spans, over_subtraction, floor=0.05):
+    """``samples`` with the noise spectrum of the frames outside ``spans`` ((start_s,
+    end_s) of the words, 50 ms around each) subtracted from every frame's power,
+    ``over_subtraction`` times, each bin kept at least ``floor`` of its magnitude (32 ms
+    windows, the take's own phases)."""
+    from scipy import signal
+
+    window, hop = int(0.032 * rate), int(0.008 * rate)
+    _, times, spectrum = signal.stft(samples, rate, nperseg=window, noverlap=window - hop)
+    inside = np.zeros(times.size, bool)
+    for start_s, end_s in spans:
+        inside |= (times >= start_s - 0.05) & (times <= end_s + 0.05)
+    if (~inside).sum() < 5:
+        return samples
+    power = np.abs(spectrum) ** 2
+    noise = power[:, ~inside].mean(axis=1, keepdims=True)
+    gain = np.sqrt(np.maximum(1 - over_subtraction * noise / np.maximum(power, 1e-20), floor**2))
+    _, cleaned = signal.istft(spectrum * gain, rate, nperseg=window, noverlap=window - hop)
+    return cleaned[: samples.size].astype(np.float32)
+
+
+@contextlib.contextmanager
+def denoised_words(over_subtraction):
+    """While active, the product names the words found in a take denoised by
+    spectral_subtraction (noise from the frames outside those words); a study of
+    named_study (variant key ``denoise=OVER_SUBTRACTION``), not the product's behaviour."""
+    from fsdd_pipeline.strings import decode
+
+    read_words = decode.read_words
+
+    def read_denoised(classifier, strings_model, samples, rate, found, source):
+        duration_s = samples.size / rate
+        spans = [decode.word_seconds(first, last, duration_s) for first, last, *_ in found]
+        cleaned = spectral_subtraction(
+            np.asarray(samples, np.float32), rate, spans, over_subtraction
+        )
+        return read_words(classifier, strings_model, cleaned, rate, found, source)
+
+    decode.read_words = read_denoised
+    try:
+        yield
+    finally:
+        decode.read_words = read_words
+
+
 def named_study(folder, per_speaker=60, *variants):
     """Variants as the product reads strings (the words named by the champion): in the LOSO
     folds (each fold's champion and segmenter trained without the held-out speaker) and on
@@ -391,17 +437,18 @@ def named_study(folder, per_speaker=60, *variants):
         folds, segmenter = _fold_segmenters(
             *_variant(folder, per_speaker, variant, takes, embeddings), sorted(champions)
         )
-        relabel = dict(item.split("=") for item in variant.split(";") if item).get(
-            "relabel", "classifier"
-        )
-        hypotheses = [
-            transcribe_take(
-                champions[s], StringsModel(folds[s], relabel=relabel), take.samples, 8000
-            )["digits"]
-            for s, take in takes
-        ]
-        model = StringsModel(segmenter, relabel=relabel)
-        tts_hypotheses = [transcribe_take(champion, model, x, 8000)["digits"] for *_, x in tts]
+        changes = dict(item.split("=") for item in variant.split(";") if item)
+        relabel = changes.get("relabel", "classifier")
+        denoise = float(changes.get("denoise", 0))
+        with denoised_words(denoise) if denoise else contextlib.nullcontext():
+            hypotheses = [
+                transcribe_take(
+                    champions[s], StringsModel(folds[s], relabel=relabel), take.samples, 8000
+                )["digits"]
+                for s, take in takes
+            ]
+            model = StringsModel(segmenter, relabel=relabel)
+            tts_hypotheses = [transcribe_take(champion, model, x, 8000)["digits"] for *_, x in tts]
         _report(f"named {variant or 'default'}", takes, hypotheses, tts, tts_hypotheses)
         pd.DataFrame(
             {
@@ -430,13 +477,21 @@ def oracle_study(folder, per_speaker=60):
     for speaker, take in takes:
         duration_s = take.samples.size / take.sample_rate
         words = list(take.words)
+        # The take denoised with the noise of its true pauses (spectral_subtraction, 2x).
+        denoised = spectral_subtraction(
+            take.samples, take.sample_rate, [(start, end) for start, end, _ in words], 2.0
+        )
         for index, (start_s, end_s, digit) in enumerate(words):
             low = words[index - 1][1] if index else 0.0
             high = words[index + 1][0] if index + 1 < len(words) else duration_s
             margins = (max(low, start_s - WORD_MARGIN_S), min(high, end_s + WORD_MARGIN_S))
-            for extent, (first, last) in (("exact", (start_s, end_s)), ("margins", margins)):
+            for extent, samples, (first, last) in (
+                ("exact", take.samples, (start_s, end_s)),
+                ("margins", take.samples, margins),
+                ("exact, denoised", denoised, (start_s, end_s)),
+            ):
                 probabilities = classify_word(
-                    champions[speaker], take.samples, take.sample_rate, first, last, "take"
+                    champions[speaker], samples, take.sample_rate, first, last, "take"
                 )
                 wrong = probabilities is None or int(np.argmax(probabilities)) != digit
                 rows.append(
