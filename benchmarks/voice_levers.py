@@ -133,20 +133,26 @@ def warp_views(samples_list, config, params, warps):
 
     embedder = get_embedder(params.embedding)
     centres = mel_bin_centres_hz()
-    matrices = []
+    views = []
     for samples in samples_list:
         model_audio = embedder.model_audio(np.asarray(samples, np.float32), params.sample_rate)
         mel = embedder.mel_frames(model_audio)
-        views = [embedder.embed_mel(warp_mel(mel, warp_factor(warp), centres)) for warp in warps]
-        matrices.append(
-            {
-                SPEED_VIEWS: np.concatenate([view.T for view in views]),
-                "embedding": np.zeros((96, 1), np.float32),
-            }
+        views.append(
+            [embedder.embed_mel(warp_mel(mel, warp_factor(warp), centres)).T for warp in warps]
         )
-    # The factors stand in for speeds: the layout of the views is all that is used.
-    factors = tuple(warp_factor(warp) for warp in warps)
-    return all_view_inputs(matrices, config, factors)[1][:, 1:]
+    return views_as_inputs(views, config)
+
+
+def views_as_inputs(views, config):
+    """(n, views, frames, 96) inputs of ``views``: per clip, a list of (96, frames)
+    embeddings, laid out as the champion reads its speed views."""
+    matrices = [
+        {SPEED_VIEWS: np.concatenate(clip_views), "embedding": np.zeros((96, 1), np.float32)}
+        for clip_views in views
+    ]
+    # Stand-ins for speeds: only the number of views is used.
+    placeholders = tuple(1.0 + index for index in range(len(views[0])))
+    return all_view_inputs(matrices, config, placeholders)[1][:, 1:]
 
 
 def stretched(samples, rate, sample_rate):
@@ -172,24 +178,21 @@ def tempo_views(samples_list, config, params, tempos, target_s):
 
     embedder = get_embedder(params.embedding)
     silence = silence_frame("embedding", params)
-    matrices = []
+    views = []
     for samples in samples_list:
         samples = np.asarray(samples, np.float32)
         frames = embedding_frames(samples.size, params.sample_rate, params.embedding)
         duration_s = samples.size / params.sample_rate
-        views = []
+        clip_views = []
         for tempo in tempos:
             setting = tempo.split()[1]
             rate = np.clip(duration_s / target_s, 0.6, 1.6) if setting == "normalized" else setting
             view = embedder.embed(
                 stretched(samples, float(rate), params.sample_rate), params.sample_rate
             )
-            views.append(fit_frames(view.T, frames, silence, pad="around").T)
-        matrices.append(
-            {SPEED_VIEWS: np.concatenate(views), "embedding": np.zeros((96, 1), np.float32)}
-        )
-    factors = tuple(1.0 + index for index in range(len(tempos)))  # the layout only
-    return all_view_inputs(matrices, config, factors)[1][:, 1:]
+            clip_views.append(fit_frames(view.T, frames, silence, pad="around").T)
+        views.append(clip_views)
+    return views_as_inputs(views, config)
 
 
 def warp_factor(view):
