@@ -4,6 +4,7 @@ import asyncio
 import asyncio.base_events
 import socket
 
+from fsdd_pipeline.serving import nodelay
 from fsdd_pipeline.serving.nodelay import keep_tcp_nodelay
 
 
@@ -35,8 +36,9 @@ def _accepted_nodelay():
 
 
 def test_connections_on_a_protocol_0_listener_get_tcp_nodelay(monkeypatch):
-    # Restored after the test: the repair is meant for the serving process only.
-    monkeypatch.setattr(asyncio.base_events, "_set_nodelay", asyncio.base_events._set_nodelay)
+    # asyncio's own rule for the test (a model loaded earlier in this process may have
+    # repaired it already), and whatever was there before restored after it.
+    monkeypatch.setattr(asyncio.base_events, "_set_nodelay", nodelay.ASYNCIO_SET_NODELAY)
     assert not _accepted_nodelay(), (
         "asyncio now sets TCP_NODELAY on sockets of protocol 0 itself: "
         "fsdd_pipeline.serving.nodelay is no longer needed"

@@ -16,6 +16,8 @@ import asyncio.base_events
 import socket
 
 _TCP_FAMILIES = (socket.AF_INET, socket.AF_INET6)
+# asyncio's own rule, as it was before keep_tcp_nodelay (None where asyncio has none).
+ASYNCIO_SET_NODELAY = getattr(asyncio.base_events, "_set_nodelay", None)
 
 
 def _set_nodelay(sock):
