@@ -463,9 +463,9 @@ def named_study(folder, per_speaker=60, *variants):
 
 def oracle_study(folder, per_speaker=60):
     """The floor segmentation cannot go below: each word of the LOSO takes named by its
-    fold's champion on its true extents (exact, and with the product's margins stopping at
-    the neighbours), per pause bucket. Run from a folder where named_study cached the fold
-    champions."""
+    fold's champion on its true extents (exact; with the product's margins stopping at the
+    neighbours; exact in the take denoised with its true pauses' noise), per pause bucket.
+    Run from a folder where named_study cached the fold champions."""
     import joblib
 
     from fsdd_pipeline.strings.decode import WORD_MARGIN_S, classify_word
