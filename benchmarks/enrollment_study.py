@@ -1,0 +1,178 @@
+"""Enrollment methods tried beside the anchored update, in the LOSO folds of
+benchmarks/enrollment.py (same fold models, same seeded draws of k takes per digit).
+
+    python -m benchmarks.enrollment_study templates --dataset D --cache /tmp/voices_cache
+    python -m benchmarks.enrollment_study centred --dataset D
+
+``templates``: the enrolled takes kept as templates (a training-free cache, as Tip-Adapter
+does for few-shot image classifiers): each class's score gains ``alpha`` times the sum over
+its takes of exp(-beta (1 - cosine)) between the clip and the take (the champion's
+standardized pooled or frame features, per speed view), added to the champion's (or the
+anchored model's) log-probabilities. Its settings are chosen for each held-out speaker on
+the other five speakers' results (nested), never on the speaker's own.
+
+``centred``: speaker-adaptive training. Every training speaker's embeddings have their own
+mean subtracted, the champion is trained on them, and a held-out speaker's clips are
+centred by the mean of their enrolled takes (then, optionally, the anchored update).
+"""
+
+import argparse
+import itertools
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from benchmarks.enrollment import CHAMPION, champion_inputs, enrollment_takes, fold_model
+from fsdd_pipeline.features.pooling import summary_statistics
+from fsdd_pipeline.voices.enrollment import DEFAULT_TAKE_WEIGHT, adapt_estimator
+
+KS = (1, 2, 5)
+REPEATS = 3
+BETAS = (1, 2, 4, 8)
+ALPHAS = (4, 8, 16, 32, 64)
+
+
+def draws(dataset, speaker_index, own):
+    """(k, repeat, enrolled rows, tested rows) as benchmarks/enrollment.py draws them."""
+    for k, repeat in itertools.product(KS, range(REPEATS)):
+        enrolled = enrollment_takes(own, k, np.random.default_rng([0, k, repeat, speaker_index]))
+        yield k, repeat, enrolled, own.index.difference(enrolled).to_numpy()
+
+
+def template_features(model, x, kind):
+    """(n, views, d) unit-length features of (n, views, frames, channels) inputs, as the
+    champion's heads standardize them: ``pooled`` statistics or all ``frames``."""
+    inner = model.estimator_
+    views = []
+    for view in np.moveaxis(x, 1, 0):
+        if kind == "pooled":
+            features = inner.pooled_[:-1].transform(summary_statistics(view, axis=1))
+        else:
+            n, frames, channels = view.shape
+            features = inner.frames_[:-1].transform(view.reshape(-1, channels))
+            features = features.reshape(n, frames * channels)
+        views.append(features / np.linalg.norm(features, axis=1, keepdims=True))
+    return np.stack(views, axis=1)
+
+
+def templates_study(dataset, config, cache):
+    x, y = champion_inputs(dataset, config, CHAMPION)
+    speakers = sorted(dataset["speaker"].unique())
+    rows = []
+    for index, speaker in enumerate(speakers):
+        is_speaker = (dataset["speaker"] == speaker).to_numpy()
+        train = ~is_speaker & (dataset["split"] != "val").to_numpy()
+        model = fold_model(config, CHAMPION, x, y, train, cache)
+        classes = model.classes_
+        for k, repeat, enrolled, tested in draws(dataset, index, dataset[is_speaker]):
+            starts = {
+                "champion": model.predict_log_proba(x[tested]),
+                "anchored": adapt_estimator(
+                    model, x[enrolled], y[enrolled], DEFAULT_TAKE_WEIGHT
+                ).predict_log_proba(x[tested]),
+            }
+            one_hot = (y[enrolled][:, None] == classes[None, :]).astype(float)
+            for kind in ("pooled", "frames"):
+                clips = template_features(model, x[tested], kind)
+                takes = template_features(model, x[enrolled], kind)
+                cosine = np.einsum("nvd,mvd->nm", clips, takes) / clips.shape[1]
+                for beta, alpha, (start, scores) in itertools.product(
+                    BETAS, ALPHAS, starts.items()
+                ):
+                    affinity = np.exp(-beta * (1 - cosine)) @ one_hot
+                    predicted = classes[(scores + alpha * affinity).argmax(axis=1)]
+                    rows.append(
+                        dict(
+                            speaker=speaker,
+                            k=k,
+                            repeat=repeat,
+                            method=f"{start} + templates",
+                            setting=f"{kind} beta={beta} alpha={alpha}",
+                            accuracy=float(np.mean(predicted == y[tested])),
+                        )
+                    )
+            for start, scores in starts.items():
+                rows.append(
+                    dict(
+                        speaker=speaker,
+                        k=k,
+                        repeat=repeat,
+                        method=start,
+                        setting="",
+                        accuracy=float(np.mean(classes[scores.argmax(axis=1)] == y[tested])),
+                    )
+                )
+        print(speaker, flush=True)
+    results = pd.DataFrame(rows)
+    means = results.groupby(["method", "setting", "k", "speaker"])["accuracy"].mean()
+    chosen = []
+    for (method, k), group in means.groupby(level=["method", "k"]):
+        table = group.droplevel(["method", "k"]).unstack("speaker")
+        for speaker in speakers:
+            # The setting best on the other five speakers, scored on this one.
+            setting = table.drop(columns=speaker).mean(axis=1).idxmax()
+            chosen.append(
+                dict(method=method, k=k, speaker=speaker, accuracy=table.loc[setting, speaker])
+            )
+    return pd.DataFrame(chosen)
+
+
+def centred_study(dataset, config, cache):
+    from benchmarks.enrollment import fold_model as cached_fold_model
+
+    x, y = champion_inputs(dataset, config, CHAMPION)
+    speakers = sorted(dataset["speaker"].unique())
+
+    def mean_of(rows):
+        return x[rows].reshape(-1, x.shape[-1]).mean(axis=0)
+
+    rows = []
+    for index, speaker in enumerate(speakers):
+        is_speaker = (dataset["speaker"] == speaker).to_numpy()
+        train = ~is_speaker & (dataset["split"] != "val").to_numpy()
+        centred = x.copy()
+        for other in speakers:
+            if other != speaker:
+                is_other = (dataset["speaker"] == other).to_numpy()
+                centred[is_other] -= mean_of(is_other & train)
+        # Keyed by its (centred) inputs through the training rows and the config.
+        model = cached_fold_model(config | {"centred": True}, CHAMPION, centred, y, train, cache)
+        for k, repeat, enrolled, tested in draws(dataset, index, dataset[is_speaker]):
+            shift = mean_of(enrolled)
+            takes, clips = x[enrolled] - shift, x[tested] - shift
+            anchored = adapt_estimator(model, takes, y[enrolled], DEFAULT_TAKE_WEIGHT)
+            for method, fitted in (("centred", model), ("centred + anchored", anchored)):
+                rows.append(
+                    dict(
+                        speaker=speaker,
+                        k=k,
+                        repeat=repeat,
+                        method=method,
+                        accuracy=float(np.mean(fitted.predict(clips) == y[tested])),
+                    )
+                )
+        print(speaker, flush=True)
+    return pd.DataFrame(rows)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("study", choices=("templates", "centred"))
+    parser.add_argument("--dataset", type=Path, default=Path("results/dataset/features.parquet"))
+    parser.add_argument("--config", type=Path, default=Path("config/config.yaml"))
+    parser.add_argument("--cache", type=Path, help="folder keeping the fold models")
+    args = parser.parse_args(argv)
+    config = yaml.safe_load(args.config.read_text())
+    dataset = pd.read_parquet(args.dataset).reset_index(drop=True)
+    study = templates_study if args.study == "templates" else centred_study
+    results = study(dataset, config, args.cache)
+    table = results.groupby(["method", "k", "speaker"])["accuracy"].mean().unstack("speaker")
+    table["mean"] = table.mean(axis=1)
+    table["worst"] = table.drop(columns="mean").min(axis=1)
+    print((table * 100).round(2).sort_index(level="k").to_markdown())
+
+
+if __name__ == "__main__":
+    main()
