@@ -5,7 +5,7 @@ results/strings/ and the model's MLflow run."""
 
 import joblib
 
-from fsdd_pipeline.data.dataset import read_dataset
+from fsdd_pipeline.data.dataset import read_dataset, read_training_voices
 from fsdd_pipeline.evaluation.loso import fold_splits
 from fsdd_pipeline.features.spectral import FeatureParams
 from fsdd_pipeline.io import write_csv
@@ -26,11 +26,14 @@ settings = StringsSettings.from_config(snakemake.params.strings)
 feature_params = FeatureParams.from_dict(snakemake.params.features)
 spec = InputSpec.from_model_config(config, snakemake.params.training["frames"], feature_params)
 dataset = read_dataset(inputs.dataset)
+training_voices = read_training_voices(inputs.training_voices)
 
 
 def fold_classifier(speaker):
     train, val, _ = fold_splits(dataset, speaker)
-    return train_model(config, spec, train, val, learning_curve=False).classifier
+    return train_model(
+        config, spec, train, val, learning_curve=False, training_voices=training_voices
+    ).classifier
 
 
 classifier = attach_strings_model(DigitClassifier.load(inputs.model), inputs.model)

@@ -6,7 +6,7 @@ logged into the parent run."""
 import pandas as pd
 
 from fsdd_pipeline.augment.augmented_features import read_augmented_features
-from fsdd_pipeline.data.dataset import read_dataset
+from fsdd_pipeline.data.dataset import read_dataset, read_training_voices
 from fsdd_pipeline.evaluation.loso import run_folds, summarize_folds
 from fsdd_pipeline.evaluation.metrics import plot_confusion_matrix
 from fsdd_pipeline.features.spectral import FeatureParams
@@ -36,6 +36,7 @@ fold_metrics, predictions = run_folds(
     parent,
     threads=snakemake.threads,
     augmented=read_augmented_features(snakemake.input.augmented),
+    training_voices=read_training_voices(snakemake.input.training_voices),
 )
 per_speaker, summary, confusion = summarize_folds(fold_metrics)
 write_csv(predictions, out.predictions)

@@ -4,7 +4,7 @@ the run (parameters, per-epoch metrics, dataset, curves, model) in MLflow."""
 import logging
 
 from fsdd_pipeline.augment.augmented_features import read_augmented_features
-from fsdd_pipeline.data.dataset import read_dataset
+from fsdd_pipeline.data.dataset import read_dataset, read_training_voices
 from fsdd_pipeline.features.spectral import FeatureParams
 from fsdd_pipeline.io import save_figure, write_csv, write_json, write_text
 from fsdd_pipeline.models.inputs import InputSpec, inputs_from_frame
@@ -38,6 +38,7 @@ with training_run(
         snakemake.threads,
         epoch_callbacks(config),
         augmented=read_augmented_features(snakemake.input.augmented),
+        training_voices=read_training_voices(snakemake.input.training_voices),
     )
     logging.info(
         "%s trained in %.1f s (%d parameters)", name, result.training_time_s, result.params

@@ -268,3 +268,17 @@ def test_a_stale_onnx_export_is_not_used_and_an_inference_model_is_not_saved(tmp
     # model.keras replaced after the export (its digest no longer matches): Keras loads it.
     (tmp_path / "model" / ONNX_DIGEST_FILE).write_text('{"keras_sha256": "another model"}')
     assert DigitClassifier.load(tmp_path / "model").is_keras
+
+
+def test_training_voices_are_added_to_training_only_when_the_model_asks(tiny_dataset):
+    train, val = tiny_dataset["train"], tiny_dataset["val"]
+    config, spec = MODELS["svm"], spec_of(MODELS["svm"])
+    voices = val.assign(split="train")  # stand-in rows with the dataset's columns
+    x, y = training.training_inputs(config, spec, train, training_voices=voices)
+    assert len(x) == len(train)  # the model does not ask for them
+    asking = config | {"training_voices": True}
+    x, y = training.training_inputs(asking, spec, train, training_voices=voices)
+    assert len(x) == len(train) + len(voices)
+    np.testing.assert_array_equal(y[len(train) :], inputs_from_frame(voices, spec)[1])
+    with pytest.raises(ValueError, match=r"training_voices: true.*none were given"):
+        training.training_inputs(asking, spec, train)

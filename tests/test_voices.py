@@ -9,6 +9,13 @@ import pandas as pd
 import pytest
 
 from fsdd_pipeline.strings.metrics import edit_distance
+from fsdd_pipeline.voices.espeak_library import EspeakLibraryError, synthesize_words
+from fsdd_pipeline.voices.training_voices import (
+    SPEAKER_PREFIX,
+    TrainingVoicesError,
+    draw_training_voices,
+    library_name,
+)
 from fsdd_pipeline.voices.tts import (
     DIGIT_WORDS,
     SynthesisError,
@@ -69,6 +76,42 @@ def test_unknown_voices_are_named_not_spoken_by_a_default_voice():
             check_engines(voices_from_config(wrong))
 
 
+TRAINING = {
+    "count": 12,
+    "seed": 0,
+    "dialects": ["en-us", "en"],
+    "variants": ["", "f3"],
+    "rates": [120, 240],
+    "pitches": [20, 80],
+}
+
+
+def test_training_voices_leave_out_every_validation_voice():
+    validation = ["en-us", "en-gb+f3"]  # the CLI's en-gb is the library's en
+    voices = draw_training_voices(TRAINING | {"count": 8}, validation)
+    assert {voice.name for voice in voices} == {"en-us+f3", "en"}
+    assert len(set(voices)) == 8
+    assert library_name("en-gb+f3") == "en+f3"
+    assert library_name("en-gb-scotland") == "en-gb-scotland"
+    assert draw_training_voices(TRAINING | {"count": 5}, []) == draw_training_voices(
+        TRAINING | {"count": 5}, []
+    )
+    with pytest.raises(TrainingVoicesError, match=r"training_voices.count: 9 .* only 8"):
+        draw_training_voices(TRAINING | {"count": 9}, validation)
+
+
+def test_the_espeak_library_says_the_same_words_the_same_way_every_time():
+    first, rate = synthesize_words("en-us+f3", 120, 80, ["seven", "nine"])
+    again, _ = synthesize_words("en-us+f3", 120, 80, ["seven", "nine"])
+    assert rate > 8000 and len(first) == 2
+    assert all(np.array_equal(a, b) for a, b in zip(first, again, strict=True))
+    assert 0.2 * rate < len(first[1]) < 2 * rate and 0 < np.abs(first[1]).max() <= 1
+    faster, _ = synthesize_words("en-us+f3", 240, 80, ["seven", "nine"])
+    assert len(faster[1]) < 0.8 * len(first[1])
+    with pytest.raises(EspeakLibraryError, match="no voice 'xx-nowhere'"):
+        synthesize_words("xx-nowhere", 120, 50, ["one"])
+
+
 @pytest.mark.e2e
 def test_voices_report_sets_validation_voices_beside_loso(tmp_path, fsdd_subset):
     workdir = make_workdir(tmp_path, fsdd_subset, scenario=".test/config_voices.yaml")
@@ -111,6 +154,17 @@ def test_voices_report_sets_validation_voices_beside_loso(tmp_path, fsdd_subset)
     # The segmenter finds most words of connected speech, even after two FSDD men.
     assert der <= 0.6
     digits = pd.read_csv(results / "voices/accuracy_per_digit.csv")
-    assert len(digits) == 2 * 10
+    assert len(digits) == 2 * 2 * 10  # two models, clean and in takes
     assert (results / "logs/voices/synthesize.log").is_file()
     assert (results / "benchmarks/voices/evaluate/emb.tsv").is_file()
+    # The same model also trained on two training voices: their ten digits each, rows of
+    # the dataset's columns, in training and in every LOSO fold, never validated on.
+    voices = pd.read_parquet(results / "training_voices/features.parquet")
+    assert len(voices) == 20 and set(voices.split) == {"train"}
+    assert voices.speaker.str.startswith(SPEAKER_PREFIX).all() and voices.speaker.nunique() == 2
+    dataset = pd.read_parquet(results / "dataset/features.parquet")
+    assert list(voices.columns) == list(dataset.columns)
+    assert sorted(voices.digit) == sorted(list(range(10)) * 2)
+    assert "training voices added 20 examples" in (results / "logs/train/emb_tts.log").read_text()
+    assert (results / "logs/loso/emb_tts.log").read_text().count("training voices added 20") == 2
+    assert "emb_tts" in summary.index and summary.loc["emb_tts", "loso_mean"] >= 0.5

@@ -118,6 +118,19 @@ def augmented_features(wildcards):
     )
 
 
+def training_voice_features(wildcards):
+    """The training voices' features when the model trains on them (``training_voices``),
+    else []."""
+    if not config["models"][wildcards.model].get("training_voices"):
+        return []
+    return rules.synthesize_training_voices.output.features
+
+
+def training_voice_names():
+    """The validation voices' espeak-ng names, which the training voices leave out."""
+    return [voice["name"] for voice in config["voices"]["engines"].get("espeak-ng", [])]
+
+
 def feature_batch_dirs(wildcards):
     return expand(rules.extract_features.output.features, batch=sorted(batches()))
 

@@ -7,6 +7,7 @@ rule loso:
     input:
         dataset=rules.build_dataset.output.dataset,
         augmented=augmented_features,
+        training_voices=training_voice_features,
         experiment=rules.init_tracking.output.experiment,
     output:
         predictions="results/loso/{model}/predictions.csv",

@@ -31,6 +31,7 @@ rule evaluate_strings:
         model=rules.train_model.output.model,
         run_id=rules.train_model.output.run_id,
         dataset=rules.build_dataset.output.dataset,
+        training_voices=training_voice_features,
         takes=rules.train_segmenter.output.takes,
         recordings=recordings_folder,
     output:

@@ -25,6 +25,7 @@ rule train_model:
     input:
         dataset=rules.build_dataset.output.dataset,
         augmented=augmented_features,
+        training_voices=training_voice_features,
         experiment=rules.init_tracking.output.experiment,
         # Copied into the model folder: digit strings travel with every model.
         segmenter="results/strings/segmenter/segmenter.joblib",

@@ -1,7 +1,32 @@
-# Validation voices (docs/voices.md): digits spoken by text-to-speech voices unlike FSDD's
-# six men, clean and in realistic takes, to choose settings beside LOSO (never training).
+# Training voices (docs/voices.md): digits spoken by espeak-ng voices, extra training data
+# of the models that ask for them. Validation voices: digits spoken by text-to-speech voices
+# unlike FSDD's six men, clean and in realistic takes, to choose settings beside LOSO (never
+# training).
 localrules:
     voices_report,
+
+
+rule synthesize_training_voices:
+    output:
+        features="results/training_voices/features.parquet",
+    log:
+        "results/logs/training_voices/synthesize.log",
+    benchmark:
+        "results/benchmarks/training_voices/synthesize.tsv"
+    priority: FEATURE_PRIORITY
+    conda:
+        "../../environment.yml"
+    threads: 1
+    resources:
+        local_cpus=local_cpus,
+        mem_mb=1500,
+        runtime=20,
+    params:
+        settings=config["training_voices"],
+        validation_voices=training_voice_names(),
+        features=feature_params(),
+    script:
+        "../../scripts/synthesize_training_voices.py"
 
 
 rule synthesize_voices:

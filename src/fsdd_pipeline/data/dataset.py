@@ -135,3 +135,12 @@ def read_dataset(path, splits=None):
     if splits is not None:
         frame = frame[frame["split"].isin(splits)].reset_index(drop=True)
     return frame
+
+
+def read_training_voices(paths):
+    """The training voices' rows (voices.training_voices) of a rule input that is their
+    file, or [] when the model does not train on them: a frame, or None."""
+    paths = [paths] if isinstance(paths, str) else list(paths)
+    if not paths:
+        return None
+    return pd.concat([read_dataset(path) for path in paths], ignore_index=True)

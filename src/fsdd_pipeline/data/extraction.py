@@ -54,14 +54,22 @@ def recording_record(path, params, speakers):
     samples, crop = load_clip(path, params.sample_rate, params.endpoint, params.min_duration_s)
     if crop is not None and not crop.speech_found:
         log.warning("%s: no word stands out of a noise floor; the whole clip is used", path)
-    matrices = extract_features(samples, params, params.extracted_features)
-    record = {
+    identity = {
         "file_name": Path(path).name,
         "digit": name.digit,
         "speaker": name.speaker,
         "sample_number": name.index,
         "gender": meta["gender"],
         "accent": meta["accent"],
+    }
+    return clip_record(identity, samples, crop, params)
+
+
+def clip_record(identity, samples, crop, params):
+    """The feature row of one endpointed clip (``samples``, its CropInfo or None):
+    ``identity`` (file_name, digit, speaker, sample_number, gender, accent), what endpoint
+    detection found and cut, the samples and every feature."""
+    record = dict(identity) | {
         "duration_s": samples.size / params.sample_rate,
         "sample_rate": params.sample_rate,
         "rms": float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))),
@@ -70,7 +78,7 @@ def recording_record(path, params, speakers):
         "cut_s": 0.0 if crop is None else crop.cut_s,
         "samples": samples,
     }
-    for feature, matrix in matrices.items():
+    for feature, matrix in extract_features(samples, params, params.extracted_features).items():
         record[feature], record[f"{feature}_shape"] = flatten_feature(matrix)
     return record
 

@@ -49,11 +49,14 @@ def configure_tensorflow(threads, seed):
     keras.utils.set_random_seed(int(seed))
 
 
-def training_inputs(config, spec, train_frame, augmented=None):
-    """Training inputs and labels, with augmented copies when the model asks for them.
+def training_inputs(config, spec, train_frame, augmented=None, training_voices=None):
+    """Training inputs and labels, with augmented copies and the training voices when the
+    model asks for them.
 
     ``augmented``: the precomputed augmented features (augmented_features), holding the
     copies of every training recording; None computes them here, in memory.
+    ``training_voices``: the training voices' rows (voices.training_voices), needed by a
+    model with ``training_voices: true``.
     """
     x, y = inputs_from_frame(train_frame, spec)
     settings = config.get("augment")
@@ -65,6 +68,15 @@ def training_inputs(config, spec, train_frame, augmented=None):
         extra_x, extra_y = inputs_from_frame(augmented_rows_for(train_frame, augmented), spec)
         log.info("augmentation added %d examples to %d", len(extra_x), len(x))
         x, y = np.concatenate([x, extra_x]), np.concatenate([y, extra_y])
+    if config.get("training_voices"):
+        if training_voices is None or training_voices.empty:
+            raise ValueError(
+                "the model trains on the training voices (training_voices: true), "
+                "but none were given (results/training_voices/features.parquet)"
+            )
+        voice_x, voice_y = inputs_from_frame(training_voices, spec)
+        log.info("training voices added %d examples to %d", len(voice_x), len(x))
+        x, y = np.concatenate([x, voice_x]), np.concatenate([y, voice_y])
     return x, y
 
 
@@ -74,11 +86,20 @@ def keras_summary(model):
     return lines.getvalue()
 
 
-def train_keras(config, spec, train_frame, val_frame, threads, callbacks=(), augmented=None):
+def train_keras(
+    config,
+    spec,
+    train_frame,
+    val_frame,
+    threads,
+    callbacks=(),
+    augmented=None,
+    training_voices=None,
+):
     import keras
 
     configure_tensorflow(threads, config["seed"])
-    x, y = training_inputs(config, spec, train_frame, augmented)
+    x, y = training_inputs(config, spec, train_frame, augmented, training_voices)
     val_x, val_y = inputs_from_frame(val_frame, spec)
     model = build_keras_model(config, spec, x)
     stop = keras.callbacks.EarlyStopping(
@@ -122,8 +143,16 @@ def _scores(estimator, x, y):
     return log_loss(y, proba, labels=list(range(10))), accuracy
 
 
-def train_sklearn(config, spec, train_frame, val_frame, augmented=None, learning_curve=True):
-    x, y = training_inputs(config, spec, train_frame, augmented)
+def train_sklearn(
+    config,
+    spec,
+    train_frame,
+    val_frame,
+    augmented=None,
+    learning_curve=True,
+    training_voices=None,
+):
+    x, y = training_inputs(config, spec, train_frame, augmented, training_voices)
     val_x, val_y = inputs_from_frame(val_frame, spec)
     start = time.perf_counter()
     model = build_sklearn_model(config).fit(x, y)
@@ -192,14 +221,20 @@ def train_model(
     callbacks=(),
     augmented=None,
     learning_curve=True,
+    training_voices=None,
 ):
     """Train the model ``config`` describes; Keras ``callbacks`` see every epoch;
-    ``augmented``: precomputed augmented features (see training_inputs);
+    ``augmented``: precomputed augmented features, ``training_voices`` the training
+    voices' rows (see training_inputs);
     ``learning_curve``: also fit scikit-learn models on growing shares of the training
     data (the training curves' figure; LOSO folds do without)."""
     if config["type"] in KERAS_TYPES:
-        return train_keras(config, spec, train_frame, val_frame, threads, callbacks, augmented)
-    return train_sklearn(config, spec, train_frame, val_frame, augmented, learning_curve)
+        return train_keras(
+            config, spec, train_frame, val_frame, threads, callbacks, augmented, training_voices
+        )
+    return train_sklearn(
+        config, spec, train_frame, val_frame, augmented, learning_curve, training_voices
+    )
 
 
 def plot_training_curves(result, model_name):
