@@ -1,5 +1,5 @@
-"""Copy the enrollment and voice-lever benchmark reports (docs/benchmarks/enrollment.json,
-docs/benchmarks/voice_levers.json) into docs/voices.md, between its
+"""Copy the enrollment, voice-lever and training-voice benchmark reports
+(docs/benchmarks/{enrollment,voice_levers,tts_training}.json) into docs/voices.md, between its
 <!-- benchmark:NAME:start/end --> markers.
 
     python -m docs.update_voices_doc
@@ -13,7 +13,7 @@ from docs.markers import write_sections
 
 DOCS = Path(__file__).resolve().parent
 PAGE = DOCS / "voices.md"
-REPORTS = ("enrollment", "voice_levers")
+REPORTS = ("enrollment", "voice_levers", "tts_training")
 
 
 def page_sections():
