@@ -8,6 +8,7 @@ Run: nice -n 10 python -m benchmarks.strings_study RECORDINGS [TAKES_PER_SPEAKER
      python -m benchmarks.strings_study variants RECORDINGS 60 "" "onset_class=False"
      python -m benchmarks.strings_study named RECORDINGS 60 "takes=20;takes.speed=(0.85,1.15)"
      python -m benchmarks.strings_study oracle RECORDINGS 60   (after named, same folder)
+     python -m benchmarks.strings_study frames40 RECORDINGS 60 "min_word_frames=4;context=2"
 The last two also read digit strings spoken as connected speech by the validation voices
 (config voices, 2 strings of 3-7 digits per voice, in realistic takes; espeak-ng, flite).
 """
@@ -369,6 +370,69 @@ def variants_study(folder, per_speaker=60, *variants):
         _report(variant or "default", takes, hypotheses, tts, tts_hypotheses)
 
 
+def half_step_embeddings(samples_list):
+    """Every take's embeddings at 40 ms: its own frames (centred on 0, 80, 160 ms ...)
+    interleaved with those of the take 40 ms later (centred on 40, 120 ms ...)."""
+    from fsdd_pipeline.strings.segmentation import FRAME_S
+
+    embedder = get_embedder(EmbeddingParams())
+    shift = int(round(FRAME_S / 2 * 8000))
+    fine = []
+    for samples in samples_list:
+        own = take_embeddings(np.asarray(samples, np.float32), 8000, embedder)
+        later = take_embeddings(np.asarray(samples, np.float32)[shift:], 8000, embedder)
+        later = later[: len(own)]
+        frames = np.empty((len(own) + len(later), own.shape[1]), own.dtype)
+        frames[0::2], frames[1::2] = own, later
+        fine.append(frames)
+    return fine
+
+
+def frames40_study(folder, per_speaker=60, *variants):
+    """Segmenter-alone DER (as variants_study) with 40 ms frames instead of 80 ms: the
+    embeddings at half the step (half_step_embeddings), SegmenterParams ``variants``
+    (key=value;...), training takes as the shipped config's (20 per speaker, 0.8-1.25x)."""
+    from fsdd_pipeline.strings import segmentation
+
+    takes, embeddings = takes_and_embeddings(folder, int(per_speaker))
+    train_takes, train_embeddings = takes_and_embeddings(folder, 20, 1, speed=(0.8, 1.25))
+    tts, tts_embeddings = tts_string_takes()
+    speakers = sorted({s for s, _ in takes})
+
+    def report(name, params, evaluated, trained, spoken):
+        folds, segmenter = _fold_segmenters(params, train_takes, trained, speakers)
+        hypotheses = [
+            "".join(str(d) for *_, d in folds[s].decode(folds[s].frame_log_proba(e)))
+            for (s, _), e in zip(takes, evaluated, strict=True)
+        ]
+        tts_hypotheses = [
+            "".join(str(d) for *_, d in segmenter.decode(segmenter.frame_log_proba(e)))
+            for e in spoken
+        ]
+        _report(name, takes, hypotheses, tts, tts_hypotheses)
+
+    report("80 ms", SegmenterParams(), embeddings, train_embeddings, tts_embeddings)
+    fine = half_step_embeddings([t.samples for _, t in takes])
+    train_fine = half_step_embeddings([t.samples for _, t in train_takes])
+    tts_fine = half_step_embeddings([samples for *_, samples in tts])
+    base = SegmenterParams()
+    frame_s = segmentation.FRAME_S
+    segmentation.FRAME_S = frame_s / 2  # frame labels and word lengths at 40 ms
+    try:
+        for variant in variants or ("min_word_frames=4;context=2",):
+            changes = dict(item.split("=") for item in variant.split(";") if item)
+            params = {k: type(getattr(base, k))(eval(v)) for k, v in changes.items()}
+            report(
+                f"40 ms {variant}",
+                SegmenterParams(**{**base.as_dict(), **params}),
+                fine,
+                train_fine,
+                tts_fine,
+            )
+    finally:
+        segmentation.FRAME_S = frame_s
+
+
 def spectral_subtraction(samples, rate, spans, over_subtraction, floor=0.05):
     """``samples`` with the noise spectrum of the frames outside ``spans`` ((start_s,
     end_s) of the words, 50 ms around each) subtracted from every frame's power,
@@ -510,6 +574,8 @@ if __name__ == "__main__":
         variants_study(*sys.argv[2:])
     elif sys.argv[1] == "oracle":
         oracle_study(*sys.argv[2:])
+    elif sys.argv[1] == "frames40":
+        frames40_study(*sys.argv[2:])
     elif sys.argv[1] == "cuts":
         cuts_study(*sys.argv[2:])
     else:
