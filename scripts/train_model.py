@@ -26,6 +26,13 @@ train, val = (dataset[dataset.split == s].reset_index(drop=True) for s in ("trai
 run_params = {"model": config, "features": feature_params.as_dict()} | {
     "training": snakemake.params.training
 }
+training_voices = read_training_voices(snakemake.input.training_voices)
+if training_voices is not None:
+    # What the model trained on besides the dataset (the voices' settings made this file).
+    run_params["training_voices"] = {
+        "clips": len(training_voices),
+        "voices": training_voices["speaker"].nunique(),
+    }
 
 with training_run(
     snakemake.params.tracking, name, config, run_params, dataset, snakemake.input.dataset
@@ -38,7 +45,7 @@ with training_run(
         snakemake.threads,
         epoch_callbacks(config),
         augmented=read_augmented_features(snakemake.input.augmented),
-        training_voices=read_training_voices(snakemake.input.training_voices),
+        training_voices=training_voices,
     )
     logging.info(
         "%s trained in %.1f s (%d parameters)", name, result.training_time_s, result.params

@@ -27,6 +27,7 @@ RECORDED_VERSIONS = (
     "onnxruntime",
     "onnx",
     "openwakeword",
+    "espeakng-loader",  # the training voices' synthesizer (voices.espeak_library)
     "mlflow",
 )
 
