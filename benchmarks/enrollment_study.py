@@ -120,8 +120,6 @@ def templates_study(dataset, config, cache):
 
 
 def centred_study(dataset, config, cache):
-    from benchmarks.enrollment import fold_model as cached_fold_model
-
     x, y = champion_inputs(dataset, config, CHAMPION)
     speakers = sorted(dataset["speaker"].unique())
 
@@ -138,7 +136,7 @@ def centred_study(dataset, config, cache):
                 is_other = (dataset["speaker"] == other).to_numpy()
                 centred[is_other] -= mean_of(is_other & train)
         # Keyed by its (centred) inputs through the training rows and the config.
-        model = cached_fold_model(config | {"centred": True}, CHAMPION, centred, y, train, cache)
+        model = fold_model(config | {"centred": True}, CHAMPION, centred, y, train, cache)
         for k, repeat, enrolled, tested in draws(dataset, index, dataset[is_speaker]):
             shift = mean_of(enrolled)
             takes, clips = x[enrolled] - shift, x[tested] - shift

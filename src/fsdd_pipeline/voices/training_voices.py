@@ -21,7 +21,7 @@ from fsdd_pipeline.audio.reading import prepare_clip
 from fsdd_pipeline.data.extraction import FEATURE_SCHEMA, clip_record
 from fsdd_pipeline.errors import PipelineError, RecordingError
 from fsdd_pipeline.voices.espeak_library import synthesize_words
-from fsdd_pipeline.voices.tts import DIGIT_WORDS
+from fsdd_pipeline.voices.tts import DIGIT_WORDS, at_speech_peak
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,9 @@ def voice_records(voice, params):
     records = []
     for digit, samples in enumerate(spoken):
         source = f"training voice {voice.label}, word {DIGIT_WORDS[digit]!r}"
-        samples = samples / max(float(np.abs(samples).max()), 1e-9) * 0.7  # as tts.synthesize
+        if not np.any(samples):
+            raise TrainingVoicesError(f"{source}: espeak-ng gave silence")
+        samples = at_speech_peak(samples)
         clip, crop = prepare_clip(
             samples, rate, params.sample_rate, params.endpoint, params.min_duration_s, source
         )

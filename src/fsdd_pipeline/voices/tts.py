@@ -31,6 +31,7 @@ SYNTHESIS_TIMEOUT_S = 30
 OWN_PITCH = 50
 # espeak-ng's default words per minute: flite's own speed is taken to be this rate.
 ESPEAK_DEFAULT_RATE = 175
+SPEECH_PEAK = 0.7  # -3 dBFS, the level synthesized words are scaled to
 
 
 class SynthesisError(PipelineError):
@@ -172,9 +173,14 @@ def synthesize(voice, word, sample_rate):
     samples = mono(samples, np.float32)
     if not np.any(samples):
         raise SynthesisError(f"{voice.label}: {command[0]} gave silence for {word!r}")
-    # Peak at -3 dBFS: engines differ in level, recordings are levelled by the pipeline anyway.
-    samples = samples / np.abs(samples).max() * 0.7
+    samples = at_speech_peak(samples)
     return resample(samples, rate, sample_rate).astype(np.float32)
+
+
+def at_speech_peak(samples):
+    """``samples`` scaled to peak at -3 dBFS: engines differ in level, and recordings are
+    levelled by the pipeline anyway (``samples`` must not be all zero)."""
+    return samples / np.abs(samples).max() * SPEECH_PEAK
 
 
 def _realistic_take(samples, sample_rate, rng, snr_range, duration_s, edge_clicks, gain_db=0.0):
