@@ -137,10 +137,7 @@ def read_dataset(path, splits=None):
     return frame
 
 
-def read_training_voices(paths):
-    """The training voices' rows (voices.training_voices) of a rule input that is their
+def read_training_voices(path):
+    """The training voices' rows (voices.training_voices) of a rule input that is their one
     file, or [] when the model does not train on them: a frame, or None."""
-    paths = [paths] if isinstance(paths, str) else list(paths)
-    if not paths:
-        return None
-    return pd.concat([read_dataset(path) for path in paths], ignore_index=True)
+    return read_dataset(path) if path else None
