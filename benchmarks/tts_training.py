@@ -17,6 +17,7 @@ validation model on the train split plus the TTS clips.
 
 import argparse
 import copy
+import hashlib
 import itertools
 import json
 import sys
@@ -98,7 +99,8 @@ def main(argv=None):
     print(json.dumps(rows[-1]), flush=True)
     for count, seed in itertools.product(args.voices, args.seeds):
         settings = config["training_voices"] | {"count": count, "seed": seed}
-        path = args.cache / f"training_voices_{count}_{seed}.npz"
+        digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
+        path = args.cache / f"training_voices_{digest[:16]}.npz"  # keyed by every setting
         if path.is_file():
             stored = np.load(path)
             xt, yt = stored["x"], stored["y"]

@@ -5,7 +5,8 @@ and data that wheel ships (espeak-ng 1.52), not with whatever ``espeak-ng`` a ma
 so every installation synthesizes the same audio and trains the same model. The library
 keeps state between syntheses (its noise generators), so each voice's words are
 synthesized in a fresh process of this module, in order: the same voice, rate, pitch and
-words give the same samples every time.
+words give the same samples every time. Not so for the breathy female variants f2, f3 and
+f5, whose audio changes with the clock: the training voices' config refuses them.
 
 Licence: espeak-ng is GPL-3.0. It is not part of this project: it is installed from PyPI
 with the ``espeakng-loader`` wheel and loaded at run time; the audio it synthesizes is not
@@ -95,7 +96,7 @@ def synthesize_here(voice, rate, pitch, words):
 
 def synthesize_words(voice, rate, pitch, words):
     """(list of float32 samples in [-1, 1], one per word, sample rate): ``words`` spoken by
-    espeak-ng ``voice`` (for example ``en-gb+f3``) at ``rate`` words a minute and ``pitch``
+    espeak-ng ``voice`` (for example ``en+f4``) at ``rate`` words a minute and ``pitch``
     (0-99), in a fresh process, so the same arguments always give the same audio."""
     with tempfile.TemporaryDirectory() as scratch:
         out = Path(scratch) / "words.npz"

@@ -39,7 +39,7 @@ class TrainingVoicesError(PipelineError):
 
 @dataclass(frozen=True)
 class TrainingVoice:
-    name: str  # espeak-ng voice, e.g. "en-029+f2"
+    name: str  # espeak-ng voice, e.g. "en-029+f4"
     rate: int  # words a minute
     pitch: int  # 0-99
 
@@ -53,7 +53,7 @@ class TrainingVoice:
 
 
 def library_name(name):
-    """``name`` as the espeak-ng library knows it (``en-gb+f3`` -> ``en+f3``)."""
+    """``name`` as the espeak-ng library knows it (``en-gb+f4`` -> ``en+f4``)."""
     dialect, plus, variant = name.partition("+")
     return LIBRARY_NAMES.get(dialect, dialect) + plus + variant
 
