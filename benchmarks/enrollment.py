@@ -28,7 +28,10 @@ from fsdd_pipeline.models.builders import build_sklearn_model
 from fsdd_pipeline.models.inputs import InputSpec, inputs_from_frame
 from fsdd_pipeline.voices.enrollment import DEFAULT_TAKE_WEIGHT, adapt_estimator
 
-CHAMPION = "emb_frame_logreg_speeds"
+# The champion (LOSO's best in the default config), and the recipe it adds the training
+# voices to, which the studies of the other benchmarks start from.
+CHAMPION = "emb_frame_logreg_voices"
+RECIPE = "emb_frame_logreg_speeds"
 
 
 def champion_inputs(dataset, config, model):
@@ -79,14 +82,30 @@ def fold_model(config, model, x, y, train, cache):
     return fitted
 
 
-def run(dataset, config, model, ks, repeats, weights, seed, cache=None, ceiling=True):
+def voice_inputs(voices, config, model):
+    """(x, y) of the training voices' rows for a model with ``training_voices: true``, as
+    every fold of the workflow adds them; empty for other models."""
+    if not config["models"][model].get("training_voices"):
+        return None
+    if voices is None:
+        sys.exit(f"{model} trains on the training voices: give --training-voices")
+    return champion_inputs(voices, config, model)
+
+
+def run(dataset, config, model, ks, repeats, weights, seed, cache=None, ceiling=True, voices=None):
     x, y = champion_inputs(dataset, config, model)
+    # The rows every fold trains on besides its speakers' (the training voices), after the
+    # dataset's rows so that positions in ``dataset`` index ``x`` as before.
+    extra = voice_inputs(voices, config, model)
+    fit_x = x if extra is None else np.concatenate([x, extra[0]])
+    fit_y = y if extra is None else np.concatenate([y, extra[1]])
+    always = np.ones(len(fit_y) - len(y), dtype=bool)
     rows = []
     for speaker in sorted(dataset["speaker"].unique()):
         is_speaker = (dataset["speaker"] == speaker).to_numpy()
         train = ~is_speaker & (dataset["split"] != "val").to_numpy()
         start = time.perf_counter()
-        base = fold_model(config, model, x, y, train, cache)
+        base = fold_model(config, model, fit_x, fit_y, np.concatenate([train, always]), cache)
         fit_s = time.perf_counter() - start
         own = dataset[is_speaker]
         accuracy = float(np.mean(base.predict(x[is_speaker]) == y[is_speaker]))
@@ -188,11 +207,20 @@ def main(argv=None):
     parser.add_argument("--json", type=Path)
     parser.add_argument("--cache", type=Path, help="folder keeping the fold models")
     parser.add_argument(
+        "--training-voices",
+        type=Path,
+        default=Path("results/training_voices/features.parquet"),
+        help="the training voices' features (for a model with training_voices: true)",
+    )
+    parser.add_argument(
         "--no-ceiling", action="store_true", help='skip the "all others" row (minutes)'
     )
     args = parser.parse_args(argv)
     config = yaml.safe_load(args.config.read_text())
     dataset = pd.read_parquet(args.dataset).reset_index(drop=True)
+    voices = None
+    if config["models"][args.model].get("training_voices"):
+        voices = pd.read_parquet(args.training_voices).reset_index(drop=True)
     results = run(
         dataset,
         config,
@@ -203,6 +231,7 @@ def main(argv=None):
         args.seed,
         args.cache,
         ceiling=not args.no_ceiling,
+        voices=voices,
     )
     table = summary(results)
     from benchmarks.report import machine_description, write_report

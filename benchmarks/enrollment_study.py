@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from benchmarks.enrollment import CHAMPION, champion_inputs, enrollment_takes, fold_model
+from benchmarks.enrollment import RECIPE, champion_inputs, enrollment_takes, fold_model
 from fsdd_pipeline.features.pooling import summary_statistics
 from fsdd_pipeline.voices.enrollment import DEFAULT_TAKE_WEIGHT, adapt_estimator
 
@@ -58,13 +58,13 @@ def template_features(model, x, kind):
 
 
 def templates_study(dataset, config, cache):
-    x, y = champion_inputs(dataset, config, CHAMPION)
+    x, y = champion_inputs(dataset, config, RECIPE)
     speakers = sorted(dataset["speaker"].unique())
     rows = []
     for index, speaker in enumerate(speakers):
         is_speaker = (dataset["speaker"] == speaker).to_numpy()
         train = ~is_speaker & (dataset["split"] != "val").to_numpy()
-        model = fold_model(config, CHAMPION, x, y, train, cache)
+        model = fold_model(config, RECIPE, x, y, train, cache)
         classes = model.classes_
         for k, repeat, enrolled, tested in draws(dataset, index, dataset[is_speaker]):
             starts = {
@@ -120,7 +120,7 @@ def templates_study(dataset, config, cache):
 
 
 def centred_study(dataset, config, cache):
-    x, y = champion_inputs(dataset, config, CHAMPION)
+    x, y = champion_inputs(dataset, config, RECIPE)
     speakers = sorted(dataset["speaker"].unique())
 
     def mean_of(rows):
@@ -136,7 +136,7 @@ def centred_study(dataset, config, cache):
                 is_other = (dataset["speaker"] == other).to_numpy()
                 centred[is_other] -= mean_of(is_other & train)
         # Keyed by its (centred) inputs through the training rows and the config.
-        model = fold_model(config | {"centred": True}, CHAMPION, centred, y, train, cache)
+        model = fold_model(config | {"centred": True}, RECIPE, centred, y, train, cache)
         for k, repeat, enrolled, tested in draws(dataset, index, dataset[is_speaker]):
             shift = mean_of(enrolled)
             takes, clips = x[enrolled] - shift, x[tested] - shift

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from benchmarks.enrollment import CHAMPION, champion_inputs, fold_model
+from benchmarks.enrollment import RECIPE, champion_inputs, fold_model
 from benchmarks.voice_levers import ALL_SPEEDS, CHAMPION_SPEEDS
 from fsdd_pipeline.features.spectral import FeatureParams
 from fsdd_pipeline.voices.training_voices import training_voice_table
@@ -38,7 +38,7 @@ def tts_inputs(settings, validation_names, config, params):
     """(n, 3, frames, 96) champion inputs and digits of the training voices ``settings``
     draw, made as the workflow makes them (voices.training_voices)."""
     table = training_voice_table(settings, validation_names, params)
-    return champion_inputs(table.to_pandas(), config, CHAMPION)
+    return champion_inputs(table.to_pandas(), config, RECIPE)
 
 
 def evaluate(x, y, xt, yt, dataset, xv, yv, found, clips, model_config, cache):
@@ -50,7 +50,7 @@ def evaluate(x, y, xt, yt, dataset, xv, yv, found, clips, model_config, cache):
         xs, ys = np.concatenate([x[train], xt]), np.concatenate([y[train], yt])
         # The cache key is the rows used (all of xs) and the config: name the fold in it.
         keyed = model_config | {"fold": fold}
-        return fold_model(keyed, CHAMPION, xs, ys, np.ones(len(ys), bool), cache)
+        return fold_model(keyed, RECIPE, xs, ys, np.ones(len(ys), bool), cache)
 
     folds = {}
     for speaker in sorted(speakers.unique()):
@@ -87,7 +87,7 @@ def main(argv=None):
     params = FeatureParams.from_config(config)
     dataset = pd.read_parquet(args.dataset).reset_index(drop=True)
     clips = pd.read_parquet(args.clips).reset_index(drop=True)
-    x, y = champion_inputs(dataset, config, CHAMPION)
+    x, y = champion_inputs(dataset, config, RECIPE)
     # The validation voices' champion views, as benchmarks.voice_levers cached them.
     xv = np.load(args.cache / "voices_views.npz")["x"][:, : 1 + len(CHAMPION_SPEEDS)]
     assert ALL_SPEEDS[: len(CHAMPION_SPEEDS)] == CHAMPION_SPEEDS

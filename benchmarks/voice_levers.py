@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from benchmarks.enrollment import CHAMPION, fold_model
+from benchmarks.enrollment import RECIPE, fold_model
 from fsdd_pipeline.audio.reading import prepare_clip
 from fsdd_pipeline.errors import RecordingError
 from fsdd_pipeline.features.spectral import FeatureParams, extract_features
@@ -76,7 +76,7 @@ def all_view_inputs(matrix_dicts, config, speeds=ALL_SPEEDS):
         params, embedding=dataclasses.replace(params.embedding, speeds=speeds)
     )
     spec = InputSpec.from_model_config(
-        config["models"][CHAMPION], config["training"]["frames"], params
+        config["models"][RECIPE], config["training"]["frames"], params
     )
     return spec, inputs_from_matrices(matrix_dicts, spec)
 
@@ -223,7 +223,7 @@ def main(argv=None):
     def fsdd_inputs():
         from benchmarks.enrollment import champion_inputs
 
-        champion_views, _ = champion_inputs(dataset, config, CHAMPION)
+        champion_views, _ = champion_inputs(dataset, config, RECIPE)
         extra = dataclasses.replace(
             params, embedding=dataclasses.replace(params.embedding, speeds=EXTRA_SPEEDS)
         )
@@ -314,7 +314,7 @@ def main(argv=None):
         folds = {}
         for speaker in sorted(speakers.unique()):
             train = ((speakers != speaker) & (split != "val")).to_numpy()
-            model = fold_model(model_config, CHAMPION, x[:, train_views], y, train, cache)
+            model = fold_model(model_config, RECIPE, x[:, train_views], y, train, cache)
             held = (speakers == speaker).to_numpy()
             folds[speaker] = float(np.mean(model.predict(x[held][:, test_views]) == y[held]))
         row |= {
@@ -322,7 +322,7 @@ def main(argv=None):
             "loso_worst": float(min(folds.values())),
         } | folds
         train = (split == "train").to_numpy()
-        model = fold_model(model_config, CHAMPION, x[:, train_views], y, train, cache)
+        model = fold_model(model_config, RECIPE, x[:, train_views], y, train, cache)
         correct = (model.predict(xv[:, test_views]) == yv) & found
         for condition in ("clean", "take"):
             chosen = (clips["condition"] == condition).to_numpy()

@@ -172,7 +172,26 @@ def _voices_sentence(results, champion):
     return (
         f"\nDigits spoken by 60 text-to-speech voices (women, men, English accents; "
         f"[voices](docs/voices.md)): {_percent(row.voices_clean)} right clean, "
-        f"{_percent(row.voices_take)} in realistic takes{strings}.\n"
+        f"{_percent(row.voices_take)} in realistic takes{_flite_clause(results, champion)}"
+        f"{strings}.\n"
+    )
+
+
+def _flite_clause(results, champion):
+    """The champion on flite's voices alone: an engine no model trains on (the training
+    voices are espeak-ng's), so the one figure independent of them."""
+    path = results / "voices" / "predictions" / f"{champion}.csv"
+    if not path.is_file():
+        return ""
+    predictions = pd.read_csv(path)
+    flite = predictions[predictions["voice"].str.startswith("flite_")]
+    if flite.empty:
+        return ""
+    right = (flite["digit"] == flite["predicted"]).groupby(flite["condition"]).mean()
+    return (
+        f" (flite's voices alone, an engine no model trains on: "
+        f"{_percent(right.get('clean', float('nan')))} clean, "
+        f"{_percent(right.get('take', float('nan')))} in takes)"
     )
 
 
