@@ -84,7 +84,7 @@ def fold_model(config, model, x, y, train, cache):
 
 def voice_inputs(voices, config, model):
     """(x, y) of the training voices' rows for a model with ``training_voices: true``, as
-    every fold of the workflow adds them; empty for other models."""
+    every fold of the workflow adds them; None for other models."""
     if not config["models"][model].get("training_voices"):
         return None
     if voices is None:

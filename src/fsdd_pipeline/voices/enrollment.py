@@ -61,7 +61,7 @@ def _linear_heads(estimator):
     inner = estimator.estimator_ if views else estimator
     if not isinstance(inner, PooledFrameLogisticRegression):
         raise EnrollmentError(
-            f"enrollment adapts a frame_logreg model (as the champion, emb_frame_logreg_voices), "
+            f"enrollment adapts a frame_logreg model (the champion's type), "
             f"not a {type(inner).__name__}"
         )
     return inner, views
