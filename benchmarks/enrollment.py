@@ -82,21 +82,24 @@ def fold_model(config, model, x, y, train, cache):
     return fitted
 
 
-def voice_inputs(voices, config, model):
-    """(x, y) of the training voices' rows for a model with ``training_voices: true``, as
-    every fold of the workflow adds them; None for other models."""
+def voice_inputs(path, config, model):
+    """(x, y) of the training voices' rows (their features file, ``path``) for a model with
+    ``training_voices: true``, as every fold of the workflow adds them; None for other
+    models, whose folds train on FSDD alone."""
     if not config["models"][model].get("training_voices"):
         return None
-    if voices is None:
+    if path is None:
         sys.exit(f"{model} trains on the training voices: give --training-voices")
-    return champion_inputs(voices, config, model)
+    return champion_inputs(pd.read_parquet(path).reset_index(drop=True), config, model)
 
 
-def run(dataset, config, model, ks, repeats, weights, seed, cache=None, ceiling=True, voices=None):
+def run(
+    dataset, config, model, ks, repeats, weights, seed, cache=None, ceiling=True, voices_path=None
+):
     x, y = champion_inputs(dataset, config, model)
     # The rows every fold trains on besides its speakers' (the training voices), after the
     # dataset's rows so that positions in ``dataset`` index ``x`` as before.
-    extra = voice_inputs(voices, config, model)
+    extra = voice_inputs(voices_path, config, model)
     fit_x = x if extra is None else np.concatenate([x, extra[0]])
     fit_y = y if extra is None else np.concatenate([y, extra[1]])
     always = np.ones(len(fit_y) - len(y), dtype=bool)
@@ -218,9 +221,6 @@ def main(argv=None):
     args = parser.parse_args(argv)
     config = yaml.safe_load(args.config.read_text())
     dataset = pd.read_parquet(args.dataset).reset_index(drop=True)
-    voices = None
-    if config["models"][args.model].get("training_voices"):
-        voices = pd.read_parquet(args.training_voices).reset_index(drop=True)
     results = run(
         dataset,
         config,
@@ -231,7 +231,7 @@ def main(argv=None):
         args.seed,
         args.cache,
         ceiling=not args.no_ceiling,
-        voices=voices,
+        voices_path=args.training_voices,
     )
     table = summary(results)
     from benchmarks.report import machine_description, write_report
