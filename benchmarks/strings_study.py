@@ -252,6 +252,31 @@ def cuts_study(folder, per_speaker=60):
         )
 
 
+def voice_word_takes(voice_settings, validation, per_voice, seed, settings):
+    """Takes of every training voice's ten words, said one by one, joined as FSDD's."""
+    from fsdd_pipeline.audio.resampling import resample
+    from fsdd_pipeline.voices.espeak_library import synthesize_words
+    from fsdd_pipeline.voices.training_voices import (
+        SPEAKER_PREFIX,
+        draw_training_voices,
+        library_name,
+    )
+    from fsdd_pipeline.voices.tts import DIGIT_WORDS, at_speech_peak
+
+    takes = []
+    for index, voice in enumerate(draw_training_voices(voice_settings, validation)):
+        words, rate = synthesize_words(
+            library_name(voice.name), voice.rate, voice.pitch, DIGIT_WORDS
+        )
+        clips = [
+            (at_speech_peak(resample(w, rate, 8000)), digit, f"{digit}_{voice.label}")
+            for digit, w in enumerate(words)
+        ]
+        speaker = SPEAKER_PREFIX + voice.label
+        takes += draw_string_takes({speaker: clips}, per_voice, 8000, seed + index, settings)
+    return takes
+
+
 def tts_string_takes(count_per_voice=2, seed=0):
     """Digit strings read as connected speech by the config's validation voices, each in a
     realistic take, and their embeddings (cached): [(reference, family, samples)], [emb]."""
@@ -305,18 +330,59 @@ def _variant(folder, per_speaker, variant, takes, embeddings):
     segmenter_changes = {
         k: type(getattr(base, k))(eval(v))
         for k, v in changes.items()
-        if not k.startswith("takes") and k not in ("relabel", "denoise")
+        if not k.startswith("takes") and k not in ("relabel", "denoise", *BLENDED)
     }
     params = SegmenterParams(**{**base.as_dict(), **segmenter_changes})
-    if not any(k.startswith("takes") for k in changes):
-        return params, takes, embeddings
-    train_takes, train_embeddings = takes_and_embeddings(
-        folder,
-        int(changes.get("takes", per_speaker)),
-        1,
-        **{k[6:]: eval(v) for k, v in changes.items() if k.startswith("takes.")},
-    )
+    train_takes, train_embeddings = takes, embeddings
+    if any(k.startswith("takes") for k in changes):
+        train_takes, train_embeddings = takes_and_embeddings(
+            folder,
+            int(changes.get("takes", per_speaker)),
+            1,
+            **{k[6:]: eval(v) for k, v in changes.items() if k.startswith("takes.")},
+        )
+    for key, connected in (("voices", True), ("voicewords", False)):
+        if key in changes:
+            voice_takes, voice_embeddings = voice_takes_and_embeddings(
+                int(changes[key]), connected=connected, commas=float(changes.get("commas", 0))
+            )
+            train_takes = train_takes + voice_takes
+            train_embeddings = train_embeddings + voice_embeddings
     return params, train_takes, train_embeddings
+
+
+def voice_takes_and_embeddings(per_voice, seed=0, connected=True, commas=0.0):
+    """[(speaker, take)] of ``per_voice`` connected-speech takes of every training voice of
+    the config (strings.voice_takes), or with ``connected=False`` takes of its ten words said
+    one by one and joined as FSDD's clips are (strings.takes), and their embeddings, cached."""
+    import yaml
+
+    from fsdd_pipeline.strings.voice_takes import training_voice_string_takes
+    from fsdd_pipeline.voices.tts import voices_from_config
+
+    config = yaml.safe_load((Path(__file__).parents[1] / "config/config.yaml").read_text())
+    validation = [v.name for v in voices_from_config(config["voices"]) if v.engine == "espeak-ng"]
+    tag = f"_commas{commas}_trimmed" if connected else "_words"
+    cache = CACHE / f"voice_takes_{per_voice}_{seed}{tag}.joblib"
+    if cache.exists():
+        import joblib
+
+        return joblib.load(cache)
+    settings = StringTakeSettings(**config["strings"]["takes"])
+    if connected:
+        takes = training_voice_string_takes(
+            config["training_voices"], validation, per_voice, 8000, seed, settings, commas
+        )
+    else:
+        takes = voice_word_takes(config["training_voices"], validation, per_voice, seed, settings)
+    embedder = get_embedder(EmbeddingParams())
+    embeddings = [take_embeddings(t.samples, 8000, embedder) for t in takes]
+    import joblib
+
+    CACHE.mkdir(exist_ok=True)
+    result = ([(t.speaker, t) for t in takes], embeddings)
+    joblib.dump(result, cache)
+    return result
 
 
 def _fold_segmenters(params, train_takes, train_embeddings, speakers):
@@ -478,6 +544,29 @@ def denoised_words(over_subtraction):
         decode.read_words = read_words
 
 
+BLENDED = ("voices", "voicewords", "commas", "blend")
+
+
+class Blend:
+    """Two segmenters' scaled frame likelihoods blended log-linearly (``weight`` on the
+    second), decoded as the first decodes."""
+
+    def __init__(self, first, second, weight):
+        self.first, self.second, self.weight = first, second, weight
+        self.params = first.params
+
+    def frame_log_proba(self, embeddings):
+        power = self.params.prior_power
+        first = self.first.frame_log_proba(embeddings) - power * self.first.log_prior_
+        second = self.second.frame_log_proba(embeddings) - power * self.second.log_prior_
+        return (1 - self.weight) * first + self.weight * second + power * self.first.log_prior_
+
+    digit_log_proba = staticmethod(WordSegmenter.digit_log_proba)
+
+    def decode(self, log_proba, split=True):
+        return self.first.decode(log_proba, split)
+
+
 def named_study(folder, per_speaker=60, *variants):
     """Variants as the product reads strings (the words named by the champion): in the LOSO
     folds (each fold's champion and segmenter trained without the held-out speaker) and on
@@ -502,6 +591,16 @@ def named_study(folder, per_speaker=60, *variants):
             *_variant(folder, per_speaker, variant, takes, embeddings), sorted(champions)
         )
         changes = dict(item.split("=") for item in variant.split(";") if item)
+        if "blend" in changes:  # log-linear blend with the same variant without voices
+            plain = ";".join(
+                item for item in variant.split(";") if item.split("=")[0] not in BLENDED
+            )
+            plain_folds, plain_segmenter = _fold_segmenters(
+                *_variant(folder, per_speaker, plain, takes, embeddings), sorted(champions)
+            )
+            weight = float(changes["blend"])
+            folds = {s: Blend(plain_folds[s], folds[s], weight) for s in folds}
+            segmenter = Blend(plain_segmenter, segmenter, weight)
         relabel = changes.get("relabel", "classifier")
         denoise = float(changes.get("denoise", 0))
         with denoised_words(denoise) if denoise else contextlib.nullcontext():

@@ -10,9 +10,16 @@ import pandas as pd
 import pytest
 
 from fsdd_pipeline.strings.metrics import edit_distance
-from fsdd_pipeline.voices.espeak_library import EspeakLibraryError, synthesize_words
+from fsdd_pipeline.strings.takes import StringTakeSettings
+from fsdd_pipeline.strings.voice_takes import voice_string_takes
+from fsdd_pipeline.voices.espeak_library import (
+    EspeakLibraryError,
+    synthesize_texts,
+    synthesize_words,
+)
 from fsdd_pipeline.voices.training_voices import (
     SPEAKER_PREFIX,
+    TrainingVoice,
     TrainingVoicesError,
     draw_training_voices,
     library_name,
@@ -112,6 +119,30 @@ def test_the_espeak_library_says_the_same_words_the_same_way_every_time():
     assert len(faster[1]) < 0.8 * len(first[1])
     with pytest.raises(EspeakLibraryError, match="no voice 'xx-nowhere'"):
         synthesize_words("xx-nowhere", 120, 50, ["one"])
+
+
+def test_the_espeak_library_marks_where_every_word_of_connected_speech_starts():
+    (four_digits, alone), rate = synthesize_texts("en-us", 175, 50, ["four one five nine", "six"])
+    samples, starts = four_digits
+    assert len(starts) == 4 and starts[0] == 0 and np.all(np.diff(starts) > 0.1 * rate)
+    assert starts[-1] < samples.size - 0.1 * rate  # "nine" is still to be said
+    assert alone[1].tolist() == [0]  # every text's starts count from its own audio
+
+
+def test_training_voices_read_digit_strings_as_takes_with_their_words_in_order():
+    voice = TrainingVoice("en-029+f4", 150, 30)
+    settings = StringTakeSettings(digits=(3, 5))
+    takes = voice_string_takes(voice, 3, 8000, 7, settings)
+    assert [t.samples.tobytes() for t in takes] == [
+        t.samples.tobytes() for t in voice_string_takes(voice, 3, 8000, 7, settings)
+    ]
+    for take in takes:
+        assert 3 <= len(take.digits) <= 5 and take.speaker == "tts:en-029+f4_r150_p30"
+        starts = [start for start, _, _ in take.words]
+        ends = [end for _, end, _ in take.words]
+        assert starts[0] >= settings.lead_s[0] and ends[-1] <= take.samples.size / 8000
+        assert all(end <= start for end, start in zip(ends[:-1], starts[1:], strict=True))
+        assert all(0.1 < end - start < 1.0 for start, end, _ in take.words)
 
 
 @pytest.mark.e2e

@@ -118,16 +118,22 @@ def synthesize_take(clips, sample_rate, rng, settings=StringTakeSettings(), paus
         take[position : position + len(cut)] += cut
         words.append((position / sample_rate, (position + len(cut)) / sample_rate, int(clip[1])))
     word_power = float(np.mean([np.mean(np.square(cut)) for cut in cuts]))
+    samples = noisy_take(take, word_power, sample_rate, rng, settings)
+    sources = tuple(str(clip[2]) for clip in clips if len(clip) > 2)
+    return StringTake(samples, sample_rate, tuple(words), pause_s, sources=sources)
+
+
+def noisy_take(take, word_power, sample_rate, rng, settings):
+    """``take`` (float64, words placed) with its noise floor (a colour drawn, a drawn SNR
+    below ``word_power``), scaled by a drawn gain and clipped, as float32."""
     snr_db = rng.uniform(*settings.snr_db)
     color = str(rng.choice(settings.noise_colors))
-    take += coloured_noise(len(take), color, sample_rate, rng) * np.sqrt(
+    take = take + coloured_noise(len(take), color, sample_rate, rng) * np.sqrt(
         word_power / 10 ** (snr_db / 10)
     )
     peak = float(np.abs(take).max())
     gain = 10 ** (rng.uniform(*settings.gain_db) / 20) * min(1.0, 0.9 / peak)
-    samples = np.clip(take * gain, -1.0, 1.0).astype(np.float32)
-    sources = tuple(str(clip[2]) for clip in clips if len(clip) > 2)
-    return StringTake(samples, sample_rate, tuple(words), pause_s, sources=sources)
+    return np.clip(take * gain, -1.0, 1.0).astype(np.float32)
 
 
 def draw_string_takes(clips_by_speaker, count, sample_rate, seed, settings=StringTakeSettings()):

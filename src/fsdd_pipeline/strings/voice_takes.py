@@ -1,0 +1,90 @@
+"""String takes spoken by the training voices as connected speech, for the word segmenter.
+
+FSDD has only isolated words, so the segmenter's takes made of them have a pause, or a
+short overlap, between words; people and TTS engines reading a number run the words
+together, with coarticulation no joined clips have. The training voices
+(voices.training_voices: espeak-ng voices that share no dialect-variant pair with the
+validation voices) read digit strings as one text each; espeak-ng's own word events give
+where every word starts, a word ends where the next starts (the last where its sound
+ends), and the utterance is placed in a take with a lead, a noise floor and a gain drawn
+as for every other string take (strings.takes). What they are worth, in LOSO folds and on
+the validation voices' connected speech: benchmarks/strings_study.py (docs/digit_strings.md).
+"""
+
+import numpy as np
+
+from fsdd_pipeline.audio.resampling import resample
+from fsdd_pipeline.strings.takes import StringTake, noisy_take, word_extent
+from fsdd_pipeline.voices.espeak_library import synthesize_texts
+from fsdd_pipeline.voices.training_voices import SPEAKER_PREFIX, draw_training_voices, library_name
+from fsdd_pipeline.voices.tts import DIGIT_WORDS, at_speech_peak
+
+
+def voice_string_takes(voice, count, sample_rate, seed, settings, comma_probability=0.0):
+    """``count`` StringTakes of ``voice`` (a TrainingVoice) reading digit strings (lengths
+    ``settings.digits``) as connected speech, or with probability ``comma_probability`` with
+    a comma (a pause) after every word, reproducible from ``seed``."""
+    rng = np.random.default_rng(seed)
+    strings = [
+        rng.integers(0, 10, size=int(rng.integers(settings.digits[0], settings.digits[1] + 1)))
+        for _ in range(count)
+    ]
+    separators = [", " if rng.random() < comma_probability else " " for _ in strings]
+    texts = [
+        separator.join(DIGIT_WORDS[digit] for digit in digits)
+        for separator, digits in zip(separators, strings, strict=True)
+    ]
+    spoken, rate = synthesize_texts(library_name(voice.name), voice.rate, voice.pitch, texts)
+    takes = []
+    for digits, (samples, starts) in zip(strings, spoken, strict=True):
+        if len(starts) != len(digits):
+            raise ValueError(
+                f"training voice {voice.label}: espeak-ng marked {len(starts)} words in "
+                f"{len(digits)} digits"
+            )
+        samples = at_speech_peak(resample(samples, rate, sample_rate)).astype(np.float64)
+        scale = sample_rate / rate
+        first, last = word_extent(samples, sample_rate)
+        bounds = [int(round(start * scale)) for start in starts]
+        bounds[0] = max(bounds[0], first)
+        bounds.append(max(last, bounds[-1] + 1))
+        lead = int(round(rng.uniform(*settings.lead_s) * sample_rate))
+        tail = int(round(rng.uniform(*settings.lead_s) * sample_rate))
+        speech = samples[first:last] - samples[first:last].mean()
+        take = np.concatenate([np.zeros(lead), speech, np.zeros(tail)])
+        offset = lead - first
+        words = []
+        for begin, end, digit in zip(bounds[:-1], bounds[1:], digits, strict=True):
+            # A word's sound within its span: a pause before the next word is not the word.
+            first_loud, last_loud = word_extent(samples[begin:end], sample_rate)
+            words.append(
+                (
+                    (begin + first_loud + offset) / sample_rate,
+                    (begin + last_loud + offset) / sample_rate,
+                    int(digit),
+                )
+            )
+        words = tuple(words)
+        word_power = float(np.mean(np.square(speech)))
+        takes.append(
+            StringTake(
+                noisy_take(take, word_power, sample_rate, rng, settings),
+                sample_rate,
+                words,
+                0.0,
+                SPEAKER_PREFIX + voice.label,
+            )
+        )
+    return takes
+
+
+def training_voice_string_takes(
+    voice_settings, validation_names, per_voice, sample_rate, seed, settings, comma_probability=0.0
+):
+    """``per_voice`` takes of every training voice (draw_training_voices, voice_string_takes)."""
+    takes = []
+    for index, voice in enumerate(draw_training_voices(voice_settings, validation_names)):
+        takes += voice_string_takes(
+            voice, per_voice, sample_rate, seed + index, settings, comma_probability
+        )
+    return takes
