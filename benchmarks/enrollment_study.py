@@ -7,9 +7,11 @@ benchmarks/enrollment.py (same fold models, same seeded draws of k takes per dig
 ``templates``: the enrolled takes kept as templates (a training-free cache, as Tip-Adapter
 does for few-shot image classifiers): each class's score gains ``alpha`` times the sum over
 its takes of exp(-beta (1 - cosine)) between the clip and the take (the champion's
-standardized pooled or frame features, per speed view), added to the champion's (or the
-anchored model's) log-probabilities. Its settings are chosen for each held-out speaker on
-the other five speakers' results (nested), never on the speaker's own.
+standardized pooled or frame features, per speed view; or, kinds ``dtw`` and ``mfcc_dtw``,
+1 - the dynamic-time-warping cost between the clip's and the take's embedding or MFCC
+frames), added to the champion's (or the anchored model's) log-probabilities. Its
+settings are chosen for each held-out speaker on the other five speakers' results
+(nested), never on the speaker's own.
 
 ``centred``: speaker-adaptive training. Every training speaker's embeddings have their own
 mean subtracted, the champion is trained on them, and a held-out speaker's clips are
@@ -57,8 +59,60 @@ def template_features(model, x, kind):
     return np.stack(views, axis=1)
 
 
+def embedding_frames(model, x):
+    """Per speed view, every clip's embedding frames standardized as the frame head does,
+    unit length: [view][clip] -> (frames, channels)."""
+    inner = model.estimator_
+    standard = inner.frames_[:-1].transform(x.reshape(-1, x.shape[-1])).reshape(x.shape)
+    unit = standard / np.linalg.norm(standard, axis=-1, keepdims=True)
+    return [list(unit[:, view]) for view in range(x.shape[1])]
+
+
+def clip_mfccs(dataset):
+    """Every clip's MFCC frames (frames, coefficients) without c0 (loudness), each
+    coefficient's mean over the clip removed (cepstral mean normalization), unit length."""
+    mfccs = []
+    for values, shape in zip(dataset["mfcc"], dataset["mfcc_shape"], strict=True):
+        frames = np.asarray(values, dtype=np.float64).reshape(shape)[1:].T
+        frames = frames - frames.mean(axis=0)
+        mfccs.append(frames / np.linalg.norm(frames, axis=1, keepdims=True))
+    return mfccs
+
+
+def dtw_similarity(sequences, tested, enrolled):
+    """(n, m): 1 - the dynamic-time-warping cost (1 - cosine per frame pair, the path's
+    mean over its steps) between the tested and the enrolled clips' unit frame
+    ``sequences``: templates that may stretch in time, as classic speaker-dependent
+    recognizers matched words."""
+    lengths = np.array([len(sequences[i]) for i in tested])
+    longest = lengths.max()
+    clips = np.zeros((len(tested), longest, sequences[tested[0]].shape[1]))
+    for row, i in enumerate(tested):
+        clips[row, : lengths[row]] = sequences[i]
+    similarity = np.zeros((len(tested), len(enrolled)))
+    rows = np.arange(len(tested))
+    for column, take_index in enumerate(enrolled):
+        take = sequences[take_index]
+        cost = 1 - np.einsum("nfc,gc->nfg", clips, take)
+        total = np.full((len(tested), longest + 1, len(take) + 1), np.inf)
+        steps = np.zeros_like(total)
+        total[:, 0, 0] = 0
+        for i in range(1, longest + 1):
+            for j in range(1, len(take) + 1):
+                options = np.stack([total[:, i - 1, j], total[:, i, j - 1], total[:, i - 1, j - 1]])
+                counts = np.stack([steps[:, i - 1, j], steps[:, i, j - 1], steps[:, i - 1, j - 1]])
+                best = options.argmin(axis=0)
+                total[:, i, j] = options[best, rows] + cost[:, i - 1, j - 1]
+                steps[:, i, j] = counts[best, rows] + 1
+        similarity[:, column] = (
+            1 - total[rows, lengths, len(take)] / steps[rows, lengths, len(take)]
+        )
+    return similarity
+
+
 def templates_study(dataset, config, cache):
     x, y = champion_inputs(dataset, config, RECIPE)
+    mfccs = clip_mfccs(dataset)
     speakers = sorted(dataset["speaker"].unique())
     rows = []
     for index, speaker in enumerate(speakers):
@@ -66,6 +120,7 @@ def templates_study(dataset, config, cache):
         train = ~is_speaker & (dataset["split"] != "val").to_numpy()
         model = fold_model(config, RECIPE, x, y, train, cache)
         classes = model.classes_
+        frames = embedding_frames(model, x)
         for k, repeat, enrolled, tested in draws(dataset, index, dataset[is_speaker]):
             starts = {
                 "champion": model.predict_log_proba(x[tested]),
@@ -74,10 +129,17 @@ def templates_study(dataset, config, cache):
                 ).predict_log_proba(x[tested]),
             }
             one_hot = (y[enrolled][:, None] == classes[None, :]).astype(float)
-            for kind in ("pooled", "frames"):
-                clips = template_features(model, x[tested], kind)
-                takes = template_features(model, x[enrolled], kind)
-                cosine = np.einsum("nvd,mvd->nm", clips, takes) / clips.shape[1]
+            for kind in ("pooled", "frames", "dtw", "mfcc_dtw"):
+                if kind == "dtw":
+                    cosine = np.mean(
+                        [dtw_similarity(view, tested, enrolled) for view in frames], axis=0
+                    )
+                elif kind == "mfcc_dtw":
+                    cosine = dtw_similarity(mfccs, tested, enrolled)
+                else:
+                    clips = template_features(model, x[tested], kind)
+                    takes = template_features(model, x[enrolled], kind)
+                    cosine = np.einsum("nvd,mvd->nm", clips, takes) / clips.shape[1]
                 for beta, alpha, (start, scores) in itertools.product(
                     BETAS, ALPHAS, starts.items()
                 ):
@@ -88,7 +150,7 @@ def templates_study(dataset, config, cache):
                             speaker=speaker,
                             k=k,
                             repeat=repeat,
-                            method=f"{start} + templates",
+                            method=f"{start} + {kind} templates",
                             setting=f"{kind} beta={beta} alpha={alpha}",
                             accuracy=float(np.mean(predicted == y[tested])),
                         )
