@@ -26,7 +26,14 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from benchmarks.enrollment import RECIPE, champion_inputs, enrollment_takes, fold_model
+from benchmarks.enrollment import (
+    CHAMPION,
+    RECIPE,
+    champion_inputs,
+    enrollment_takes,
+    fold_model,
+    voice_inputs,
+)
 from fsdd_pipeline.features.pooling import summary_statistics
 from fsdd_pipeline.voices.enrollment import DEFAULT_TAKE_WEIGHT, adapt_estimator
 
@@ -110,15 +117,20 @@ def dtw_similarity(sequences, tested, enrolled):
     return similarity
 
 
-def templates_study(dataset, config, cache):
-    x, y = champion_inputs(dataset, config, RECIPE)
+def templates_study(dataset, config, cache, voices_path=None):
+    model_name = CHAMPION if voices_path else RECIPE
+    x, y = champion_inputs(dataset, config, model_name)
+    extra = voice_inputs(voices_path, config, model_name)
+    fit_x = x if extra is None else np.concatenate([x, extra[0]])
+    fit_y = y if extra is None else np.concatenate([y, extra[1]])
+    always = np.ones(len(fit_y) - len(y), dtype=bool)
     mfccs = clip_mfccs(dataset)
     speakers = sorted(dataset["speaker"].unique())
     rows = []
     for index, speaker in enumerate(speakers):
         is_speaker = (dataset["speaker"] == speaker).to_numpy()
         train = ~is_speaker & (dataset["split"] != "val").to_numpy()
-        model = fold_model(config, RECIPE, x, y, train, cache)
+        model = fold_model(config, model_name, fit_x, fit_y, np.concatenate([train, always]), cache)
         classes = model.classes_
         frames = embedding_frames(model, x)
         for k, repeat, enrolled, tested in draws(dataset, index, dataset[is_speaker]):
@@ -223,11 +235,19 @@ def main(argv=None):
     parser.add_argument("--dataset", type=Path, default=Path("results/dataset/features.parquet"))
     parser.add_argument("--config", type=Path, default=Path("config/config.yaml"))
     parser.add_argument("--cache", type=Path, help="folder keeping the fold models")
+    parser.add_argument(
+        "--training-voices",
+        type=Path,
+        help="the training voices' features: templates beside the champion that trains on "
+        "them (its folds with them, as benchmarks/enrollment.py's), not the recipe without",
+    )
     args = parser.parse_args(argv)
     config = yaml.safe_load(args.config.read_text())
     dataset = pd.read_parquet(args.dataset).reset_index(drop=True)
-    study = templates_study if args.study == "templates" else centred_study
-    results = study(dataset, config, args.cache)
+    if args.study == "templates":
+        results = templates_study(dataset, config, args.cache, args.training_voices)
+    else:
+        results = centred_study(dataset, config, args.cache)
     table = results.groupby(["method", "k", "speaker"])["accuracy"].mean().unstack("speaker")
     table["mean"] = table.mean(axis=1)
     table["worst"] = table.drop(columns="mean").min(axis=1)
