@@ -16,7 +16,12 @@ import numpy as np
 from fsdd_pipeline.audio.resampling import resample
 from fsdd_pipeline.strings.takes import StringTake, noisy_take, word_extent
 from fsdd_pipeline.voices.espeak_library import synthesize_texts
-from fsdd_pipeline.voices.training_voices import SPEAKER_PREFIX, draw_training_voices, library_name
+from fsdd_pipeline.voices.training_voices import (
+    SPEAKER_PREFIX,
+    TrainingVoicesError,
+    draw_training_voices,
+    library_name,
+)
 from fsdd_pipeline.voices.tts import DIGIT_WORDS, at_speech_peak
 
 
@@ -38,7 +43,7 @@ def voice_string_takes(voice, count, sample_rate, seed, settings, comma_probabil
     takes = []
     for digits, (samples, starts) in zip(strings, spoken, strict=True):
         if len(starts) != len(digits):
-            raise ValueError(
+            raise TrainingVoicesError(
                 f"training voice {voice.label}: espeak-ng marked {len(starts)} words in "
                 f"{len(digits)} digits"
             )
