@@ -9,12 +9,15 @@ Run: nice -n 10 python -m benchmarks.strings_study RECORDINGS [TAKES_PER_SPEAKER
      python -m benchmarks.strings_study named RECORDINGS 60 "takes=20;takes.speed=(0.85,1.15)"
      python -m benchmarks.strings_study oracle RECORDINGS 60   (after named, same folder)
      python -m benchmarks.strings_study frames40 RECORDINGS 60 "min_word_frames=4;context=2"
+     STRINGS_STUDY_DRAW=1 python -m benchmarks.strings_study named ...   (another draw of
+     every take: evaluation, training, training voices' and TTS strings)
 The last two also read digit strings spoken as connected speech by the validation voices
 (config voices, 2 strings of 3-7 digits per voice, in realistic takes; espeak-ng, flite).
 """
 
 import contextlib
 import itertools
+import os
 import sys
 import time
 from pathlib import Path
@@ -319,7 +322,7 @@ def tts_string_takes(count_per_voice=2, seed=0):
     return takes, embeddings
 
 
-def _variant(folder, per_speaker, variant, takes, embeddings):
+def _variant(folder, per_speaker, variant, takes, embeddings, draw=0):
     """(SegmenterParams, training takes, their embeddings) of a variant string
     ``key=value;key=value``: SegmenterParams keys; ``takes=N``: training takes drawn anew
     (seed 1, N per speaker) and ``takes.KEY=VALUE`` changing their StringTakeSettings;
@@ -338,13 +341,16 @@ def _variant(folder, per_speaker, variant, takes, embeddings):
         train_takes, train_embeddings = takes_and_embeddings(
             folder,
             int(changes.get("takes", per_speaker)),
-            1,
+            1 + 100 * draw,
             **{k[6:]: eval(v) for k, v in changes.items() if k.startswith("takes.")},
         )
     for key, connected in (("voices", True), ("voicewords", False)):
         if key in changes:
             voice_takes, voice_embeddings = voice_takes_and_embeddings(
-                int(changes[key]), connected=connected, commas=float(changes.get("commas", 0))
+                int(changes[key]),
+                seed=100 * draw,
+                connected=connected,
+                commas=float(changes.get("commas", 0)),
             )
             train_takes = train_takes + voice_takes
             train_embeddings = train_embeddings + voice_embeddings
@@ -575,8 +581,10 @@ def named_study(folder, per_speaker=60, *variants):
     from fsdd_pipeline.models.classifier import DigitClassifier
     from fsdd_pipeline.strings.decode import StringsModel, transcribe_take
 
-    takes, embeddings = takes_and_embeddings(folder, int(per_speaker))
-    tts, _ = tts_string_takes()
+    # Another draw of every take (evaluation, training, voices, TTS strings): the spread.
+    draw = int(os.environ.get("STRINGS_STUDY_DRAW", "0"))
+    takes, embeddings = takes_and_embeddings(folder, int(per_speaker), seed=100 * draw)
+    tts, _ = tts_string_takes(seed=draw)
     import joblib
 
     cached = CACHE / "fold_champions.joblib"  # the fold champions of this run's folder
@@ -588,7 +596,7 @@ def named_study(folder, per_speaker=60, *variants):
     champion = DigitClassifier.load("results/models/emb_frame_logreg_speeds/model")
     for number, variant in enumerate(variants or ("",)):
         folds, segmenter = _fold_segmenters(
-            *_variant(folder, per_speaker, variant, takes, embeddings), sorted(champions)
+            *_variant(folder, per_speaker, variant, takes, embeddings, draw), sorted(champions)
         )
         changes = dict(item.split("=") for item in variant.split(";") if item)
         if "blend" in changes:  # log-linear blend with the same variant without voices
@@ -596,7 +604,7 @@ def named_study(folder, per_speaker=60, *variants):
                 item for item in variant.split(";") if item.split("=")[0] not in BLENDED
             )
             plain_folds, plain_segmenter = _fold_segmenters(
-                *_variant(folder, per_speaker, plain, takes, embeddings), sorted(champions)
+                *_variant(folder, per_speaker, plain, takes, embeddings, draw), sorted(champions)
             )
             weight = float(changes["blend"])
             folds = {s: Blend(plain_folds[s], folds[s], weight) for s in folds}
