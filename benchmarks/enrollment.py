@@ -93,22 +93,34 @@ def voice_inputs(path, config, model):
     return champion_inputs(pd.read_parquet(path).reset_index(drop=True), config, model)
 
 
-def run(
-    dataset, config, model, ks, repeats, weights, seed, cache=None, ceiling=True, voices_path=None
-):
+def fold_inputs(dataset, config, model, voices_path):
+    """(x, y, fold_model_for): the model's inputs of ``dataset``'s rows, and a function that
+    trains the model on a fold's ``train`` rows of ``dataset`` plus, for a model with
+    ``training_voices: true``, every training voice's rows, as the workflow's folds do."""
     x, y = champion_inputs(dataset, config, model)
-    # The rows every fold trains on besides its speakers' (the training voices), after the
-    # dataset's rows so that positions in ``dataset`` index ``x`` as before.
+    # The training voices go after the dataset's rows, so positions in ``dataset`` index
+    # ``x`` as before.
     extra = voice_inputs(voices_path, config, model)
     fit_x = x if extra is None else np.concatenate([x, extra[0]])
     fit_y = y if extra is None else np.concatenate([y, extra[1]])
     always = np.ones(len(fit_y) - len(y), dtype=bool)
+
+    def fold_model_for(train, cache):
+        return fold_model(config, model, fit_x, fit_y, np.concatenate([train, always]), cache)
+
+    return x, y, fold_model_for
+
+
+def run(
+    dataset, config, model, ks, repeats, weights, seed, cache=None, ceiling=True, voices_path=None
+):
+    x, y, fold_model_for = fold_inputs(dataset, config, model, voices_path)
     rows = []
     for speaker in sorted(dataset["speaker"].unique()):
         is_speaker = (dataset["speaker"] == speaker).to_numpy()
         train = ~is_speaker & (dataset["split"] != "val").to_numpy()
         start = time.perf_counter()
-        base = fold_model(config, model, fit_x, fit_y, np.concatenate([train, always]), cache)
+        base = fold_model_for(train, cache)
         fit_s = time.perf_counter() - start
         own = dataset[is_speaker]
         accuracy = float(np.mean(base.predict(x[is_speaker]) == y[is_speaker]))

@@ -31,8 +31,8 @@ from benchmarks.enrollment import (
     RECIPE,
     champion_inputs,
     enrollment_takes,
+    fold_inputs,
     fold_model,
-    voice_inputs,
 )
 from fsdd_pipeline.features.pooling import summary_statistics
 from fsdd_pipeline.voices.enrollment import DEFAULT_TAKE_WEIGHT, adapt_estimator
@@ -50,27 +50,29 @@ def draws(dataset, speaker_index, own):
         yield k, repeat, enrolled, own.index.difference(enrolled).to_numpy()
 
 
+def standardized_frames(model, x):
+    """(n, views, frames, channels) inputs standardized as the champion's frame head does."""
+    return model.estimator_.frames_[:-1].transform(x.reshape(-1, x.shape[-1])).reshape(x.shape)
+
+
 def template_features(model, x, kind):
     """(n, views, d) unit-length features of (n, views, frames, channels) inputs, as the
     champion's heads standardize them: ``pooled`` statistics or all ``frames``."""
-    inner = model.estimator_
-    views = []
-    for view in np.moveaxis(x, 1, 0):
-        if kind == "pooled":
-            features = inner.pooled_[:-1].transform(summary_statistics(view, axis=1))
-        else:
-            n, frames, channels = view.shape
-            features = inner.frames_[:-1].transform(view.reshape(-1, channels))
-            features = features.reshape(n, frames * channels)
-        views.append(features / np.linalg.norm(features, axis=1, keepdims=True))
-    return np.stack(views, axis=1)
+    if kind == "frames":
+        features = standardized_frames(model, x).reshape(*x.shape[:2], -1)
+    else:
+        pooled = model.estimator_.pooled_[:-1]
+        features = np.stack(
+            [pooled.transform(summary_statistics(view, axis=1)) for view in np.moveaxis(x, 1, 0)],
+            axis=1,
+        )
+    return features / np.linalg.norm(features, axis=-1, keepdims=True)
 
 
 def embedding_frames(model, x):
     """Per speed view, every clip's embedding frames standardized as the frame head does,
     unit length: [view][clip] -> (frames, channels)."""
-    inner = model.estimator_
-    standard = inner.frames_[:-1].transform(x.reshape(-1, x.shape[-1])).reshape(x.shape)
+    standard = standardized_frames(model, x)
     unit = standard / np.linalg.norm(standard, axis=-1, keepdims=True)
     return [list(unit[:, view]) for view in range(x.shape[1])]
 
@@ -118,19 +120,16 @@ def dtw_similarity(sequences, tested, enrolled):
 
 
 def templates_study(dataset, config, cache, voices_path=None):
-    model_name = CHAMPION if voices_path else RECIPE
-    x, y = champion_inputs(dataset, config, model_name)
-    extra = voice_inputs(voices_path, config, model_name)
-    fit_x = x if extra is None else np.concatenate([x, extra[0]])
-    fit_y = y if extra is None else np.concatenate([y, extra[1]])
-    always = np.ones(len(fit_y) - len(y), dtype=bool)
+    x, y, fold_model_for = fold_inputs(
+        dataset, config, CHAMPION if voices_path else RECIPE, voices_path
+    )
     mfccs = clip_mfccs(dataset)
     speakers = sorted(dataset["speaker"].unique())
     rows = []
     for index, speaker in enumerate(speakers):
         is_speaker = (dataset["speaker"] == speaker).to_numpy()
         train = ~is_speaker & (dataset["split"] != "val").to_numpy()
-        model = fold_model(config, model_name, fit_x, fit_y, np.concatenate([train, always]), cache)
+        model = fold_model_for(train, cache)
         classes = model.classes_
         frames = embedding_frames(model, x)
         for k, repeat, enrolled, tested in draws(dataset, index, dataset[is_speaker]):
