@@ -363,11 +363,11 @@ def voice_takes_and_embeddings(per_voice, seed=0, connected=True, commas=0.0):
     one by one and joined as FSDD's clips are (strings.takes), and their embeddings, cached."""
     import yaml
 
+    from fsdd_pipeline.planning.validation_voices import espeak_validation_names
     from fsdd_pipeline.strings.voice_takes import training_voice_string_takes
-    from fsdd_pipeline.voices.tts import voices_from_config
 
     config = yaml.safe_load((Path(__file__).parents[1] / "config/config.yaml").read_text())
-    validation = [v.name for v in voices_from_config(config["voices"]) if v.engine == "espeak-ng"]
+    validation = espeak_validation_names(config["voices"])
     tag = f"_commas{commas}_trimmed" if connected else "_words"
     cache = CACHE / f"voice_takes_{per_voice}_{seed}{tag}.joblib"
     if cache.exists():

@@ -30,6 +30,7 @@ import yaml
 from benchmarks.enrollment import RECIPE, champion_inputs, fold_model
 from benchmarks.voice_levers import ALL_SPEEDS, CHAMPION_SPEEDS
 from fsdd_pipeline.features.spectral import FeatureParams
+from fsdd_pipeline.planning.validation_voices import espeak_validation_names
 from fsdd_pipeline.voices.training_voices import training_voice_table
 from fsdd_pipeline.voices.tts import FAMILIES
 
@@ -93,7 +94,7 @@ def main(argv=None):
     assert ALL_SPEEDS[: len(CHAMPION_SPEEDS)] == CHAMPION_SPEEDS
     found = np.load(args.cache / "voices_found.npy")
     yv = clips["digit"].to_numpy()
-    validation_names = [entry["name"] for entry in config["voices"]["engines"]["espeak-ng"]]
+    validation_names = espeak_validation_names(config["voices"])
     scored = (dataset, xv, yv, found, clips)
     rows = [{"voices": 0, "seed": None} | evaluate(x, y, x[:0], y[:0], *scored, config, None)]
     print(json.dumps(rows[-1]), flush=True)

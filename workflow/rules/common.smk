@@ -18,6 +18,7 @@ from fsdd_pipeline.planning.robustness_groups import (
 from fsdd_pipeline.planning.model_types import SKLEARN_TYPES
 from fsdd_pipeline.planning.naming import DOWNLOADED_RECORDINGS
 from fsdd_pipeline.planning.tracking_uri import sqlite_file
+from fsdd_pipeline.planning.validation_voices import espeak_validation_names
 from fsdd_pipeline.planning.batches import (
     RecordingBatches,
     RecordingPaths,
@@ -128,7 +129,7 @@ def training_voice_features(wildcards):
 
 def training_voice_names():
     """The validation voices' espeak-ng names, which the training voices leave out."""
-    return [voice["name"] for voice in config["voices"]["engines"].get("espeak-ng", [])]
+    return espeak_validation_names(config["voices"])
 
 
 def feature_batch_dirs(wildcards):
