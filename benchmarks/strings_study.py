@@ -325,9 +325,11 @@ def tts_string_takes(count_per_voice=2, seed=0):
 def _variant(folder, per_speaker, variant, takes, embeddings, draw=0):
     """(SegmenterParams, training takes, their embeddings) of a variant string
     ``key=value;key=value``: SegmenterParams keys; ``takes=N``: training takes drawn anew
-    (seed 1, N per speaker) and ``takes.KEY=VALUE`` changing their StringTakeSettings;
-    without either, the evaluation takes of the other speakers train the segmenter;
-    ``relabel=MODE``: who names the words (named_study only)."""
+    (seed 1 + 100 x ``draw``, N per speaker) and ``takes.KEY=VALUE`` changing their
+    StringTakeSettings; without either, the evaluation takes of the other speakers train
+    the segmenter; ``voices=N`` / ``voicewords=N``: N takes per training voice added
+    (voice_takes_and_embeddings; ``commas=P``: a share with pauses); ``relabel=MODE``: who
+    names the words and ``blend=W``: two segmenters blended (named_study only)."""
     changes = dict(item.split("=") for item in variant.split(";") if item)
     base = SegmenterParams()
     segmenter_changes = {
@@ -361,6 +363,10 @@ def voice_takes_and_embeddings(per_voice, seed=0, connected=True, commas=0.0):
     """[(speaker, take)] of ``per_voice`` connected-speech takes of every training voice of
     the config (strings.voice_takes), or with ``connected=False`` takes of its ten words said
     one by one and joined as FSDD's clips are (strings.takes), and their embeddings, cached."""
+    import hashlib
+    import json
+
+    import joblib
     import yaml
 
     from fsdd_pipeline.planning.validation_voices import espeak_validation_names
@@ -368,11 +374,12 @@ def voice_takes_and_embeddings(per_voice, seed=0, connected=True, commas=0.0):
 
     config = yaml.safe_load((Path(__file__).parents[1] / "config/config.yaml").read_text())
     validation = espeak_validation_names(config["voices"])
-    tag = f"_commas{commas}_trimmed" if connected else "_words"
-    cache = CACHE / f"voice_takes_{per_voice}_{seed}{tag}.joblib"
+    # Keyed by every setting the takes depend on, so a changed config draws them anew.
+    drawn_by = [config["training_voices"], validation, config["strings"]["takes"], commas]
+    digest = hashlib.sha256(json.dumps(drawn_by, sort_keys=True).encode()).hexdigest()[:12]
+    tag = "connected" if connected else "words"
+    cache = CACHE / f"voice_takes_{tag}_{per_voice}_{seed}_{digest}.joblib"
     if cache.exists():
-        import joblib
-
         return joblib.load(cache)
     settings = StringTakeSettings(**config["strings"]["takes"])
     if connected:
@@ -383,8 +390,6 @@ def voice_takes_and_embeddings(per_voice, seed=0, connected=True, commas=0.0):
         takes = voice_word_takes(config["training_voices"], validation, per_voice, seed, settings)
     embedder = get_embedder(EmbeddingParams())
     embeddings = [take_embeddings(t.samples, 8000, embedder) for t in takes]
-    import joblib
-
     CACHE.mkdir(exist_ok=True)
     result = ([(t.speaker, t) for t in takes], embeddings)
     joblib.dump(result, cache)
