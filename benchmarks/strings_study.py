@@ -11,6 +11,8 @@ Run: nice -n 10 python -m benchmarks.strings_study RECORDINGS [TAKES_PER_SPEAKER
      python -m benchmarks.strings_study frames40 RECORDINGS 60 "min_word_frames=4;context=2"
      STRINGS_STUDY_DRAW=1 python -m benchmarks.strings_study named ...   (another draw of
      every take: evaluation, training, training voices' and TTS strings)
+     python -m benchmarks.strings_study named RECORDINGS 60 "takes=20;gru=64;blend=0.3"
+     (frame classes from a bidirectional GRU, GruSegmenter, blended with the default's)
 The last two also read digit strings spoken as connected speech by the validation voices
 (config voices, 2 strings of 3-7 digits per voice, in realistic takes; espeak-ng, flite).
 """
@@ -27,8 +29,17 @@ import pandas as pd
 import soundfile
 
 from fsdd_pipeline.features.embedding import EmbeddingParams, get_embedder
+from fsdd_pipeline.labels import N_CLASSES
 from fsdd_pipeline.strings.metrics import by_bucket, score_strings
-from fsdd_pipeline.strings.segmentation import SegmenterParams, WordSegmenter, take_embeddings
+from fsdd_pipeline.strings.segmentation import (
+    GAP,
+    ONSET,
+    SegmenterParams,
+    WordSegmenter,
+    frame_labels,
+    median_word_frames,
+    take_embeddings,
+)
 from fsdd_pipeline.strings.takes import StringTakeSettings, draw_string_takes
 
 CACHE = Path("/tmp/strings_study")
@@ -328,8 +339,10 @@ def _variant(folder, per_speaker, variant, takes, embeddings, draw=0):
     (seed 1 + 100 x ``draw``, N per speaker) and ``takes.KEY=VALUE`` changing their
     StringTakeSettings; without either, the evaluation takes of the other speakers train
     the segmenter; ``voices=N`` / ``voicewords=N``: N takes per training voice added
-    (voice_takes_and_embeddings; ``commas=P``: a share with pauses); ``relabel=MODE``: who
-    names the words and ``blend=W``: two segmenters blended (named_study only)."""
+    (voice_takes_and_embeddings; ``commas=P``: a share with pauses); ``gru=UNITS`` (and
+    ``gru.epochs=N``): GruSegmenter's frame classes instead of the linear classifier's
+    (_segmenter_maker); ``relabel=MODE``: who names the words and ``blend=W``: two
+    segmenters blended, the variant and the variant without these keys (named_study only)."""
     changes = dict(item.split("=") for item in variant.split(";") if item)
     base = SegmenterParams()
     segmenter_changes = {
@@ -396,15 +409,80 @@ def voice_takes_and_embeddings(per_voice, seed=0, connected=True, commas=0.0):
     return result
 
 
-def _fold_segmenters(params, train_takes, train_embeddings, speakers):
-    """{held-out speaker: segmenter fitted without them}, and the segmenter of all takes."""
+def _fold_segmenters(params, train_takes, train_embeddings, speakers, make=WordSegmenter):
+    """{held-out speaker: segmenter fitted without them}, and the segmenter of all takes;
+    ``make(params)`` builds an unfitted segmenter."""
     folds = {}
     for held_out in speakers:
         train = [i for i, (s, _) in enumerate(train_takes) if s != held_out]
-        folds[held_out] = WordSegmenter(params).fit(
+        folds[held_out] = make(params).fit(
             [train_embeddings[i] for i in train], [train_takes[i][1].words for i in train]
         )
-    return folds, WordSegmenter(params).fit(train_embeddings, [t.words for _, t in train_takes])
+    return folds, make(params).fit(train_embeddings, [t.words for _, t in train_takes])
+
+
+class GruSegmenter(WordSegmenter):
+    """The segmenter with its frame classes from a small bidirectional GRU over the take's
+    standardized embedding frames instead of a linear classifier of each frame and its
+    neighbours: the whole take is its context. Decoded as WordSegmenter decodes."""
+
+    def __init__(self, params=None, units=48, epochs=40, seed=0):
+        super().__init__(params or SegmenterParams())
+        self.units, self.epochs, self.seed = int(units), int(epochs), int(seed)
+
+    def fit(self, embeddings_list, words_list):
+        import keras
+
+        from fsdd_pipeline.models.training import configure_tensorflow
+
+        configure_tensorflow(2, self.seed)
+        onset = self.params.onset_class
+        n_classes = ONSET + N_CLASSES if onset else GAP + 1
+        labels = [
+            frame_labels(len(e), w, onset) for e, w in zip(embeddings_list, words_list, strict=True)
+        ]
+        frames = np.concatenate(embeddings_list)
+        self.mean_, self.scale_ = frames.mean(axis=0), frames.std(axis=0) + 1e-6
+        longest = max(len(e) for e in embeddings_list)
+        x = np.zeros((len(embeddings_list), longest, frames.shape[1]), np.float32)
+        y = np.zeros((len(embeddings_list), longest), np.int64)
+        weight = np.zeros((len(embeddings_list), longest), np.float32)
+        for i, (e, label) in enumerate(zip(embeddings_list, labels, strict=True)):
+            x[i, : len(e)] = (e - self.mean_) / self.scale_
+            y[i, : len(e)], weight[i, : len(e)] = label, 1.0
+        inputs = keras.Input((None, frames.shape[1]))
+        hidden = keras.layers.Masking(0.0)(inputs)
+        hidden = keras.layers.Dropout(0.2)(hidden)
+        hidden = keras.layers.Bidirectional(keras.layers.GRU(self.units, return_sequences=True))(
+            hidden
+        )
+        hidden = keras.layers.Dropout(0.2)(hidden)
+        outputs = keras.layers.Dense(n_classes, activation="softmax")(hidden)
+        self.model_ = keras.Model(inputs, outputs)
+        self.model_.compile(
+            optimizer=keras.optimizers.Adam(2e-3), loss="sparse_categorical_crossentropy"
+        )
+        self.model_.fit(x, y, sample_weight=weight, epochs=self.epochs, batch_size=16, verbose=0)
+        all_labels = np.concatenate(labels)
+        self.log_prior_ = np.log(np.bincount(all_labels, minlength=n_classes) / len(all_labels))
+        self.word_frames_ = median_word_frames(embeddings_list, words_list)
+        return self
+
+    def frame_log_proba(self, embeddings):
+        if len(embeddings) == 0:
+            return np.zeros((0, len(self.log_prior_)))
+        x = ((np.asarray(embeddings) - self.mean_) / self.scale_).astype(np.float32)
+        probabilities = self.model_.predict_on_batch(x[None])[0]
+        return np.log(np.clip(probabilities.astype(np.float64), 1e-12, 1.0))
+
+
+def _segmenter_maker(changes):
+    """WordSegmenter, or GruSegmenter with ``gru=UNITS`` (``gru.epochs=N``)."""
+    if "gru" not in changes:
+        return WordSegmenter
+    return lambda params: GruSegmenter(
+        params, int(changes["gru"]), int(changes.get("gru.epochs", 40))
+    )
 
 
 def _report(name, takes, hypotheses, tts, tts_hypotheses):
@@ -439,8 +517,11 @@ def variants_study(folder, per_speaker=60, *variants):
         return "".join(str(d) for *_, d in segmenter.decode(segmenter.frame_log_proba(embedding)))
 
     for variant in variants or ("",):
+        changes = dict(item.split("=") for item in variant.split(";") if item)
         folds, segmenter = _fold_segmenters(
-            *_variant(folder, per_speaker, variant, takes, embeddings), speakers
+            *_variant(folder, per_speaker, variant, takes, embeddings),
+            speakers,
+            _segmenter_maker(changes),
         )
         hypotheses = [digits(folds[s], e) for (s, _), e in zip(takes, embeddings, strict=True)]
         tts_hypotheses = [digits(segmenter, e) for e in tts_embeddings]
@@ -555,7 +636,7 @@ def denoised_words(over_subtraction):
         decode.read_words = read_words
 
 
-BLENDED = ("voices", "voicewords", "commas", "blend")
+BLENDED = ("voices", "voicewords", "commas", "blend", "gru", "gru.epochs")
 
 
 class Blend:
@@ -600,10 +681,12 @@ def named_study(folder, per_speaker=60, *variants):
         joblib.dump(champions, cached)
     champion = DigitClassifier.load("results/models/emb_frame_logreg_speeds/model")
     for number, variant in enumerate(variants or ("",)):
-        folds, segmenter = _fold_segmenters(
-            *_variant(folder, per_speaker, variant, takes, embeddings, draw), sorted(champions)
-        )
         changes = dict(item.split("=") for item in variant.split(";") if item)
+        folds, segmenter = _fold_segmenters(
+            *_variant(folder, per_speaker, variant, takes, embeddings, draw),
+            sorted(champions),
+            _segmenter_maker(changes),
+        )
         if "blend" in changes:  # log-linear blend with the same variant without voices
             plain = ";".join(
                 item for item in variant.split(";") if item.split("=")[0] not in BLENDED
