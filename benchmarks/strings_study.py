@@ -333,6 +333,11 @@ def tts_string_takes(count_per_voice=2, seed=0):
     return takes, embeddings
 
 
+def _changes(variant):
+    """{key: value} of a variant string ``key=value;key=value`` (see _variant)."""
+    return dict(item.split("=") for item in variant.split(";") if item)
+
+
 def _variant(folder, per_speaker, variant, takes, embeddings, draw=0):
     """(SegmenterParams, training takes, their embeddings) of a variant string
     ``key=value;key=value``: SegmenterParams keys; ``takes=N``: training takes drawn anew
@@ -343,7 +348,7 @@ def _variant(folder, per_speaker, variant, takes, embeddings, draw=0):
     ``gru.epochs=N``): GruSegmenter's frame classes instead of the linear classifier's
     (_segmenter_maker); ``relabel=MODE``: who names the words and ``blend=W``: two
     segmenters blended, the variant and the variant without these keys (named_study only)."""
-    changes = dict(item.split("=") for item in variant.split(";") if item)
+    changes = _changes(variant)
     base = SegmenterParams()
     segmenter_changes = {
         k: type(getattr(base, k))(eval(v))
@@ -517,7 +522,7 @@ def variants_study(folder, per_speaker=60, *variants):
         return "".join(str(d) for *_, d in segmenter.decode(segmenter.frame_log_proba(embedding)))
 
     for variant in variants or ("",):
-        changes = dict(item.split("=") for item in variant.split(";") if item)
+        changes = _changes(variant)
         folds, segmenter = _fold_segmenters(
             *_variant(folder, per_speaker, variant, takes, embeddings),
             speakers,
@@ -578,7 +583,7 @@ def frames40_study(folder, per_speaker=60, *variants):
     segmentation.FRAME_S = frame_s / 2  # frame labels and word lengths at 40 ms
     try:
         for variant in variants or ("min_word_frames=4;context=2",):
-            changes = dict(item.split("=") for item in variant.split(";") if item)
+            changes = _changes(variant)
             params = {k: type(getattr(base, k))(eval(v)) for k, v in changes.items()}
             report(
                 f"40 ms {variant}",
@@ -681,13 +686,13 @@ def named_study(folder, per_speaker=60, *variants):
         joblib.dump(champions, cached)
     champion = DigitClassifier.load("results/models/emb_frame_logreg_speeds/model")
     for number, variant in enumerate(variants or ("",)):
-        changes = dict(item.split("=") for item in variant.split(";") if item)
+        changes = _changes(variant)
         folds, segmenter = _fold_segmenters(
             *_variant(folder, per_speaker, variant, takes, embeddings, draw),
             sorted(champions),
             _segmenter_maker(changes),
         )
-        if "blend" in changes:  # log-linear blend with the same variant without voices
+        if "blend" in changes:  # blended with the same variant without the BLENDED keys
             plain = ";".join(
                 item for item in variant.split(";") if item.split("=")[0] not in BLENDED
             )
