@@ -31,6 +31,7 @@ GENERIC_TRANSFORMS = [
     "white_noise_10db",
     "silence_padding",
     "resampled_44k_stereo",
+    "reverberant_room",
 ]
 
 

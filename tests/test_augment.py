@@ -228,15 +228,16 @@ def test_model_with_spec_augment_saves_and_loads(tmp_path):
 
 
 def test_robustness_transforms_shapes_and_rates():
-    assert list(ROBUSTNESS_TRANSFORMS)[:6] == [
+    assert list(ROBUSTNESS_TRANSFORMS)[:7] == [
         "clean",
         "white_noise_20db",
         "white_noise_10db",
         "silence_padding",
         "resampled_44k_stereo",
         "gain_minus_12db",
+        "reverberant_room",
     ]
-    assert list(ROBUSTNESS_TRANSFORMS)[6:] == list(REALISTIC_TRANSFORMS)
+    assert list(ROBUSTNESS_TRANSFORMS)[7:] == list(REALISTIC_TRANSFORMS)
     clean = tone(0.5)
     expected = {
         "clean": (clean.shape, RATE),
@@ -246,10 +247,13 @@ def test_robustness_transforms_shapes_and_rates():
         "resampled_44k_stereo": ((round(clean.size * 44100 / RATE), 2), 44100),
         "gain_minus_12db": (clean.shape, RATE),
     }
-    for name, transform in list(ROBUSTNESS_TRANSFORMS.items())[:6]:
+    for name, transform in list(ROBUSTNESS_TRANSFORMS.items())[:7]:
         samples, rate = transform(clean, RATE, np.random.default_rng(0))
         assert samples.dtype == np.float32, name
-        assert (samples.shape, rate) == expected[name], name
+        if name == "reverberant_room":  # the word and the room's tail after it
+            assert rate == RATE and clean.size < samples.size <= clean.size + RATE, name
+        else:
+            assert (samples.shape, rate) == expected[name], name
         # Every perturbed clip still goes through the normal loading path.
         prepared = prepare_clip(samples, rate, RATE, endpoint=EndpointParams())[0]
         assert extract_features(prepared, FeatureParams())["mfcc"].shape[0] == 40

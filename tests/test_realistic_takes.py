@@ -10,6 +10,7 @@ from fsdd_pipeline.audio.realistic_takes import (
     noise_take,
     place_in_take,
 )
+from fsdd_pipeline.audio.rooms import in_room, room_impulse_response
 
 RATE = 8000
 
@@ -138,3 +139,34 @@ def test_realistic_transforms_follow_the_robustness_convention():
             assert 2.0 * RATE <= len(samples) <= 3.0 * RATE, name
     dc, _ = REALISTIC_TRANSFORMS["take_dc_offset"](clip, RATE, np.random.default_rng(0))
     assert 0.02 <= abs(np.mean(dc)) <= 0.1
+
+
+def test_a_room_response_decays_60_db_over_its_rt60_at_the_asked_drr():
+    rate = 8000
+    response = room_impulse_response(np.random.default_rng(0), rate, 0.5, 6.0)
+    assert response[0] == 1.0
+    tail = response[1:]
+    # Energy of the tail against the direct sound's (1): exactly the DRR.
+    assert 10 * np.log10(1.0 / np.sum(tail**2)) == pytest.approx(6.0)
+    # The tail's envelope: its last tenth about 54 dB below its first (60 dB per RT60).
+    energy = np.square(response[int(0.012 * rate) + 1 :])
+    tenth = energy.size // 10
+    drop_db = 10 * np.log10(energy[:tenth].mean() / energy[-tenth:].mean())
+    assert 48 < drop_db < 60
+    assert response.size <= int(0.012 * rate) + int(0.5 * rate)
+    with pytest.raises(ValueError, match="RT60"):
+        room_impulse_response(np.random.default_rng(0), rate, 0.0, 6.0)
+
+
+def test_a_word_in_a_room_keeps_its_peak_gains_a_tail_and_repeats_by_seed():
+    rate = 8000
+    t = np.arange(int(0.4 * rate)) / rate
+    word = (0.5 * np.sin(2 * np.pi * 300 * t)).astype(np.float32)
+    first = in_room(word, rate, np.random.default_rng(3), (0.3, 0.6), (3.0, 9.0))
+    again = in_room(word, rate, np.random.default_rng(3), (0.3, 0.6), (3.0, 9.0))
+    np.testing.assert_array_equal(first, again)
+    assert first.dtype == np.float32
+    assert np.max(np.abs(first)) == pytest.approx(0.5, rel=1e-6)
+    assert word.size + 0.3 * rate <= first.size <= word.size + 0.62 * rate
+    # The room's tail rings on after the word ends.
+    assert np.sqrt(np.mean(first[word.size : word.size + 800] ** 2)) > 0.01

@@ -8,6 +8,7 @@ import numpy as np
 from fsdd_pipeline.audio.reading import mono
 from fsdd_pipeline.audio.realistic_takes import REALISTIC_TRANSFORMS
 from fsdd_pipeline.audio.resampling import resample
+from fsdd_pipeline.audio.rooms import ROBUSTNESS_DRR_DB, ROBUSTNESS_RT60_S, in_room
 from fsdd_pipeline.augment.waveform import add_noise, apply_gain
 from fsdd_pipeline.errors import RecordingError
 from fsdd_pipeline.planning.robustness_groups import (
@@ -51,6 +52,11 @@ def _gain_minus_12db(samples, sample_rate, rng):
     return apply_gain(samples, -12.0), sample_rate
 
 
+def _reverberant_room(samples, sample_rate, rng):
+    room = in_room(mono(samples), sample_rate, rng, ROBUSTNESS_RT60_S, ROBUSTNESS_DRR_DB)
+    return room, sample_rate
+
+
 # Evaluation-time perturbations of a raw test clip, in the report order of
 # planning.robustness_groups: name -> f(samples, sample_rate, rng) -> (samples, sample_rate),
 # samples (frames, 2) for stereo. The realistic takes come last.
@@ -61,6 +67,7 @@ _STANDARD = {
     "silence_padding": _silence_padding,
     "resampled_44k_stereo": _resampled_44k_stereo,
     "gain_minus_12db": _gain_minus_12db,
+    "reverberant_room": _reverberant_room,
 }
 ROBUSTNESS_TRANSFORMS = OrderedDict(
     [(name, _STANDARD[name]) for name in STANDARD_TRANSFORMS] + list(REALISTIC_TRANSFORMS.items())

@@ -10,6 +10,7 @@ STANDARD_TRANSFORMS = (
     "silence_padding",
     "resampled_44k_stereo",
     "gain_minus_12db",
+    "reverberant_room",
 )
 # The word inside a longer noisy take, and a poor channel, in report order.
 REALISTIC_TRANSFORMS = (
