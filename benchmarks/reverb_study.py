@@ -37,8 +37,10 @@ from benchmarks.enrollment import CHAMPION, champion_inputs, fold_model
 from fsdd_pipeline.audio.reading import prepare_clip
 from fsdd_pipeline.audio.rooms import in_room
 from fsdd_pipeline.errors import RecordingError
+from fsdd_pipeline.features.pooling import summary_statistics
 from fsdd_pipeline.features.spectral import FeatureParams, extract_features
 from fsdd_pipeline.models.inputs import InputSpec, inputs_from_matrices
+from fsdd_pipeline.models.linear import standardized_logreg
 from fsdd_pipeline.voices.tts import FAMILIES
 
 # Rooms people record in: RT60 from a furnished office to a bare hall, the microphone from
@@ -51,16 +53,19 @@ TRAIN_SEED, TEST_SEED, VOICES_SEED = 11, 23, 37
 MILD_RT60_S = (0.1, 0.5)
 MILD_DRR_DB = (6.0, 18.0)
 # name: (copies of the FSDD training clips, copies of the training voices, share of clips
-# copied, the copies' rooms: RT60 and DRR ranges, factor on both heads' C)
+# copied, the copies' rooms: RT60 and DRR ranges, factor on both heads' C, copies endpointed)
 VARIANTS = {
-    "champion": (False, False, 0.0, None, 1.0),
-    "rooms": (True, False, 1.0, (RT60_S, DRR_DB), 1.0),
-    "rooms and voices in rooms": (True, True, 1.0, (RT60_S, DRR_DB), 1.0),
-    "rooms, half the clips": (True, False, 0.5, (RT60_S, DRR_DB), 1.0),
-    "mild rooms": (True, False, 1.0, (MILD_RT60_S, MILD_DRR_DB), 1.0),
+    "champion": (False, False, 0.0, None, 1.0, True),
+    "rooms": (True, False, 1.0, (RT60_S, DRR_DB), 1.0, True),
+    "rooms and voices in rooms": (True, True, 1.0, (RT60_S, DRR_DB), 1.0, True),
+    "rooms, half the clips": (True, False, 0.5, (RT60_S, DRR_DB), 1.0, True),
+    "mild rooms": (True, False, 1.0, (MILD_RT60_S, MILD_DRR_DB), 1.0, True),
     # Twice the rows weaken the same C's regularization by half: halve C to keep it.
-    "rooms, C halved": (True, False, 1.0, (RT60_S, DRR_DB), 0.5),
-    "rooms and voices in rooms, C halved": (True, True, 1.0, (RT60_S, DRR_DB), 0.5),
+    "rooms, C halved": (True, False, 1.0, (RT60_S, DRR_DB), 0.5, True),
+    "rooms and voices in rooms, C halved": (True, True, 1.0, (RT60_S, DRR_DB), 0.5, True),
+    # The copies' features taken from the whole reverberant clip, its tail included, as
+    # the workflow's waveform augmentation takes them (no endpointing after the room).
+    "rooms, copies not endpointed": (True, False, 1.0, (RT60_S, DRR_DB), 1.0, False),
 }
 # name: (variant, variant, weight of the second): the two models' log-probabilities
 # averaged (both heads read the same embedding, so a blend costs no more audio work).
@@ -69,6 +74,20 @@ BLENDS = {
     "champion and mild rooms blended": ("champion", "mild rooms", 0.5),
     "champion and rooms blended, 0.3": ("champion", "rooms", 0.3),
     "champion and rooms (C halved) blended": ("champion", "rooms, C halved", 0.5),
+}
+# name: (dry model, room model, hard): a room detector (logistic regression on the clip's
+# pooled embedding, trained on the fold's clips and training voices, dry, and on the room
+# model's copies of them) weighs the two models' probabilities by its probability of a
+# room, or (hard) picks one.
+GATES = {
+    "champion or rooms, by a room detector": ("champion", "rooms and voices in rooms", False),
+    "champion or rooms, by a room detector (hard)": ("champion", "rooms and voices in rooms", True),
+    "champion or rooms (FSDD copies only), by a room detector (hard)": ("champion", "rooms", True),
+    "champion or rooms (copies not endpointed), by a room detector (hard)": (
+        "champion",
+        "rooms, copies not endpointed",
+        True,
+    ),
 }
 
 
@@ -127,6 +146,7 @@ def main(argv=None):
     parser.add_argument("--cache", type=Path, required=True)
     parser.add_argument("--variant", choices=list(VARIANTS), nargs="+", default=list(VARIANTS))
     parser.add_argument("--blend", choices=list(BLENDS), nargs="*", default=list(BLENDS))
+    parser.add_argument("--gate", choices=list(GATES), nargs="*", default=list(GATES))
     parser.add_argument("--json", type=Path, help="write the report here")
     args = parser.parse_args(argv)
     config = yaml.safe_load(args.config.read_text())
@@ -146,12 +166,15 @@ def main(argv=None):
     check, _ = champion_views(samples[:20], config, params, endpoint=False)
     assert np.array_equal(check, x[:20]), "embedding here differs from the workflow's"
 
-    def train_copies(ranges, table, name):
+    def train_copies(ranges, table, name, endpoint=True):
         """The training copies of ``table``'s clips in rooms of ``ranges``, cached by them."""
         tag = "_".join(f"{bound:g}" for pair in ranges for bound in pair)
+        tag += "" if endpoint else "_whole"
         return cached(
             args.cache / f"{name}_train_rooms_{tag}.npz",
-            lambda: champion_views(rooms(table, TRAIN_SEED, rate, ranges), config, params),
+            lambda: champion_views(
+                rooms(table, TRAIN_SEED, rate, ranges), config, params, endpoint
+            ),
         )
 
     x_test_rooms, found_test = cached(
@@ -185,7 +208,19 @@ def main(argv=None):
         (x, y, x_test_rooms, found_test), dataset, (xv, yv, found_v, xv_rooms, found_v_rooms), clips
     )
     rows, models = [], {}
-    for name in [*args.variant, *args.blend]:
+    for name in [*args.variant, *args.blend, *args.gate]:
+        if name in GATES:
+            dry, wet, hard = GATES[name]
+            _, voice_copies, _, ranges, _, endpoint = VARIANTS[wet]
+            in_rooms = (
+                train_copies(ranges, samples, "fsdd", endpoint),
+                train_copies(ranges, voice_samples, "training_voices", endpoint)
+                if voice_copies
+                else (xt[:0], np.zeros(0, bool)),
+            )
+            fitted = gate_fitter(models[dry], models[wet], (x, xt), in_rooms, hard)
+            rows.append(score(name, fitted))
+            continue
         if name in BLENDS:
             first, second, weight = BLENDS[name]
 
@@ -194,7 +229,7 @@ def main(argv=None):
 
             rows.append(score(name, fitted))
             continue
-        copies, voice_copies, share, ranges, c_factor = VARIANTS[name]
+        copies, voice_copies, share, ranges, c_factor, endpoint = VARIANTS[name]
         model_config = copy.deepcopy(config)
         for key in ("C", "frame_C"):
             model_config["models"][CHAMPION][key] *= c_factor
@@ -202,11 +237,13 @@ def main(argv=None):
         always = [(xt, yt)]
         fsdd_copies = None
         if copies:
-            x_copies, found_copies = train_copies(ranges, samples, "fsdd")
+            x_copies, found_copies = train_copies(ranges, samples, "fsdd", endpoint)
             chosen = np.random.default_rng(TRAIN_SEED).random(len(y)) < share
             fsdd_copies = (x_copies, found_copies & chosen)
         if voice_copies:
-            xt_copies, found_voices = train_copies(ranges, voice_samples, "training_voices")
+            xt_copies, found_voices = train_copies(
+                ranges, voice_samples, "training_voices", endpoint
+            )
             always.append((xt_copies[found_voices], yt[found_voices]))
         fitted = variant_fitter(name, (x, y), always, fsdd_copies, model_config, args.cache)
         models[name] = fitted
@@ -259,6 +296,53 @@ def variant_fitter(name, fsdd, always, fsdd_copies, config, cache):
     return fitted
 
 
+def pooled(x):
+    """The clip's own view (not its speed views) pooled over its frames: (n, 288)."""
+    return summary_statistics(x[:, 0], axis=1)
+
+
+def room_detector(dry, wet):
+    """A logistic regression telling clips in rooms from dry ones, on their pooled
+    embedding; ``dry`` and ``wet``: lists of champion inputs."""
+    dry, wet = np.concatenate(dry), np.concatenate(wet)
+    features = np.concatenate([pooled(dry), pooled(wet)])
+    labels = np.concatenate([np.zeros(len(dry)), np.ones(len(wet))])
+    return standardized_logreg(0.1, 2000).fit(features, labels)
+
+
+def gate_fitter(dry, wet, dry_inputs, in_rooms, hard):
+    """fitted(train, fold): the ``dry`` and ``wet`` variants' models of the fold behind a
+    room detector trained on the fold's clips and the training voices (``dry_inputs``: FSDD,
+    voices) and their copies in rooms (``in_rooms``: (x, usable) of each)."""
+    (x, xt), ((fsdd_wet, fsdd_found), (voices_wet, voices_found)) = dry_inputs, in_rooms
+
+    def fitted(train, fold):
+        detector = room_detector(
+            [x[train], xt], [fsdd_wet[train & fsdd_found], voices_wet[voices_found]]
+        )
+        return Gated(dry(train, fold), wet(train, fold), detector, hard)
+
+    return fitted
+
+
+class Gated:
+    """The dry and the room model's probabilities weighed by the detector's probability
+    of a room (or, ``hard``, the one it picks)."""
+
+    def __init__(self, dry, wet, detector, hard):
+        self.dry, self.wet, self.detector, self.hard = dry, wet, detector, hard
+
+    def room_probability(self, x):
+        return self.detector.predict_proba(pooled(x))[:, 1]
+
+    def predict(self, x):
+        room = self.room_probability(x)[:, None]
+        if self.hard:
+            room = (room > 0.5).astype(float)
+        probabilities = (1 - room) * self.dry.predict_proba(x) + room * self.wet.predict_proba(x)
+        return np.argmax(probabilities, axis=1)
+
+
 class Blend:
     """Two fitted models' log-probabilities averaged, ``weight`` on the second."""
 
@@ -288,6 +372,10 @@ def scorer(fsdd, dataset, voices, clips):
             right = (model.predict(x_test_rooms[held]) == y[held]) & found_test[held]
             room_folds[speaker] = float(np.mean(right))
             print(name, speaker, clean_folds[speaker], room_folds[speaker], flush=True)
+            if hasattr(model, "room_probability"):  # how often the detector says "room"
+                dry_rate = np.mean(model.room_probability(x[held]) > 0.5)
+                wet_rate = np.mean(model.room_probability(x_test_rooms[held]) > 0.5)
+                print(f"  room detector: dry clips {dry_rate:.3f}, in rooms {wet_rate:.3f}")
         row |= {
             "loso_mean": np.mean(list(clean_folds.values())),
             "loso_worst": min(clean_folds.values()),
