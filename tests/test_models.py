@@ -210,8 +210,11 @@ def test_models_sharing_augment_settings_share_one_augmentation():
     assert model_augmentation(MODELS, "emb_logreg") is None
     assert set(plan[shared]["models"]) == {"cnn", "cnn_small", "crnn", "emb_logreg_aug"}
     assert plan[shared]["features"] == ["embedding", "mfcc", "spectrogram"]
+    rooms = model_augmentation(MODELS, "emb_frame_logreg_rooms")
+    assert set(plan) == {shared, rooms}
+    assert plan[rooms]["models"] == ["emb_frame_logreg_rooms"]
     other = MODELS | {"x": MODELS["cnn"] | {"augment": MODELS["cnn"]["augment"] | {"copies": 2}}}
-    assert len(augmentation_plan(other)) == 2
+    assert len(augmentation_plan(other)) == 3
 
 
 # A saved Keras model folder loaded for prediction in a fresh interpreter: its

@@ -10,6 +10,7 @@ import hashlib
 import numpy as np
 import pandas as pd
 
+from fsdd_pipeline.audio.endpoint import crop_to_speech
 from fsdd_pipeline.augment.waveform import WaveformAugmenter
 from fsdd_pipeline.features.codec import flatten_feature
 from fsdd_pipeline.features.spectral import extract_features
@@ -25,6 +26,8 @@ def recording_seed(settings, file_name):
 def augmented_feature_frame(frame, settings, params, features):
     """``settings['copies']`` augmented copies of every row's waveform (``samples``) with
     their ``features``: columns file_name, copy, digit and each feature flat with its shape.
+    With ``settings['endpoint']`` each copy is first cropped to its word as prediction
+    crops a take (``params.endpoint``; a copy where no word stands out is kept whole).
     """
     rows = []
     for file_name, digit, samples in zip(
@@ -35,7 +38,10 @@ def augmented_feature_frame(frame, settings, params, features):
         )
         clip = np.asarray(samples, dtype=np.float32)
         for copy in range(augmenter.copies):
-            matrices = extract_features(augmenter.augment(clip), params, tuple(features))
+            augmented = augmenter.augment(clip)
+            if settings.get("endpoint") and params.endpoint is not None:
+                augmented = crop_to_speech(augmented, params.sample_rate, params.endpoint)[0]
+            matrices = extract_features(augmented, params, tuple(features))
             row = {"file_name": file_name, "copy": copy, "digit": int(digit)}
             for feature, matrix in matrices.items():
                 row[feature], row[f"{feature}_shape"] = flatten_feature(matrix)

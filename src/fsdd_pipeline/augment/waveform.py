@@ -1,4 +1,5 @@
-"""Training-time waveform augmentation: noise, shift, gain, speed and pitch perturbation.
+"""Training-time waveform augmentation: noise, shift, gain, speed and pitch perturbation,
+and the word said in a reverberant room.
 
 Waveform functions take 1-D float32 samples and draw their randomness from a
 ``numpy.random.Generator`` so that every result is reproducible from a seed.
@@ -10,6 +11,7 @@ import numpy as np
 
 from fsdd_pipeline.audio.reading import mono
 from fsdd_pipeline.audio.resampling import change_speed
+from fsdd_pipeline.audio.rooms import in_room
 from fsdd_pipeline.features.librosa_runtime import load_librosa
 
 
@@ -82,8 +84,10 @@ class WaveformAugmenter:
     ``settings`` keys: ``copies`` (augmented versions per clip), ``probability``
     (of applying each enabled transform, default 1), ``speed`` and
     ``pitch_semitones``, ``shift_s`` (maximum shift), ``gain_db`` and
-    ``noise_snr_db`` (ranges drawn uniformly, or a fixed number). A missing or
-    null key disables that transform.
+    ``noise_snr_db`` (ranges drawn uniformly, or a fixed number), ``room_rt60_s`` and
+    ``room_drr_db`` (the clip said in a room of that reverberation time and
+    direct-to-reverberant ratio, audio.rooms; both or neither). A missing or null key
+    disables that transform.
     """
 
     def __init__(self, settings, sample_rate, seed=None):
@@ -104,6 +108,12 @@ class WaveformAugmenter:
         self.shift_s = None if shift is None else float(shift)
         self.gain_db = _range(settings, "gain_db")
         self.noise_snr_db = _range(settings, "noise_snr_db")
+        self.room_rt60_s = _range(settings, "room_rt60_s")
+        self.room_drr_db = _range(settings, "room_drr_db")
+        if (self.room_rt60_s is None) != (self.room_drr_db is None):
+            raise ValueError("augmentation room_rt60_s and room_drr_db go together")
+        if self.room_rt60_s is not None and self.room_rt60_s[0] <= 0:
+            raise ValueError(f"augmentation room_rt60_s must be positive: {self.room_rt60_s}")
         if self.speed is not None and self.speed[0] <= 0:
             raise ValueError(f"augmentation speed factors must be positive: {self.speed}")
         self._rng = np.random.default_rng(seed)
@@ -117,6 +127,11 @@ class WaveformAugmenter:
     def augment(self, samples):
         """One randomly augmented version of a clip, peaks clipped to [-1, 1]."""
         samples = mono(samples)
+        if self.room_rt60_s is not None and self._apply():
+            # The room first: speed, gain and noise then act on what a microphone picked up.
+            samples = in_room(
+                samples, self.sample_rate, self._rng, self.room_rt60_s, self.room_drr_db
+            )
         if self.speed is not None and self._apply():
             samples = change_speed(samples, self._draw(self.speed))
         if self.pitch_semitones is not None and self._apply():

@@ -129,7 +129,14 @@ def build_sklearn_model(config):
     """Standardized inputs into an RBF SVM (``svm``) or a logistic regression (``logreg``);
     ``frame_logreg``: logistic regressions on a sequence's pooled statistics and on each of
     its frames (frame_logreg.py); with ``speed_views``, the model trains and predicts on
-    every clip and its speed views (speed_views.py)."""
+    every clip and its speed views (speed_views.py); with ``room_gate``, two of them behind
+    a room detector (room_gate.py)."""
+    if config.get("room_gate"):
+        from fsdd_pipeline.models.room_gate import RoomGateClassifier
+
+        return RoomGateClassifier(
+            build_sklearn_model(config | {"room_gate": False}), max_iter=config["max_iter"]
+        )
     if config.get("speed_views"):
         from fsdd_pipeline.models.speed_views import SpeedViewsClassifier
 

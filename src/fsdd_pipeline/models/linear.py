@@ -7,8 +7,9 @@ operations, bit for bit (a test checks every model type against its fitted estim
 predicting needs numpy only: importing scikit-learn and unpickling its objects cost ten times
 the whole computation of a clip. ``save_arrays`` writes a fitted model's arrays beside its
 joblib file; ``load_arrays`` reads them back as a predictor with scikit-learn's interface.
-The two wrappers' ways of combining log-probabilities (``frame_log_proba``,
-``views_log_proba``) serve their scikit-learn classes and these predictors alike.
+The wrappers' ways of combining log-probabilities (``frame_log_proba``,
+``views_log_proba``, ``gated_log_proba``) serve their scikit-learn classes and these
+predictors alike.
 """
 
 import json
@@ -51,6 +52,23 @@ def views_log_proba(log_proba, x):
     x = np.asarray(x)
     per_view = log_proba(x.reshape(-1, *x.shape[2:]))
     return renormalized(per_view.reshape(len(x), x.shape[1], -1).mean(axis=1))
+
+
+def detector_features(x):
+    """A room gate's detector input: the clip's own view (not its speed views) of (n, views,
+    frames, channels) inputs, pooled over its frames (n, 3 x channels)."""
+    x = np.asarray(x, dtype=np.float64)
+    return summary_statistics(x[:, 0], axis=1)
+
+
+def gated_log_proba(dry_log_proba, wet_log_proba, in_room, x):
+    """A room gate's log-probabilities: each clip's from the room expert where
+    ``in_room(x)`` says so, else from the dry expert."""
+    room = np.asarray(in_room(x), dtype=bool)
+    log_p = dry_log_proba(x)
+    if room.any():
+        log_p[room] = wet_log_proba(x[room])
+    return log_p
 
 
 class LinearHead:
@@ -208,15 +226,57 @@ def load_arrays(path):
     with np.load(path, allow_pickle=False) as stored:
         arrays = dict(stored)
     layout = json.loads(str(arrays.pop("layout")))
-    base = layout.rpartition(":")[2]
-    if base == "frame_logreg":
-        root = _FrameHeads(
-            LinearHead.from_arrays(arrays, "pooled_"), LinearHead.from_arrays(arrays, "frames_")
-        )
-    elif base == "logreg":
-        root = LinearHead.from_arrays(arrays, "")
-    else:
-        raise ValueError(f"{path}: unknown linear model layout {layout!r}")
+    try:
+        return ArrayModel(_root(layout, arrays, ""))
+    except KeyError as missing:
+        raise ValueError(f"{path}: no array {missing} for layout {layout!r}") from None
+
+
+def _root(layout, arrays, prefix):
+    """The predictor of ``layout`` from the ``arrays`` named with ``prefix``."""
+    if layout.startswith("room_gate:"):
+        inner = layout.removeprefix("room_gate:")
+        dry, wet = _root(inner, arrays, "dry_"), _root(inner, arrays, "wet_")
+        detector = _BinaryHead(*(arrays[f"detector_{name}"] for name in _BINARY_ARRAYS))
+        return _RoomGate(dry, wet, detector)
     if layout.startswith("speed_views:"):
-        root = _Views(root)
-    return ArrayModel(root)
+        return _Views(_root(layout.removeprefix("speed_views:"), arrays, prefix))
+    if layout == "frame_logreg":
+        return _FrameHeads(
+            LinearHead.from_arrays(arrays, f"{prefix}pooled_"),
+            LinearHead.from_arrays(arrays, f"{prefix}frames_"),
+        )
+    if layout == "logreg":
+        return LinearHead.from_arrays(arrays, prefix)
+    raise ValueError(f"unknown linear model layout {layout!r}")
+
+
+_BINARY_ARRAYS = ("mean", "scale", "coef", "intercept")
+
+
+class _BinaryHead:
+    """A fitted standardized binary logistic regression's decision, as scikit-learn computes
+    it (StandardScaler.transform, then the decision function)."""
+
+    def __init__(self, mean, scale, coef, intercept):
+        self.mean, self.scale, self.coef, self.intercept = mean, scale, coef, intercept
+
+    def decision_function(self, x):
+        x = np.array(x, copy=True)
+        x -= self.mean.astype(x.dtype)
+        x /= self.scale.astype(x.dtype)
+        return (x @ self.coef.T + self.intercept).ravel()
+
+
+class _RoomGate(_Combined):
+    def __init__(self, dry, wet, detector):
+        self.dry_, self.wet_, self.detector_ = dry, wet, detector
+        self.classes_ = dry.classes_
+
+    def in_room(self, x):
+        return self.detector_.decision_function(detector_features(x)) > 0
+
+    def predict_log_proba(self, x):
+        return gated_log_proba(
+            self.dry_.predict_log_proba, self.wet_.predict_log_proba, self.in_room, np.asarray(x)
+        )

@@ -51,15 +51,30 @@ def configure_tensorflow(threads, seed):
 
 def training_inputs(config, spec, train_frame, augmented=None, training_voices=None):
     """Training inputs and labels, with augmented copies and the training voices when the
-    model asks for them.
+    model asks for them (see training_rows)."""
+    x, y, _ = training_rows(config, spec, train_frame, augmented, training_voices)
+    return x, y
+
+
+def training_rows(config, spec, train_frame, augmented=None, training_voices=None):
+    """(x, y, copies): training inputs and labels, with augmented copies and the training
+    voices when the model asks for them, and True for each row that is an augmented copy.
 
     ``augmented``: the precomputed augmented features (augmented_features), holding the
     copies of every training recording; None computes them here, in memory.
     ``training_voices``: the training voices' rows (voices.training_voices), needed by a
-    model with ``training_voices: true``.
+    model with ``training_voices: true``; a model with ``room_gate`` also gets their
+    augmented copies (computed here: a few hundred clips).
     """
     x, y = inputs_from_frame(train_frame, spec)
+    copies = np.zeros(len(y), dtype=bool)
     settings = config.get("augment")
+
+    def add(extra_x, extra_y, are_copies):
+        nonlocal x, y, copies
+        x, y = np.concatenate([x, extra_x]), np.concatenate([y, extra_y])
+        copies = np.concatenate([copies, np.full(len(extra_y), are_copies)])
+
     if settings:
         if augmented is None:
             augmented = augmented_feature_frame(
@@ -67,7 +82,7 @@ def training_inputs(config, spec, train_frame, augmented=None, training_voices=N
             )
         extra_x, extra_y = inputs_from_frame(augmented_rows_for(train_frame, augmented), spec)
         log.info("augmentation added %d examples to %d", len(extra_x), len(x))
-        x, y = np.concatenate([x, extra_x]), np.concatenate([y, extra_y])
+        add(extra_x, extra_y, True)
     if config.get("training_voices"):
         if training_voices is None or training_voices.empty:
             raise ValueError(
@@ -76,8 +91,31 @@ def training_inputs(config, spec, train_frame, augmented=None, training_voices=N
             )
         voice_x, voice_y = inputs_from_frame(training_voices, spec)
         log.info("training voices added %d examples to %d", len(voice_x), len(x))
-        x, y = np.concatenate([x, voice_x]), np.concatenate([y, voice_y])
-    return x, y
+        add(voice_x, voice_y, False)
+        if config.get("room_gate"):
+            voice_copies = _voice_copies(training_voices, settings, spec)
+            log.info("the training voices' copies added %d examples", len(voice_copies[1]))
+            add(*voice_copies, True)
+    return x, y, copies
+
+
+# The training voices' augmented copies, by augmentation and voices: a LOSO job's folds
+# all train on the same voices.
+_voice_copy_cache = {}
+
+
+def _voice_copies(training_voices, settings, spec):
+    from fsdd_pipeline.planning.augmentation_plan import augmentation_id
+
+    key = (augmentation_id(settings), tuple(training_voices["file_name"]), spec.shape)
+    if key not in _voice_copy_cache:
+        augmented = augmented_feature_frame(
+            training_voices, settings, spec.feature_params, spec.matrix_features
+        )
+        _voice_copy_cache[key] = inputs_from_frame(
+            augmented_rows_for(training_voices, augmented), spec
+        )
+    return _voice_copy_cache[key]
 
 
 def keras_summary(model):
@@ -152,10 +190,10 @@ def train_sklearn(
     learning_curve=True,
     training_voices=None,
 ):
-    x, y = training_inputs(config, spec, train_frame, augmented, training_voices)
+    x, y, copies = training_rows(config, spec, train_frame, augmented, training_voices)
     val_x, val_y = inputs_from_frame(val_frame, spec)
     start = time.perf_counter()
-    model = build_sklearn_model(config).fit(x, y)
+    model = build_sklearn_model(config).fit(x, y, **_fit_params(config, copies))
     elapsed = time.perf_counter() - start
     loss, accuracy = _scores(model, x, y)
     val_loss, val_accuracy = _scores(model, val_x, val_y)
@@ -171,15 +209,27 @@ def train_sklearn(
             f"inputs of shape {x.shape[1:]}\nstored parameters: {params}\n"
         ),
         learning_curve=(
-            sklearn_learning_curve(config, x, y, val_x, val_y) if learning_curve else None
+            sklearn_learning_curve(config, x, y, val_x, val_y, copies=copies)
+            if learning_curve
+            else None
         ),
     )
+
+
+def _fit_params(config, copies):
+    """What a model's fit takes beside x and y: a room gate, which rows are its copies."""
+    return {"in_room": copies} if config.get("room_gate") else {}
 
 
 def sklearn_parameters(model):
     """(number of stored parameters, what they are) of a fitted scikit-learn model: a
     pipeline ending in an SVC or a linear model, or a PooledFrameLogisticRegression, maybe
-    inside a SpeedViewsClassifier."""
+    inside a SpeedViewsClassifier, maybe two of them behind a room gate."""
+    if hasattr(model, "detector_"):
+        dry, what = sklearn_parameters(model.dry_)
+        wet, _ = sklearn_parameters(model.wet_)
+        detector = model.detector_[-1].coef_.size + model.detector_[-1].intercept_.size
+        return int(dry + wet + detector), f"{what}, twice, behind a room detector"
     if hasattr(model, "estimator_"):
         count, what = sklearn_parameters(model.estimator_)
         return count, f"{what}, on the clip and its speed views"
@@ -194,8 +244,12 @@ def sklearn_parameters(model):
     return int(count), f"linear model: {estimator.coef_.shape[0]} classes"
 
 
-def sklearn_learning_curve(config, x, y, val_x, val_y, fractions=(0.1, 0.25, 0.5, 1.0)):
-    """Train/validation accuracy and loss of the classical model vs training set size."""
+def sklearn_learning_curve(
+    config, x, y, val_x, val_y, fractions=(0.1, 0.25, 0.5, 1.0), copies=None
+):
+    """Train/validation accuracy and loss of the classical model vs training set size
+    (``copies``: which rows are augmented copies, for a room gate)."""
+    copies = np.zeros(len(y), dtype=bool) if copies is None else copies
     rng = np.random.default_rng(config["seed"])
     order = rng.permutation(len(x))
     rows = []
@@ -203,7 +257,8 @@ def sklearn_learning_curve(config, x, y, val_x, val_y, fractions=(0.1, 0.25, 0.5
         chosen = order[: max(20, int(fraction * len(x)))]
         if len(np.unique(y[chosen])) < 2:
             continue
-        model = build_sklearn_model(config).fit(x[chosen], y[chosen])
+        fit_params = _fit_params(config, copies[chosen])
+        model = build_sklearn_model(config).fit(x[chosen], y[chosen], **fit_params)
         loss, accuracy = _scores(model, x[chosen], y[chosen])
         val_loss, val_accuracy = _scores(model, val_x, val_y)
         rows.append((len(chosen), loss, accuracy, val_loss, val_accuracy))

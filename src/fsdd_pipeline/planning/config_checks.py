@@ -17,7 +17,7 @@ from fsdd_pipeline.planning.naming import (
     parse_recording_name,
 )
 
-RANGE_KEYS = ("noise_snr_db", "gain_db", "speed", "pitch_semitones")
+RANGE_KEYS = ("noise_snr_db", "gain_db", "speed", "pitch_semitones", "room_rt60_s", "room_drr_db")
 
 
 def _check_features(config):
@@ -47,6 +47,21 @@ def _check_features(config):
         )
 
 
+def _check_room_gate(name, model):
+    """A room gate needs a model it can hold two of, and copies in rooms to tell apart."""
+    if model["type"] != "frame_logreg" or not model.get("speed_views"):
+        raise ConfigError(
+            f"models.{name}.room_gate", "needs a frame_logreg model with speed_views: true"
+        )
+    settings = model.get("augment") or {}
+    if settings.get("room_rt60_s") is None or settings.get("copies", 1) < 1:
+        raise ConfigError(
+            f"models.{name}.room_gate",
+            "needs copies in rooms to learn from: augment with room_rt60_s, room_drr_db "
+            "and copies >= 1",
+        )
+
+
 def _check_models(config):
     for name, model in config["models"].items():
         settings = model.get("augment") or {}
@@ -64,6 +79,8 @@ def _check_models(config):
             )
         if model.get("speed_views"):
             _check_speed_views(name, model, config["features"]["embedding"]["speeds"])
+        if model.get("room_gate"):
+            _check_room_gate(name, model)
     for position, lever in enumerate(config["levers"]):
         for key in ("baseline", "variant"):
             if key in lever and lever[key] not in config["models"]:

@@ -70,7 +70,10 @@ def _linear_heads(estimator):
 def adapt_estimator(estimator, x, y, take_weight=DEFAULT_TAKE_WEIGHT):
     """A copy of a fitted frame_logreg model (maybe with speed views) adapted to model
     inputs ``x`` (takes, [views,] frames, channels) of digits ``y``: both linear heads, on
-    every view of every take (the pooled head) and every frame (the frame head)."""
+    every view of every take (the pooled head) and every frame (the frame head); behind a
+    room gate, both experts alike (the person's takes count for dry and reverberant rooms)."""
+    if hasattr(estimator, "with_experts"):
+        return estimator.with_experts(lambda expert: adapt_estimator(expert, x, y, take_weight))
     inner, views = _linear_heads(estimator)
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y)
     if views:
