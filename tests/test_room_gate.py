@@ -86,7 +86,10 @@ def test_a_room_gate_without_copies_in_rooms_is_refused(tmp_path):
         _check_room_gate("m", {**CONFIG, "augment": {"copies": 1, "noise_snr_db": [20, 40]}})
     with pytest.raises(ConfigError, match="frame_logreg model with speed_views"):
         _check_room_gate("m", {**CONFIG, "speed_views": False})
-    _check_room_gate("m", {**CONFIG, "augment": {"room_rt60_s": [0.2, 0.9], "room_drr_db": 6}})
+    room = {"room_rt60_s": [0.2, 0.9], "room_drr_db": 6}
+    with pytest.raises(ConfigError, match="augment.probability.*every copy is in a room"):
+        _check_room_gate("m", {**CONFIG, "augment": room | {"probability": 0.5}})
+    _check_room_gate("m", {**CONFIG, "augment": room})
 
 
 def test_the_room_augmentation_adds_a_tail_and_repeats_by_seed():

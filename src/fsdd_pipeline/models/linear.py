@@ -230,6 +230,8 @@ def load_arrays(path):
         return ArrayModel(_root(layout, arrays, ""))
     except KeyError as missing:
         raise ValueError(f"{path}: no array {missing} for layout {layout!r}") from None
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from None
 
 
 def _root(layout, arrays, prefix):

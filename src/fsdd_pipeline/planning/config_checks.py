@@ -60,6 +60,11 @@ def _check_room_gate(name, model):
             "needs copies in rooms to learn from: augment with room_rt60_s, room_drr_db "
             "and copies >= 1",
         )
+    if settings.get("probability", 1) != 1:
+        raise ConfigError(
+            f"models.{name}.augment.probability",
+            "a room gate learns that every copy is in a room: the probability must be 1",
+        )
 
 
 def _check_models(config):
