@@ -5,6 +5,7 @@ results/strings/ and the model's MLflow run."""
 
 import joblib
 
+from fsdd_pipeline.augment.augmented_features import read_augmented_features
 from fsdd_pipeline.data.dataset import read_dataset, read_training_voices
 from fsdd_pipeline.evaluation.loso import fold_splits
 from fsdd_pipeline.features.spectral import FeatureParams
@@ -27,12 +28,19 @@ feature_params = FeatureParams.from_dict(snakemake.params.features)
 spec = InputSpec.from_model_config(config, snakemake.params.training["frames"], feature_params)
 dataset = read_dataset(inputs.dataset)
 training_voices = read_training_voices(inputs.training_voices)
+augmented = read_augmented_features(inputs.augmented)
 
 
 def fold_classifier(speaker):
     train, val, _ = fold_splits(dataset, speaker)
     return train_model(
-        config, spec, train, val, learning_curve=False, training_voices=training_voices
+        config,
+        spec,
+        train,
+        val,
+        learning_curve=False,
+        augmented=augmented,
+        training_voices=training_voices,
     ).classifier
 
 

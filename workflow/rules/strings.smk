@@ -32,6 +32,8 @@ rule evaluate_strings:
         run_id=rules.train_model.output.run_id,
         dataset=rules.build_dataset.output.dataset,
         training_voices=training_voice_features,
+        # Its fold models train on the model's augmented copies, as the LOSO job's do.
+        augmented=augmented_features,
         takes=rules.train_segmenter.output.takes,
         recordings=recordings_folder,
     output:
