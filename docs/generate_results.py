@@ -205,7 +205,7 @@ def glance_markdown(results):
     candidate (the models with LOSO) in one table."""
     comparison = pd.read_csv(results / "comparison/comparison.csv")
     loso = pd.read_csv(results / "loso/loso_summary.csv").set_index("model")
-    drops = _robustness(results).set_index("model")["realistic_mean_drop_points"]
+    robustness = _robustness(results).set_index("model")
     candidates = comparison[comparison["loso_mean_accuracy"].notna()]
     champion = candidates.iloc[0]
     rows = [
@@ -216,7 +216,10 @@ def glance_markdown(results):
             "LOSO worst fold": f"{_percent(row.loso_min_accuracy)} "
             f"({loso.loc[row.model, 'worst_speaker']})",
             "official split": _percent(row.test_accuracy),
-            "realistic takes: drop (points)": f"{drops[row.model]:.2f}",
+            "realistic takes: drop (points)": (
+                f"{robustness.loc[row.model, 'realistic_mean_drop_points']:.2f}"
+            ),
+            "in a reverberant room": _percent(robustness.loc[row.model, "reverberant_room"]),
         }
         for index, row in enumerate(candidates.itertuples())
     ]
