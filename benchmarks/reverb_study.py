@@ -37,10 +37,9 @@ from benchmarks.enrollment import CHAMPION, champion_inputs, fold_model
 from fsdd_pipeline.audio.reading import prepare_clip
 from fsdd_pipeline.audio.rooms import in_room
 from fsdd_pipeline.errors import RecordingError
-from fsdd_pipeline.features.pooling import summary_statistics
 from fsdd_pipeline.features.spectral import FeatureParams, extract_features
 from fsdd_pipeline.models.inputs import InputSpec, inputs_from_matrices
-from fsdd_pipeline.models.linear import standardized_logreg
+from fsdd_pipeline.models.linear import detector_features, standardized_logreg
 from fsdd_pipeline.voices.tts import FAMILIES
 
 # Rooms people record in: RT60 from a furnished office to a bare hall, the microphone from
@@ -296,16 +295,11 @@ def variant_fitter(name, fsdd, always, fsdd_copies, config, cache):
     return fitted
 
 
-def pooled(x):
-    """The clip's own view (not its speed views) pooled over its frames: (n, 288)."""
-    return summary_statistics(x[:, 0], axis=1)
-
-
 def room_detector(dry, wet):
     """A logistic regression telling clips in rooms from dry ones, on their pooled
     embedding; ``dry`` and ``wet``: lists of champion inputs."""
     dry, wet = np.concatenate(dry), np.concatenate(wet)
-    features = np.concatenate([pooled(dry), pooled(wet)])
+    features = np.concatenate([detector_features(dry), detector_features(wet)])
     labels = np.concatenate([np.zeros(len(dry)), np.ones(len(wet))])
     return standardized_logreg(0.1, 2000).fit(features, labels)
 
@@ -333,7 +327,7 @@ class Gated:
         self.dry, self.wet, self.detector, self.hard = dry, wet, detector, hard
 
     def room_probability(self, x):
-        return self.detector.predict_proba(pooled(x))[:, 1]
+        return self.detector.predict_proba(detector_features(x))[:, 1]
 
     def predict(self, x):
         room = self.room_probability(x)[:, None]
