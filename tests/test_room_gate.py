@@ -66,6 +66,11 @@ def test_fit_needs_rows_of_both_kinds():
         build_sklearn_model(CONFIG).fit(x, y)
     with pytest.raises(ValueError, match="both dry rows and rows in rooms"):
         build_sklearn_model(CONFIG).fit(x[~in_room], y[~in_room], in_room=in_room[~in_room])
+    no_dry_nine = ~(~in_room & (y == 9))
+    with pytest.raises(ValueError, match=r"dry rows of every class; none of \[9\]"):
+        build_sklearn_model(CONFIG).fit(
+            x[no_dry_nine], y[no_dry_nine], in_room=in_room[no_dry_nine]
+        )
 
 
 def test_enrollment_adapts_both_experts_and_keeps_the_detector():

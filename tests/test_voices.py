@@ -187,7 +187,7 @@ def test_voices_report_sets_validation_voices_beside_loso(tmp_path, fsdd_subset)
     # The segmenter finds most words of connected speech, even after two FSDD men.
     assert der <= 0.6
     digits = pd.read_csv(results / "voices/accuracy_per_digit.csv")
-    assert len(digits) == 2 * 2 * 10  # two models, clean and in takes
+    assert len(digits) == 3 * 2 * 10  # three models, clean and in takes
     assert (results / "logs/voices/synthesize.log").is_file()
     assert (results / "benchmarks/voices/evaluate/emb.tsv").is_file()
     # The same model also trained on two training voices: their ten digits each, rows of
@@ -201,6 +201,15 @@ def test_voices_report_sets_validation_voices_beside_loso(tmp_path, fsdd_subset)
     assert "training voices added 20 examples" in (results / "logs/train/emb_tts.log").read_text()
     assert (results / "logs/loso/emb_tts.log").read_text().count("training voices added 20") == 2
     assert "emb_tts" in summary.index and summary.loc["emb_tts", "loso_mean"] >= 0.5
+    # The room gate: its second model also trains on every clip and training voice said in
+    # a room (the clips' copies from the augmentation job, the voices' made in training),
+    # in training and in every LOSO fold, and it predicts from its arrays like the others.
+    log = (results / "logs/train/emb_rooms.log").read_text()
+    assert "augmentation added" in log and "the training voices' copies added 20" in log
+    assert (results / "logs/loso/emb_rooms.log").read_text().count("voices' copies added") == 2
+    with np.load(results / "models/emb_rooms/model/linear_model.npz") as arrays:
+        assert str(arrays["layout"]) == '"room_gate:speed_views:frame_logreg"'
+    assert summary.loc["emb_rooms", "voices_clean"] >= 0.5
 
 
 def test_variants_that_are_not_repeatable_are_refused_naming_the_key():

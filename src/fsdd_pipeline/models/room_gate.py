@@ -44,6 +44,10 @@ class RoomGateClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(
                 "a room gate needs in_room, one flag per row, with both dry rows and rows in rooms"
             )
+        missing = sorted(set(np.unique(y).tolist()) - set(np.unique(y[~in_room]).tolist()))
+        if missing:
+            # The experts must know the same classes for one to stand in for the other.
+            raise ValueError(f"a room gate needs dry rows of every class; none of {missing}")
         self.dry_ = clone(self.estimator).fit(x[~in_room], y[~in_room])
         self.wet_ = clone(self.estimator).fit(x, y)
         self.detector_ = standardized_logreg(self.detector_C, self.max_iter).fit(

@@ -257,6 +257,8 @@ def sklearn_learning_curve(
         chosen = order[: max(20, int(fraction * len(x)))]
         if len(np.unique(y[chosen])) < 2:
             continue
+        if config.get("room_gate") and set(y[chosen][~copies[chosen]]) != set(y[chosen]):
+            continue  # a room gate needs dry rows of every class it sees
         fit_params = _fit_params(config, copies[chosen])
         model = build_sklearn_model(config).fit(x[chosen], y[chosen], **fit_params)
         loss, accuracy = _scores(model, x[chosen], y[chosen])
