@@ -39,7 +39,11 @@ from fsdd_pipeline.audio.rooms import in_room
 from fsdd_pipeline.errors import RecordingError
 from fsdd_pipeline.features.spectral import FeatureParams, extract_features
 from fsdd_pipeline.models.inputs import InputSpec, inputs_from_matrices
-from fsdd_pipeline.models.linear import detector_features, standardized_logreg
+from fsdd_pipeline.models.linear import (
+    detector_features,
+    gated_log_proba,
+    standardized_logreg,
+)
 from fsdd_pipeline.voices.tts import FAMILIES
 
 # Rooms people record in: RT60 from a furnished office to a bare hall, the microphone from
@@ -321,7 +325,8 @@ def gate_fitter(dry, wet, dry_inputs, in_rooms, hard):
 
 class Gated:
     """The dry and the room model's probabilities weighed by the detector's probability
-    of a room (or, ``hard``, the one it picks)."""
+    of a room, or (``hard``) the one it picks, by the product's rule
+    (models.linear.gated_log_proba, as models.room_gate applies it)."""
 
     def __init__(self, dry, wet, detector, hard):
         self.dry, self.wet, self.detector, self.hard = dry, wet, detector, hard
@@ -329,10 +334,16 @@ class Gated:
     def room_probability(self, x):
         return self.detector.predict_proba(detector_features(x))[:, 1]
 
+    def in_room(self, x):
+        return self.detector.decision_function(detector_features(x)) > 0
+
     def predict(self, x):
-        room = self.room_probability(x)[:, None]
         if self.hard:
-            room = (room > 0.5).astype(float)
+            log_p = gated_log_proba(
+                self.dry.predict_log_proba, self.wet.predict_log_proba, self.in_room, x
+            )
+            return np.argmax(log_p, axis=1)
+        room = self.room_probability(x)[:, None]
         probabilities = (1 - room) * self.dry.predict_proba(x) + room * self.wet.predict_proba(x)
         return np.argmax(probabilities, axis=1)
 
@@ -366,9 +377,9 @@ def scorer(fsdd, dataset, voices, clips):
             right = (model.predict(x_test_rooms[held]) == y[held]) & found_test[held]
             room_folds[speaker] = float(np.mean(right))
             print(name, speaker, clean_folds[speaker], room_folds[speaker], flush=True)
-            if hasattr(model, "room_probability"):  # how often the detector says "room"
-                dry_rate = np.mean(model.room_probability(x[held]) > 0.5)
-                wet_rate = np.mean(model.room_probability(x_test_rooms[held]) > 0.5)
+            if hasattr(model, "in_room"):  # how often the detector says "room"
+                dry_rate = np.mean(model.in_room(x[held]))
+                wet_rate = np.mean(model.in_room(x_test_rooms[held]))
                 print(f"  room detector: dry clips {dry_rate:.3f}, in rooms {wet_rate:.3f}")
         row |= {
             "loso_mean": np.mean(list(clean_folds.values())),
