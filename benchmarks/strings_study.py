@@ -34,6 +34,7 @@ from fsdd_pipeline.strings.metrics import by_bucket, score_strings
 from fsdd_pipeline.strings.segmentation import (
     GAP,
     ONSET,
+    BlendedSegmenter,
     SegmenterParams,
     WordSegmenter,
     frame_labels,
@@ -644,26 +645,6 @@ def denoised_words(over_subtraction):
 BLENDED = ("voices", "voicewords", "commas", "blend", "gru", "gru.epochs")
 
 
-class Blend:
-    """Two segmenters' scaled frame likelihoods blended log-linearly (``weight`` on the
-    second), decoded as the first decodes."""
-
-    def __init__(self, first, second, weight):
-        self.first, self.second, self.weight = first, second, weight
-        self.params = first.params
-
-    def frame_log_proba(self, embeddings):
-        power = self.params.prior_power
-        first = self.first.frame_log_proba(embeddings) - power * self.first.log_prior_
-        second = self.second.frame_log_proba(embeddings) - power * self.second.log_prior_
-        return (1 - self.weight) * first + self.weight * second + power * self.first.log_prior_
-
-    digit_log_proba = staticmethod(WordSegmenter.digit_log_proba)
-
-    def decode(self, log_proba, split=True):
-        return self.first.decode(log_proba, split)
-
-
 def named_study(folder, per_speaker=60, *variants):
     """Variants as the product reads strings (the words named by the champion): in the LOSO
     folds (each fold's champion and segmenter trained without the held-out speaker) and on
@@ -700,8 +681,8 @@ def named_study(folder, per_speaker=60, *variants):
                 *_variant(folder, per_speaker, plain, takes, embeddings, draw), sorted(champions)
             )
             weight = float(changes["blend"])
-            folds = {s: Blend(plain_folds[s], folds[s], weight) for s in folds}
-            segmenter = Blend(plain_segmenter, segmenter, weight)
+            folds = {s: BlendedSegmenter(plain_folds[s], folds[s], weight) for s in folds}
+            segmenter = BlendedSegmenter(plain_segmenter, segmenter, weight)
         relabel = changes.get("relabel", "classifier")
         denoise = float(changes.get("denoise", 0))
         with denoised_words(denoise) if denoise else contextlib.nullcontext():

@@ -1,6 +1,7 @@
 """Train the digit-string word segmenter on takes synthesized from the training split's
-clips (every speaker's own), save it (it travels into every model folder) and the
-embedded training takes (the string evaluation refits it per leave-one-speaker-out fold)."""
+clips (every speaker's own) and on the training voices' connected speech, save it (it
+travels into every model folder) and the embedded training takes (the string evaluation
+refits it per leave-one-speaker-out fold)."""
 
 import logging
 
@@ -15,7 +16,11 @@ if "snakemake" not in globals():
 configure_logging(snakemake)
 settings = StringsSettings.from_config(snakemake.params.strings)
 model, training = train_segmenter(
-    snakemake.input.recordings, snakemake.params.sample_rate, settings
+    snakemake.input.recordings,
+    snakemake.params.sample_rate,
+    settings,
+    snakemake.params.training_voices,
+    snakemake.params.validation_voices,
 )
 logging.info("segmenter trained on %d takes", len(training[0]))
 model.save(snakemake.output.segmenter)

@@ -17,12 +17,18 @@ from fsdd_pipeline.models.classifier import DigitClassifier
 from fsdd_pipeline.models.inputs import InputSpec, inputs_from_frame
 from fsdd_pipeline.serving.transcript import attach_strings_model, transcribe
 from fsdd_pipeline.strings.decode import StringsModel, TakeTooLongError, transcribe_take
-from fsdd_pipeline.strings.evaluation import read_clips, recordings_rows, training_takes
+from fsdd_pipeline.strings.evaluation import (
+    fit_segmenter,
+    read_clips,
+    recordings_rows,
+    training_takes,
+)
 from fsdd_pipeline.strings.metrics import by_bucket, edit_distance, score_strings
 from fsdd_pipeline.strings.segmentation import (
     FRAME_S,
     GAP,
     ONSET,
+    BlendedSegmenter,
     SegmenterParams,
     WordSegmenter,
     frame_labels,
@@ -32,6 +38,8 @@ from fsdd_pipeline.strings.segmentation import (
     viterbi_words,
 )
 from fsdd_pipeline.strings.takes import StringTakeSettings, synthesize_take, word_extent
+from fsdd_pipeline.strings.voice_takes import voice_string_takes
+from fsdd_pipeline.voices.training_voices import TrainingVoice
 
 from .conftest import make_workdir, run_snakemake
 
@@ -168,6 +176,42 @@ def test_a_six_with_a_long_closure_stays_one_word(segmenter, subset_clips):
     long_six = np.concatenate([word[:quiet], closure, word[quiet:]])
     take = synthesize_take([(long_six, 6)], RATE, np.random.default_rng(2), CLEAR)
     assert [digit for *_, digit in found_words(segmenter, take.samples)] == [6]
+
+
+def test_a_voices_connected_speech_adds_a_second_segmenter_blended_with_the_first(
+    subset_clips,
+):
+    from fsdd_pipeline.features.embedding import get_embedder
+
+    takes, embeddings = training_takes(subset_clips["train"], 8, RATE, 0, StringTakeSettings())
+    spoken = voice_string_takes(TrainingVoice("en-us", 160, 50), 6, RATE, 3, StringTakeSettings())
+    spoken_embeddings = [take_embeddings(t.samples, RATE, get_embedder()) for t in spoken]
+    params = SegmenterParams()
+    blend = fit_segmenter(takes + spoken, embeddings + spoken_embeddings, params, "george", 0.5)
+    assert isinstance(blend, BlendedSegmenter) and blend.params == params
+    # The first segmenter is FSDD's takes without the held-out speaker's, the second adds
+    # the voice's connected speech (never held out: it is no FSDD speaker).
+    kept = [i for i, take in enumerate(takes) if take.speaker != "george"]
+    fsdd_only = fit_segmenter([takes[i] for i in kept], [embeddings[i] for i in kept], params)
+    everything = fit_segmenter(
+        [takes[i] for i in kept] + spoken,
+        [embeddings[i] for i in kept] + spoken_embeddings,
+        params,
+        voice_blend=1.0,
+    )
+    probe = spoken_embeddings[0]
+    assert np.array_equal(blend.first.frame_log_proba(probe), fsdd_only.frame_log_proba(probe))
+    assert np.array_equal(
+        blend.second.frame_log_proba(probe), everything.second.frame_log_proba(probe)
+    )
+    # Weight 1 decodes the second's scaled likelihoods alone; 0.5 lies between the two.
+    scaled = everything.second.frame_log_proba(probe) - everything.second.log_prior_
+    assert np.allclose(everything.frame_log_proba(probe) - everything.first.log_prior_, scaled)
+    first = fsdd_only.frame_log_proba(probe) - fsdd_only.log_prior_
+    middle = blend.frame_log_proba(probe) - blend.first.log_prior_
+    assert np.allclose(middle, (first + scaled) / 2)
+    with pytest.raises(ValueError, match="blend weight"):
+        BlendedSegmenter(fsdd_only, fsdd_only, 0.0)
 
 
 @pytest.fixture(scope="module")

@@ -22,6 +22,8 @@ rule train_segmenter:
     params:
         strings=segmenter_settings(),
         sample_rate=config["audio"]["sample_rate"],
+        training_voices=config["training_voices"],
+        validation_voices=training_voice_names(),
     script:
         "../../scripts/train_segmenter.py"
 

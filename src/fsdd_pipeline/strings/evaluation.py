@@ -20,8 +20,15 @@ from fsdd_pipeline.features.embedding import get_embedder
 from fsdd_pipeline.planning.naming import OFFICIAL_TEST_INDICES, parse_recording_name
 from fsdd_pipeline.strings.decode import StringsModel, transcribe_take
 from fsdd_pipeline.strings.metrics import by_bucket, score_strings
-from fsdd_pipeline.strings.segmentation import SegmenterParams, WordSegmenter, take_embeddings
+from fsdd_pipeline.strings.segmentation import (
+    BlendedSegmenter,
+    SegmenterParams,
+    WordSegmenter,
+    take_embeddings,
+)
 from fsdd_pipeline.strings.takes import StringTakeSettings, draw_string_takes
+from fsdd_pipeline.strings.voice_takes import training_voice_string_takes
+from fsdd_pipeline.voices.training_voices import SPEAKER_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +51,10 @@ class StringsSettings:
     segmenter: SegmenterParams
     # Speed range of the segmenter's training takes only (StringTakeSettings.speed).
     train_speed: tuple = (0.8, 1.25)
+    # Connected-speech takes of every training voice for a second segmenter (0: none), and
+    # its weight in the blend with the first (BlendedSegmenter).
+    voice_takes_per_voice: int = 2
+    voice_blend: float = 0.5
     # Evaluation only: the segmenter's training is not told them (a change retrains nothing).
     test_takes: int = 0
     loso_takes_per_speaker: int = 0
@@ -75,8 +86,11 @@ def recordings_rows(recordings):
     return pd.DataFrame(rows, columns=["file_name", "speaker", "digit", "split"])
 
 
-def train_segmenter(recordings, sample_rate, settings):
-    """(StringsModel fitted on every speaker's training takes, (takes, embeddings))."""
+def train_segmenter(recordings, sample_rate, settings, training_voices=None, validation_voices=()):
+    """(StringsModel fitted on every speaker's training takes and, with
+    ``settings.voice_takes_per_voice``, the connected speech of the training voices
+    (``training_voices``: config training_voices; ``validation_voices``: the espeak-ng names
+    they leave out), (takes, embeddings))."""
     rows = recordings_rows(recordings)
     clips = read_clips(recordings, rows[rows.split == "train"], sample_rate)
     takes, embeddings = training_takes(
@@ -86,7 +100,26 @@ def train_segmenter(recordings, sample_rate, settings):
         settings.seed,
         settings.training_take_settings,
     )
-    segmenter = fit_segmenter(takes, embeddings, settings.segmenter)
+    if settings.voice_takes_per_voice:
+        if training_voices is None:
+            raise ValueError(
+                "strings.voice_takes_per_voice needs the training voices' settings "
+                "(config training_voices)"
+            )
+        spoken = training_voice_string_takes(
+            training_voices,
+            validation_voices,
+            settings.voice_takes_per_voice,
+            sample_rate,
+            settings.seed,
+            settings.takes,
+        )
+        embedder = get_embedder()
+        takes += spoken
+        embeddings += [take_embeddings(t.samples, sample_rate, embedder) for t in spoken]
+    segmenter = fit_segmenter(
+        takes, embeddings, settings.segmenter, voice_blend=settings.voice_blend
+    )
     model = StringsModel(segmenter, settings.max_take_s, settings.relabel)
     return model, (takes, embeddings)
 
@@ -125,7 +158,9 @@ def evaluate_strings(classifier, training, recordings, sample_rate, settings, fo
             settings.seed + 2000 + index,
             settings.takes,
         )
-        segmenter = fit_segmenter(takes, embeddings, settings.segmenter, exclude_speaker=speaker)
+        segmenter = fit_segmenter(
+            takes, embeddings, settings.segmenter, speaker, voice_blend=settings.voice_blend
+        )
         fold_model = StringsModel(segmenter, settings.max_take_s, settings.relabel)
         fold = fold_classifier(speaker)
         read.append(read_takes(fold, fold_model, held_out, "loso"))
@@ -173,11 +208,21 @@ def training_takes(clips_by_speaker, per_speaker, sample_rate, seed, take_settin
     return takes, embeddings
 
 
-def fit_segmenter(takes, embeddings, params, exclude_speaker=None):
+def fit_segmenter(takes, embeddings, params, exclude_speaker=None, voice_blend=0.5):
+    """The segmenter of the takes of every speaker but ``exclude_speaker``: a WordSegmenter,
+    or, when they include the training voices' connected speech, a BlendedSegmenter of one
+    fitted on FSDD's takes only and one on all of them (``voice_blend`` on the second)."""
     chosen = [i for i, take in enumerate(takes) if take.speaker != exclude_speaker]
-    return WordSegmenter(params).fit(
-        [embeddings[i] for i in chosen], [takes[i].words for i in chosen]
-    )
+    fsdd = [i for i in chosen if not takes[i].speaker.startswith(SPEAKER_PREFIX)]
+
+    def fitted(indices):
+        return WordSegmenter(params).fit(
+            [embeddings[i] for i in indices], [takes[i].words for i in indices]
+        )
+
+    if len(fsdd) == len(chosen):
+        return fitted(chosen)
+    return BlendedSegmenter(fitted(fsdd), fitted(chosen), voice_blend)
 
 
 def read_takes(classifier, strings_model, takes, evaluation):

@@ -198,6 +198,39 @@ class WordSegmenter:
         return split_long_words(words, word_frames, self.params.split_factor)
 
 
+class BlendedSegmenter:
+    """Two fitted WordSegmenters' scaled frame likelihoods blended log-linearly, ``weight``
+    on the second, decoded as the first decodes (its priors and word lengths).
+
+    The first is trained on FSDD's takes, the second on those and the training voices'
+    connected speech: the second alone misses fewer words of connected speech but invents
+    words inside FSDD's; blended, the held-out speakers read as before and the validation
+    voices' connected speech better (docs/digit_strings.md)."""
+
+    def __init__(self, first, second, weight):
+        if not 0 < weight <= 1:
+            raise ValueError(f"segmenter blend weight must be in (0, 1], not {weight}")
+        self.first, self.second, self.weight = first, second, float(weight)
+
+    @property
+    def params(self):
+        return self.first.params
+
+    def frame_log_proba(self, embeddings):
+        """The blend of both segmenters' scaled likelihoods, times the first's priors (so
+        that ``decode`` scales it back as it does a WordSegmenter's own)."""
+        power = self.params.prior_power
+        first = self.first.frame_log_proba(embeddings) - power * self.first.log_prior_
+        second = self.second.frame_log_proba(embeddings) - power * self.second.log_prior_
+        blended = (1 - self.weight) * first + self.weight * second
+        return blended + power * self.first.log_prior_
+
+    digit_log_proba = staticmethod(WordSegmenter.digit_log_proba)
+
+    def decode(self, log_proba, split=True):
+        return self.first.decode(log_proba, split)
+
+
 def median_word_frames(embeddings_list, words_list):
     """(10,) median frames a word of each digit spans in the labelled takes (frames whose
     centre is inside its extent)."""
