@@ -7,8 +7,10 @@ together, with coarticulation no joined clips have. The training voices
 validation voices) read digit strings as one text each; espeak-ng's own word events give
 where every word starts, a word ends where the next starts (the last where its sound
 ends), and the utterance is placed in a take with a lead, a noise floor and a gain drawn
-as for every other string take (strings.takes). What they are worth, in LOSO folds and on
-the validation voices' connected speech: benchmarks/strings_study.py (docs/digit_strings.md).
+as for every other string take (strings.takes). They train the second segmenter of the
+blend (strings.evaluation.train_segmenter, segmentation.BlendedSegmenter); what they are
+worth, in LOSO folds and on the validation voices' connected speech:
+benchmarks/strings_study.py (docs/digit_strings.md).
 """
 
 import numpy as np
