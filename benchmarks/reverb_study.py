@@ -1,6 +1,6 @@
 """Rooms: reverberant copies of the training clips as a lever for the champion, judged on
-LOSO folds (held-out speakers clean, and the same clips in reverberant rooms) and on the
-validation voices (clean, in takes, and in reverberant rooms).
+LOSO folds (held-out speakers clean, and the same clips in reverberant rooms and in noise)
+and on the validation voices (clean, in takes, in reverberant rooms and in noise).
 
 FSDD was recorded close to the microphone; people say digits into laptops and phones in
 rooms. A room is simulated by ``fsdd_pipeline.audio.rooms`` (its reverberation time RT60
@@ -35,7 +35,9 @@ import yaml
 
 from benchmarks.enrollment import CHAMPION, champion_inputs, fold_model
 from fsdd_pipeline.audio.reading import prepare_clip
+from fsdd_pipeline.audio.realistic_takes import coloured_noise
 from fsdd_pipeline.audio.rooms import in_room
+from fsdd_pipeline.augment.waveform import add_noise
 from fsdd_pipeline.errors import RecordingError
 from fsdd_pipeline.features.spectral import FeatureParams, extract_features
 from fsdd_pipeline.models.inputs import InputSpec, inputs_from_matrices
@@ -52,6 +54,12 @@ RT60_S = (0.2, 0.9)
 DRR_DB = (0.0, 12.0)
 TRAIN_SEED, TEST_SEED, VOICES_SEED = 11, 23, 37
 
+# Noise for the copies of a variant trained in rooms and in noise (white, the workflow's
+# augmentation's), and for the held-out clips and voices in noise (white or pink, as places
+# people speak in), SNR in dB against the clip's own power.
+TRAIN_SNR_DB = (10.0, 30.0)
+TEST_SNR_DB = (5.0, 20.0)
+TEST_NOISE_COLORS = ("white", "pink")
 # Milder rooms for the training copies: closer microphones, less reverberant rooms.
 MILD_RT60_S = (0.1, 0.5)
 MILD_DRR_DB = (6.0, 18.0)
@@ -69,6 +77,8 @@ VARIANTS = {
     # The copies' features taken from the whole reverberant clip, its tail included, as
     # the workflow's waveform augmentation takes them (no endpointing after the room).
     "rooms, copies not endpointed": (True, False, 1.0, (RT60_S, DRR_DB), 1.0, False),
+    # Every copy in a room and in white noise (the room's ranges and TRAIN_SNR_DB).
+    "rooms and noise, voices too": (True, True, 1.0, (RT60_S, DRR_DB, TRAIN_SNR_DB), 1.0, True),
 }
 # name: (variant, variant, weight of the second): the two models' log-probabilities
 # averaged (both heads read the same embedding, so a blend costs no more audio work).
@@ -89,6 +99,11 @@ GATES = {
     "champion or rooms (copies not endpointed), by a room detector (hard)": (
         "champion",
         "rooms, copies not endpointed",
+        True,
+    ),
+    "champion or rooms and noise, by a detector (hard)": (
+        "champion",
+        "rooms and noise, voices too",
         True,
     ),
 }
@@ -124,11 +139,30 @@ def champion_views(samples_list, config, params, endpoint=True):
 
 
 def rooms(samples_list, seed, sample_rate, ranges=(RT60_S, DRR_DB)):
-    """Each clip in its own room, drawn from ``seed`` and the clip's position."""
-    return [
-        in_room(samples, sample_rate, np.random.default_rng([seed, index]), *ranges)
-        for index, samples in enumerate(samples_list)
-    ]
+    """Each clip in its own room, drawn from ``seed`` and the clip's position; with a third
+    range (SNR, dB), then in white noise at an SNR drawn from it."""
+    degraded = []
+    for index, samples in enumerate(samples_list):
+        rng = np.random.default_rng([seed, index])
+        samples = in_room(samples, sample_rate, rng, *ranges[:2])
+        if len(ranges) > 2:
+            samples = np.clip(add_noise(samples, rng.uniform(*ranges[2]), rng), -1, 1)
+        degraded.append(samples)
+    return degraded
+
+
+def in_noise(samples_list, seed, sample_rate):
+    """Each clip in white or pink noise at an SNR drawn from TEST_SNR_DB, clipped as a
+    recording is."""
+    noisy = []
+    for index, samples in enumerate(samples_list):
+        rng = np.random.default_rng([seed, index])
+        samples = np.asarray(samples, np.float64)
+        color = TEST_NOISE_COLORS[int(rng.integers(len(TEST_NOISE_COLORS)))]
+        noise = coloured_noise(samples.size, color, sample_rate, rng)
+        power = np.mean(np.square(samples)) / 10 ** (rng.uniform(*TEST_SNR_DB) / 10)
+        noisy.append(np.clip(samples + np.sqrt(power) * noise, -1, 1).astype(np.float32))
+    return noisy
 
 
 def cached(path, compute):
@@ -197,6 +231,18 @@ def main(argv=None):
             params,
         ),
     )
+    x_test_noise, found_noise = cached(
+        args.cache / "fsdd_test_noise.npz",
+        lambda: champion_views(in_noise(samples, TEST_SEED, rate), config, params),
+    )
+    xv_noise, found_v_noise = cached(
+        args.cache / "validation_voices_noise.npz",
+        lambda: champion_views(
+            in_noise([s for s, c in zip(clip_samples, clean, strict=True) if c], VOICES_SEED, rate),
+            config,
+            params,
+        ),
+    )
     yv = clips["digit"].to_numpy()
     print(
         "no speech found: FSDD rooms",
@@ -208,7 +254,10 @@ def main(argv=None):
         flush=True,
     )
     score = scorer(
-        (x, y, x_test_rooms, found_test), dataset, (xv, yv, found_v, xv_rooms, found_v_rooms), clips
+        (x, y, x_test_rooms, found_test, x_test_noise, found_noise),
+        dataset,
+        (xv, yv, found_v, xv_rooms, found_v_rooms, xv_noise, found_v_noise),
+        clips,
     )
     rows, models = [], {}
     for name in [*args.variant, *args.blend, *args.gate]:
@@ -273,6 +322,11 @@ def report_tables(rows):
     speakers = sorted(c for c in table.columns if c.startswith("rooms_") and c != "rooms_mean")
     return {
         "Rooms: LOSO (clean and in rooms) and validation voices (%)": table[main]
+        .reset_index()
+        .to_dict(orient="records"),
+        "In noise: LOSO and validation voices, white or pink noise at 5-20 dB SNR (%)": table[
+            ["loso_mean", "loso_noise_mean", "loso_noise_worst", "voices_clean", "voices_noise"]
+        ]
         .reset_index()
         .to_dict(orient="records"),
         "Validation voices by family (%)": table[families].reset_index().to_dict(orient="records"),
@@ -362,30 +416,38 @@ class Blend:
 
 def scorer(fsdd, dataset, voices, clips):
     """score(name, fitted): a variant's row, from ``fitted(train rows, fold name)``."""
-    x, y, x_test_rooms, found_test = fsdd
-    xv, yv, found_v, xv_rooms, found_v_rooms = voices
+    x, y, x_test_rooms, found_test, x_test_noise, found_noise = fsdd
+    xv, yv, found_v, xv_rooms, found_v_rooms, xv_noise, found_v_noise = voices
     speakers, split = dataset["speaker"], dataset["split"]
     clean = (clips["condition"] == "clean").to_numpy()
 
     def score(name, fitted):
         row = {"variant": name}
-        clean_folds, room_folds = {}, {}
+        clean_folds, room_folds, noise_folds = {}, {}, {}
         for speaker in sorted(speakers.unique()):
             model = fitted(((speakers != speaker) & (split != "val")).to_numpy(), speaker)
             held = (speakers == speaker).to_numpy()
             clean_folds[speaker] = float(np.mean(model.predict(x[held]) == y[held]))
             right = (model.predict(x_test_rooms[held]) == y[held]) & found_test[held]
             room_folds[speaker] = float(np.mean(right))
-            print(name, speaker, clean_folds[speaker], room_folds[speaker], flush=True)
+            right = (model.predict(x_test_noise[held]) == y[held]) & found_noise[held]
+            noise_folds[speaker] = float(np.mean(right))
+            print(name, speaker, clean_folds[speaker], room_folds[speaker], noise_folds[speaker])
             if hasattr(model, "in_room"):  # how often the detector says "room"
                 dry_rate = np.mean(model.in_room(x[held]))
                 wet_rate = np.mean(model.in_room(x_test_rooms[held]))
-                print(f"  room detector: dry clips {dry_rate:.3f}, in rooms {wet_rate:.3f}")
+                noisy_rate = np.mean(model.in_room(x_test_noise[held]))
+                print(
+                    f"  room detector: dry clips {dry_rate:.3f}, in rooms {wet_rate:.3f}, "
+                    f"in noise {noisy_rate:.3f}"
+                )
         row |= {
             "loso_mean": np.mean(list(clean_folds.values())),
             "loso_worst": min(clean_folds.values()),
             "loso_rooms_mean": np.mean(list(room_folds.values())),
             "loso_rooms_worst": min(room_folds.values()),
+            "loso_noise_mean": np.mean(list(noise_folds.values())),
+            "loso_noise_worst": min(noise_folds.values()),
         }
         model = fitted((split == "train").to_numpy(), "train split")
         correct = (model.predict(xv) == yv) & found_v
@@ -394,6 +456,7 @@ def scorer(fsdd, dataset, voices, clips):
             mask = (clips["condition"] == condition).to_numpy()
             row[f"voices_{condition}"] = correct[mask].mean()
         row["voices_rooms"] = correct_rooms.mean()
+        row["voices_noise"] = ((model.predict(xv_noise) == yv[clean]) & found_v_noise).mean()
         for family in FAMILIES:
             in_family = (clips["family"] == family).to_numpy()
             row[f"{family}_clean"] = correct[clean & in_family].mean()

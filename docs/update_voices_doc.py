@@ -1,5 +1,5 @@
 """Copy the enrollment, voice-lever, training-voice and room benchmark reports
-(docs/benchmarks/{enrollment,voice_levers,tts_training,reverb_study}.json) into
+(docs/benchmarks/{enrollment,voice_levers,tts_training,reverb_study,noise_study}.json) into
 docs/voices.md, between its <!-- benchmark:NAME:start/end --> markers.
 
     python -m docs.update_voices_doc
@@ -13,7 +13,7 @@ from docs.markers import write_sections
 
 DOCS = Path(__file__).resolve().parent
 PAGE = DOCS / "voices.md"
-REPORTS = ("enrollment", "voice_levers", "tts_training", "reverb_study")
+REPORTS = ("enrollment", "voice_levers", "tts_training", "reverb_study", "noise_study")
 
 
 def page_sections():
