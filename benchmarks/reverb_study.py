@@ -223,13 +223,10 @@ def main(argv=None):
         args.cache / "validation_voices.npz", lambda: champion_views(clip_samples, config, params)
     )
     clean = (clips["condition"] == "clean").to_numpy()
+    clean_voices = [s for s, c in zip(clip_samples, clean, strict=True) if c]
     xv_rooms, found_v_rooms = cached(
         args.cache / "validation_voices_rooms.npz",
-        lambda: champion_views(
-            rooms([s for s, c in zip(clip_samples, clean, strict=True) if c], VOICES_SEED, rate),
-            config,
-            params,
-        ),
+        lambda: champion_views(rooms(clean_voices, VOICES_SEED, rate), config, params),
     )
     x_test_noise, found_noise = cached(
         args.cache / "fsdd_test_noise.npz",
@@ -237,11 +234,7 @@ def main(argv=None):
     )
     xv_noise, found_v_noise = cached(
         args.cache / "validation_voices_noise.npz",
-        lambda: champion_views(
-            in_noise([s for s, c in zip(clip_samples, clean, strict=True) if c], VOICES_SEED, rate),
-            config,
-            params,
-        ),
+        lambda: champion_views(in_noise(clean_voices, VOICES_SEED, rate), config, params),
     )
     yv = clips["digit"].to_numpy()
     print(
