@@ -144,10 +144,35 @@ def test_clip_shorter_than_the_minimum_after_cropping_is_rejected(tmp_path):
     assert load_audio(path, rate, endpoint=EndpointParams(), min_duration_s=0.02).size < 0.1 * rate
 
 
-def test_mp3_content_is_an_unsupported_format(tmp_path):
-    path = tmp_path / "6_theo_3.mp3"
-    soundfile.write(path, 0.5 * np.sin(np.arange(8000) / 3), 8000, format="MP3")
-    with pytest.raises(RecordingError, match="unsupported format MP3: convert to WAV or FLAC"):
+@pytest.mark.parametrize(
+    ("suffix", "container", "subtype", "rate"),
+    [
+        (".ogg", "OGG", "VORBIS", 8000),
+        (".opus", "OGG", "OPUS", 16000),  # Opus codes only 8, 12, 16, 24 or 48 kHz
+        (".mp3", "MP3", "MPEG_LAYER_III", 16000),
+        (".aiff", "AIFF", "PCM_16", 8000),
+    ],
+)
+def test_phone_and_browser_formats_read_as_the_wav_does(tmp_path, suffix, container, subtype, rate):
+    # A voiced "word": harmonics of 120 Hz under a 0.4 s envelope, in silence.
+    t = np.arange(int(0.8 * rate)) / rate
+    envelope = np.clip(1 - np.abs(t - 0.4) / 0.2, 0, 1)
+    word = 0.3 * envelope * sum(np.sin(2 * np.pi * 120 * k * t) / k for k in range(1, 8))
+    wav, other = tmp_path / "1_theo_3.wav", tmp_path / f"1_theo_3{suffix}"
+    soundfile.write(wav, word, rate, subtype="PCM_16")
+    soundfile.write(other, word, rate, format=container, subtype=subtype)
+    reference, decoded = load_audio(wav, 8000), load_audio(other, 8000)
+    # Lossy codecs shift and smear a little: the same word, within a few samples.
+    assert abs(decoded.size - reference.size) <= 0.02 * 8000
+    n = min(decoded.size, reference.size)
+    assert np.corrcoef(decoded[:n], reference[:n])[0, 1] > 0.9
+
+
+def test_audio_in_a_format_not_taken_is_refused_whatever_its_name(tmp_path):
+    path = tmp_path / "6_theo_3.wav"  # a CAF file under a WAV name
+    soundfile.write(path, 0.5 * np.sin(np.arange(8000) / 3), 8000, format="CAF")
+    expected = "unsupported format CAF: convert to WAV, FLAC, OGG .Vorbis or Opus., MP3 or AIFF"
+    with pytest.raises(RecordingError, match=expected):
         load_audio(path, 8000)
 
 

@@ -120,7 +120,7 @@ def test_invalid_values_are_refused_naming_the_key(change, key, reason):
 def test_recordings_folder_must_exist_hold_recordings_and_test_takes(tmp_path):
     with pytest.raises(ConfigError, match="folder not found"):
         check(changed(recordings_dir=str(tmp_path / "missing")))
-    with pytest.raises(ConfigError, match="holds no .wav or .flac"):
+    with pytest.raises(ConfigError, match=r"holds no recordings \(WAV, FLAC, OGG"):
         check(changed(recordings_dir=str(tmp_path)))
     write_tone(tmp_path / "3_theo_7.wav")
     write_tone(tmp_path / "3theo_2.wav")  # misnamed: extraction rejects it, it is no test take

@@ -69,15 +69,15 @@ def test_truncated_speechless_short_and_mp3_recordings_are_rejected_by_name(tmp_
     soundfile.write(wavs / "3_theo_7.wav", rng.standard_normal(8000) * 10 ** (-90 / 20), 8000)
     soundfile.write(wavs / "4_theo_7.wav", rng.standard_normal(8000) * 10 ** (-66 / 20), 8000)
     write_tone(wavs / "5_theo_7.wav", seconds=0.05)
-    write_tone(tmp_path / "tone.wav").rename(wavs / "6_theo_7.mp3")  # the name alone rejects it
+    write_tone(tmp_path / "tone.wav").rename(wavs / "6_theo_7.m4a")  # the name alone rejects it
     out = tmp_path / "batch000"
     rejected = dict(extract_batch(sorted(wavs.iterdir()), out, FeatureParams(), SPEAKERS))
-    assert sorted(rejected) == [f"{d}_theo_7.{'mp3' if d == 6 else 'wav'}" for d in range(2, 7)]
+    assert sorted(rejected) == [f"{d}_theo_7.{'m4a' if d == 6 else 'wav'}" for d in range(2, 7)]
     assert rejected["2_theo_7.wav"].startswith("truncated file: the WAV header promises 0.500 s")
     assert rejected["3_theo_7.wav"].startswith("no speech: the loudest 32 ms is")
     assert rejected["4_theo_7.wav"].startswith("no speech: the spectrum is as flat as noise")
     assert rejected["5_theo_7.wav"].startswith("too short: 0.050 s of sound after cropping")
-    assert rejected["6_theo_7.mp3"] == "unsupported format .mp3: convert to WAV or FLAC"
+    assert rejected["6_theo_7.m4a"].startswith("unsupported format .m4a: convert to WAV, FLAC")
     listed = pd.read_csv(out / REJECTED_FILE).set_index("file_name")["reason"].to_dict()
     assert listed == rejected
     assert [p.name for p in out.glob("*.parquet")] == [good.with_suffix(".parquet").name]

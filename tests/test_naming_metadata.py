@@ -45,14 +45,24 @@ def test_batches_are_stable_and_listing_keeps_audio_only(tmp_path):
     assert list_recordings(tmp_path) == ["a.flac", "b.wav"]
 
 
-@pytest.mark.parametrize("suffix", [".mp3", ".ogg", ".m4a", ".aiff", ".MP3"])
+@pytest.mark.parametrize("suffix", [".m4a", ".webm", ".aac", ".wma", ".M4A"])
 def test_unsupported_audio_is_listed_and_rejected_by_format(tmp_path, suffix):
     for name in ("3_theo_1.wav", f"3_theo_2{suffix}", "notes.txt"):
         (tmp_path / name).write_bytes(b"")
     assert list_recordings(tmp_path) == ["3_theo_1.wav", f"3_theo_2{suffix}"]
     with pytest.raises(RecordingError) as error:
         parse_recording_name(tmp_path / f"3_theo_2{suffix}")
-    assert error.value.reason == f"unsupported format {suffix.lower()}: convert to WAV or FLAC"
+    assert error.value.reason == (
+        f"unsupported format {suffix.lower()}: convert to WAV, FLAC, OGG (Vorbis or Opus), "
+        "MP3 or AIFF"
+    )
+
+
+@pytest.mark.parametrize("suffix", [".flac", ".ogg", ".opus", ".mp3", ".aiff", ".MP3"])
+def test_recordings_in_other_formats_are_listed_and_named_as_wavs_are(tmp_path, suffix):
+    (tmp_path / f"3_theo_2{suffix}").write_bytes(b"")
+    assert list_recordings(tmp_path) == [f"3_theo_2{suffix}"]
+    assert parse_recording_name(tmp_path / f"3_theo_2{suffix}").stem == "3_theo_2"
 
 
 def test_batch_count_follows_recordings_per_batch_unless_fixed():

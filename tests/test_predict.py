@@ -21,6 +21,7 @@ import soundfile
 import yaml
 
 from fsdd_pipeline.audio.realistic_takes import noise_take, place_in_take
+from fsdd_pipeline.audio.resampling import resample
 from fsdd_pipeline.data.dataset import read_feature_batches
 from fsdd_pipeline.data.extraction import extract_batch
 from fsdd_pipeline.data.metadata import read_speakers
@@ -184,7 +185,7 @@ def test_stereo_44k_copy_predicts_like_the_original(model_dir, test_wavs, tmp_pa
     assert [r["digit"] for r in converted] == [r["digit"] for r in chosen]
 
 
-def test_folder_input_takes_its_wav_and_flac_files_sorted(model_dir, test_wavs, tmp_path, capsys):
+def test_folder_input_takes_its_audio_files_sorted(model_dir, test_wavs, tmp_path, capsys):
     folder = tmp_path / "clips"
     folder.mkdir()
     for wav in test_wavs[:3]:
@@ -192,22 +193,31 @@ def test_folder_input_takes_its_wav_and_flac_files_sorted(model_dir, test_wavs, 
     samples, rate = soundfile.read(test_wavs[3])
     flac_path = folder / f"{test_wavs[3].stem}.flac"
     soundfile.write(flac_path, samples, rate)
+    # A phone's voice note: Opus in OGG, at one of the rates Opus codes (16 kHz).
+    opus_path = folder / f"{test_wavs[4].stem}.opus"
+    samples, rate = soundfile.read(test_wavs[4], dtype="float32")
+    soundfile.write(opus_path, resample(samples, rate, 16000), 16000, format="OGG", subtype="OPUS")
     (folder / "notes.txt").write_text("not a recording")
     (folder / "sub").mkdir()
     shutil.copy2(test_wavs[4], folder / "sub" / test_wavs[4].name)
 
     records = predict_json(capsys, "--model-dir", model_dir, folder)
-    expected = sorted([*(folder / w.name for w in test_wavs[:3]), flac_path])
+    expected = sorted([*(folder / w.name for w in test_wavs[:3]), flac_path, opus_path])
     assert [r["file"] for r in records] == [str(p) for p in expected]
     original = predict_json(capsys, "--model-dir", model_dir, test_wavs[3])[0]
     flac = next(r for r in records if r["file"] == str(flac_path))
     assert flac["digit"] == original["digit"]
     assert flac["probability"] == pytest.approx(original["probability"], abs=1e-3)
+    opus = next(r for r in records if r["file"] == str(opus_path))
+    assert opus["digit"] == predict_json(capsys, "--model-dir", model_dir, test_wavs[4])[0]["digit"]
 
     (tmp_path / "empty").mkdir()
     code, out, err = run_cli(capsys, "--model-dir", model_dir, tmp_path / "empty", test_wavs[0])
     assert code == 1 and test_wavs[0].name in out
-    assert err.strip() == f"fsdd-predict: {tmp_path / 'empty'}: folder holds no .wav or .flac files"
+    assert err.strip() == (
+        f"fsdd-predict: {tmp_path / 'empty'}: folder holds no audio files "
+        "(WAV, FLAC, OGG (Vorbis or Opus), MP3 or AIFF)"
+    )
 
 
 @pytest.fixture
@@ -250,7 +260,7 @@ def test_bad_files_are_named_and_the_rest_predicted(
 
 
 @pytest.mark.parametrize("source", ["model-dir", "champion"])
-def test_truncated_empty_silent_and_mp3_files_are_named_with_file_reasons(
+def test_truncated_empty_silent_and_m4a_files_are_named_with_file_reasons(
     source, model_dir, test_wavs, tmp_path, request
 ):
     folder = tmp_path / "clips"
@@ -262,9 +272,9 @@ def test_truncated_empty_silent_and_mp3_files_are_named_with_file_reasons(
     (folder / "zero_bytes.wav").write_bytes(b"")
     dither = np.random.default_rng(0).standard_normal(8000) * 10 ** (-90 / 20)
     soundfile.write(folder / "silence.wav", dither, 8000, subtype="PCM_16")
-    (folder / "take.mp3").write_bytes(test_wavs[2].read_bytes())
+    (folder / "take.m4a").write_bytes(test_wavs[2].read_bytes())
     expected = {
-        folder / "take.mp3": "unsupported format .mp3: convert to WAV or FLAC",
+        folder / "take.m4a": "unsupported format .m4a: convert to WAV, FLAC, OGG",
         truncated: "truncated file: the WAV header promises",
         folder / "zero_bytes.wav": "cannot read audio: the file is empty (0 bytes)",
         folder / "silence.wav": "no speech: the loudest 32 ms is",
@@ -514,7 +524,9 @@ def test_pyfunc_refuses_unknown_columns_naming_them_and_the_accepted_ones(audio_
     ) as error:
         audio_model.predict(None, model_input)
     assert error.value.error_code == "INVALID_PARAMETER_VALUE"
-    assert "audio_base64 (base64 of a WAV/FLAC file), or samples" in error.value.message
+    assert "audio_base64 (base64 of a WAV, FLAC, OGG, MP3 or AIFF file), or samples" in (
+        error.value.message
+    )
 
 
 @pytest.mark.parametrize(

@@ -75,7 +75,7 @@ def test_bad_recording_is_named_and_other_files_finish(tmp_path, fsdd_subset):
     assert not (workdir / "results/dataset/features.parquet").exists()
 
 
-def test_truncated_silent_and_mp3_recordings_are_rejected_and_named(tmp_path, fsdd_subset):
+def test_truncated_silent_and_m4a_recordings_are_rejected_and_named(tmp_path, fsdd_subset):
     recordings = tmp_path / "recordings"
     recordings.mkdir()
     for path in sorted(fsdd_subset.glob("*_theo_*.wav"))[:12]:
@@ -85,11 +85,12 @@ def test_truncated_silent_and_mp3_recordings_are_rejected_and_named(tmp_path, fs
     rng = np.random.default_rng(0)
     dither = rng.standard_normal(8000) * 10 ** (-90 / 20)
     soundfile.write(recordings / "5_theo_3.wav", dither, 8000, subtype="PCM_16")
-    (recordings / "6_theo_3.mp3").write_bytes(real.read_bytes())
+    (recordings / "6_theo_3.m4a").write_bytes(real.read_bytes())
     expected = {
         "4_theo_3.wav": "truncated file: the WAV header promises",
         "5_theo_3.wav": "no speech: the loudest 32 ms is",
-        "6_theo_3.mp3": "unsupported format .mp3: convert to WAV or FLAC",
+        "6_theo_3.m4a": "unsupported format .m4a: convert to WAV, FLAC, OGG (Vorbis or Opus), "
+        "MP3 or AIFF",
     }
     workdir = make_workdir(tmp_path / "wf", recordings, {"features.batches": 2})
     result = run_snakemake(workdir, "--keep-going", "build_dataset", check=False)

@@ -9,6 +9,7 @@ import numpy as np
 import soundfile
 
 from fsdd_pipeline.audio.endpoint import crop_to_speech
+from fsdd_pipeline.audio.formats import CONVERT_HINT, SUPPORTED_FORMATS
 from fsdd_pipeline.audio.resampling import resample
 from fsdd_pipeline.errors import RecordingError
 
@@ -34,8 +35,6 @@ def mono(samples, dtype=np.float32):
     return samples
 
 
-# libsndfile format names of the WAV and FLAC files the pipeline takes.
-SUPPORTED_FORMATS = ("WAV", "WAVEX", "RF64", "FLAC")
 # Sample rates outside this range are refused: resampling from them is meaningless or huge.
 MIN_SAMPLE_RATE = 1_000
 MAX_SAMPLE_RATE = 384_000
@@ -59,7 +58,8 @@ def analysis_frame(sample_rate):
 
 
 def load_audio(path, sample_rate, endpoint=None, min_duration_s=MIN_DURATION_S):
-    """Read a WAV/FLAC file as mono float32 at ``sample_rate``, cropped to its spoken word.
+    """Read an audio file (audio.formats) as mono float32 at ``sample_rate``, cropped to
+    its spoken word.
 
     Stereo is averaged to mono, other rates are resampled, and with ``endpoint``
     (EndpointParams) the take is cropped to its loudest word, so that a long or noisy
@@ -83,9 +83,9 @@ def load_clip(path, sample_rate, endpoint=None, min_duration_s=MIN_DURATION_S):
 
 
 def read_audio(handle, source):
-    """(samples frames x channels, sample rate) of a WAV/FLAC file open for binary reading.
+    """(samples frames x channels, sample rate) of an audio file open for binary reading.
 
-    RecordingError naming ``source`` if the file is empty, not WAV/FLAC, unreadable,
+    RecordingError naming ``source`` if the file is empty, in a format not taken, unreadable,
     or holds less audio than its header promises (a file cut short in a copy or upload).
     """
     handle.seek(0, io.SEEK_END)
@@ -101,9 +101,7 @@ def read_audio(handle, source):
         raise RecordingError(source, f"cannot read audio ({_reason(error)})") from error
     with sound:
         if sound.format not in SUPPORTED_FORMATS:
-            raise RecordingError(
-                source, f"unsupported format {sound.format}: convert to WAV or FLAC"
-            )
+            raise RecordingError(source, f"unsupported format {sound.format}: {CONVERT_HINT}")
         promised, rate = sound.frames, sound.samplerate
         try:
             samples = sound.read(dtype="float32", always_2d=True)

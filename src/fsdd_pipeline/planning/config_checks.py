@@ -9,6 +9,7 @@ from pathlib import Path
 
 import yaml
 
+from fsdd_pipeline.audio.formats import SUPPORTED_TEXT
 from fsdd_pipeline.errors import ConfigError, RecordingError
 from fsdd_pipeline.io import write_text
 from fsdd_pipeline.planning.naming import (
@@ -145,7 +146,7 @@ def check_recordings(folder):
         raise ConfigError(key, f"folder not found: {folder}")
     names = list_recordings(folder)
     if not names:
-        raise ConfigError(key, f"{folder} holds no .wav or .flac recordings")
+        raise ConfigError(key, f"{folder} holds no recordings ({SUPPORTED_TEXT})")
     if not any(_is_official_test_take(name) for name in names):
         first, last = OFFICIAL_TEST_INDICES[0], OFFICIAL_TEST_INDICES[-1]
         raise ConfigError(

@@ -5,15 +5,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from fsdd_pipeline.audio.formats import AUDIO_SUFFIXES, CONVERT_HINT, UNSUPPORTED_AUDIO_SUFFIXES
 from fsdd_pipeline.errors import RecordingError
 
-AUDIO_SUFFIXES = (".wav", ".flac")
-# Audio the pipeline does not take: listed with the recordings so that they are rejected
-# with a reason instead of being ignored.
-UNSUPPORTED_AUDIO_SUFFIXES = (
-    ".aac", ".aif", ".aifc", ".aiff", ".amr", ".au", ".caf", ".m4a", ".mp3", ".mp4", ".oga",
-    ".ogg", ".opus", ".w64", ".webm", ".wma",
-)  # fmt: skip
 NAME_PATTERN = re.compile(r"^(?P<digit>[0-9])_(?P<speaker>[a-z][a-z0-9]*)_(?P<index>[0-9]+)$")
 # The dataset's README defines the official split: takes 0-4 of each digit and speaker are test.
 OFFICIAL_TEST_INDICES = range(0, 5)
@@ -67,7 +61,7 @@ def unsupported_format(path):
     """Why the file's name marks it as audio the pipeline does not take, or None."""
     suffix = os.path.splitext(path)[1].lower()
     if suffix in UNSUPPORTED_AUDIO_SUFFIXES:
-        return f"unsupported format {suffix}: convert to WAV or FLAC"
+        return f"unsupported format {suffix}: {CONVERT_HINT}"
     return None
 
 

@@ -2,8 +2,9 @@
 
 A page of its own (``serving/static``: HTML, CSS and JavaScript, no CDN, no web fonts) on
 FastAPI and uvicorn, which come with MLflow. The browser records the microphone and encodes
-a WAV itself, or takes a WAV/FLAC file; it POSTs the file's bytes to ``/api/recognize`` and
-draws the answer of fsdd_pipeline.serving.transcript. Nothing is sent anywhere else.
+a WAV itself, or takes an audio file (WAV, FLAC, OGG, MP3 or AIFF); it POSTs the file's
+bytes to ``/api/recognize`` and draws the answer of fsdd_pipeline.serving.transcript.
+Nothing is sent anywhere else.
 
 The model is chosen with fsdd-predict's options (the registered champion by default) and
 loaded once, before the server listens. Requests share nothing but the loaded model, which
@@ -68,7 +69,7 @@ def build_parser():
     parser = argparse.ArgumentParser(
         prog="fsdd-app",
         description="Try a trained model in the browser: speak into the microphone or drop "
-        "a WAV/FLAC file, see the digits. Serves on this machine only by default.",
+        "an audio file, see the digits. Serves on this machine only by default.",
         epilog="Without a model option the registered model with the alias 'champion' is "
         "used, from the project's MLflow store, as fsdd-predict does.",
     )
@@ -142,7 +143,7 @@ def model_folder_name(folder):
 
 
 def recognize_bytes(classifier, data, max_take_s):
-    """The transcript of an uploaded WAV/FLAC file (see fsdd_pipeline.serving.transcript)."""
+    """The transcript of an uploaded audio file (see fsdd_pipeline.serving.transcript)."""
     samples, rate = read_take(data, max_take_s)
     answer = transcribe(classifier, samples, rate, source="upload")
     if not answer["words"]:

@@ -83,7 +83,7 @@ class PersonalVoices:
 
     def enroll(self, takes):
         """(token, personal model folder, seconds) of a personal model made from ``takes``
-        [(digit, WAV/FLAC bytes)]; EnrollmentError (a missing digit, a take without
+        [(digit, audio file bytes)]; EnrollmentError (a missing digit, a take without
         speech, a model enrollment cannot adapt) or RecordingError naming the take."""
         import soundfile
 

@@ -1,4 +1,4 @@
-"""``fsdd-predict``: the spoken digit of WAV/FLAC recordings, from a trained model.
+"""``fsdd-predict``: the spoken digits of recordings (audio.formats), from a trained model.
 
 By default the registered ``champion`` model of the MLflow store is used; ``--model``,
 ``--model-dir`` or ``--model-uri`` pick another one. Whatever the source, recordings are
@@ -16,12 +16,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from fsdd_pipeline.audio.formats import AUDIO_SUFFIXES, SUPPORTED_TEXT, UNSUPPORTED_AUDIO_SUFFIXES
 from fsdd_pipeline.labels import PROB_COLUMNS
-from fsdd_pipeline.planning.naming import (
-    AUDIO_SUFFIXES,
-    UNSUPPORTED_AUDIO_SUFFIXES,
-    unsupported_format,
-)
+from fsdd_pipeline.planning.naming import unsupported_format
 from fsdd_pipeline.planning.tracking_uri import sqlite_file
 from fsdd_pipeline.tracking.relocation import follow_project
 from fsdd_pipeline.tracking.store import CHAMPION_ALIAS, DEFAULT_REGISTERED_MODEL, project_tracking
@@ -42,13 +39,13 @@ class NoModelError(Exception):
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="fsdd-predict",
-        description="Predict the spoken digits (0-9), in order, of WAV/FLAC recordings.",
+        description=f"Predict the spoken digits (0-9), in order, of {SUPPORTED_TEXT} recordings.",
         epilog="Without a model option the registered model (tracking.registered_model "
         f"of the project's config) with the alias '{CHAMPION_ALIAS}' is used, from the "
         "project's MLflow store (tracking.uri).",
     )
     parser.add_argument(
-        "paths", nargs="+", metavar="PATH", help="a WAV/FLAC file, or a folder of them"
+        "paths", nargs="+", metavar="PATH", help="an audio file, or a folder of them"
     )
     add_model_options(parser)
     parser.add_argument(
@@ -96,7 +93,7 @@ def add_model_options(parser):
 
 
 def collect_files(paths):
-    """The files to predict: files as given, folders as their sorted .wav/.flac files.
+    """The files to predict: files as given, folders as their sorted audio files.
 
     Returns (files, problems) where problems are (path, reason) of empty folders and of
     files in an audio format the pipeline does not take (given, or found in a folder).
@@ -111,7 +108,7 @@ def collect_files(paths):
                 if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES + UNSUPPORTED_AUDIO_SUFFIXES
             )
             if not found:
-                problems.append((path, "folder holds no .wav or .flac files"))
+                problems.append((path, f"folder holds no audio files ({SUPPORTED_TEXT})"))
         else:
             found = [path]
         for file in found:

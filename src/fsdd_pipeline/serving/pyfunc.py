@@ -1,4 +1,4 @@
-"""The raw-audio MLflow pyfunc model: base64 WAV/FLAC bytes (or samples) in, digits out.
+"""The raw-audio MLflow pyfunc model: base64 audio file bytes (or samples) in, digits out.
 
 It wraps a trained model folder (``results/models/{name}/``) and computes the features
 with the same loading and feature code as the pipeline, so a served or registered model
@@ -43,8 +43,8 @@ SAMPLES_COLUMN = "samples"
 RATE_COLUMN = "sample_rate"
 INPUT_COLUMNS = (AUDIO_COLUMN, SAMPLES_COLUMN, RATE_COLUMN)
 ACCEPTED_INPUT = (
-    f"{AUDIO_COLUMN} (base64 of a WAV/FLAC file), or {SAMPLES_COLUMN} (a list of numbers) "
-    f"with {RATE_COLUMN} (Hz)"
+    f"{AUDIO_COLUMN} (base64 of a WAV, FLAC, OGG, MP3 or AIFF file), or {SAMPLES_COLUMN} "
+    f"(a list of numbers) with {RATE_COLUMN} (Hz)"
 )
 
 # Pinned to this environment so that the logged model states what it was built with
@@ -259,12 +259,12 @@ def predictions_frame(probabilities):
 class AudioDigitModel(mlflow.pyfunc.PythonModel):
     """Pyfunc model over a trained model folder (artifact ``model_dir``).
 
-    Input: rows with a column ``audio_base64`` (base64 of a WAV/FLAC file, any rate, mono
-    or stereo) or columns ``samples`` (floats) and ``sample_rate``, in any MLflow request
-    format (request_rows). Output, one row per input row: ``digits`` (every digit of the
-    take in order), ``words`` (a JSON list, see transcripts_frame) and the loudest word's
-    ``digit``, ``probability`` (of that digit) and ``prob_0``..``prob_9``; otherwise
-    AudioRequestError (HTTP 400) naming every unusable row or column and why.
+    Input: rows with a column ``audio_base64`` (base64 of a WAV, FLAC, OGG, MP3 or AIFF file,
+    any rate, mono or stereo) or columns ``samples`` (floats) and ``sample_rate``, in any
+    MLflow request format (request_rows). Output, one row per input row: ``digits`` (every
+    digit of the take in order), ``words`` (a JSON list, see transcripts_frame) and the
+    loudest word's ``digit``, ``probability`` (of that digit) and ``prob_0``..``prob_9``;
+    otherwise AudioRequestError (HTTP 400) naming every unusable row or column and why.
     """
 
     def load_context(self, context):

@@ -16,7 +16,7 @@ class TakeTooLongError(RecordingError):
 
 
 def read_take(data, max_take_s, source="upload"):
-    """(samples frames x channels, rate) of WAV/FLAC bytes; RecordingError with the reason,
+    """(samples frames x channels, rate) of audio file bytes; RecordingError with the reason,
     TakeTooLongError (read from the header, before decoding) over ``max_take_s``."""
     if not data:
         raise RecordingError(source, EMPTY_FILE_REASON)

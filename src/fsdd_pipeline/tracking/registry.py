@@ -11,7 +11,8 @@ from fsdd_pipeline.tracking.store import CHAMPION_ALIAS, use_store
 MODEL_DIR_ARTIFACT = "model_dir"
 
 REGISTERED_MODEL_DESCRIPTION = (
-    "Spoken-digit classifier of the fsdd-pipeline: takes raw audio (base64 WAV/FLAC bytes or "
+    "Spoken-digit classifier of the fsdd-pipeline: takes raw audio (base64 bytes of a WAV, "
+    "FLAC, OGG, MP3 or AIFF file, or "
     "samples and their rate) and gives the digit and its ten probabilities. Load the best "
     "model with the alias 'champion' (models:/<name>@champion, or `fsdd-predict`); each "
     "version's description says why it won, and a version replaced as champion is tagged "

@@ -3,11 +3,11 @@
     fsdd-enroll 0_me_a.wav 1_me_a.wav ... 9_me_a.wav --output my-model
     fsdd-predict --model-dir my-model new_take.wav
 
-Takes are WAV/FLAC files (or folders of them) whose names start with their digit; every
-digit needs at least one. The model enrolled from is chosen as for ``fsdd-predict``
-(default: the registered champion of the project's MLflow store). ``--register NAME``
-also logs the personal model as a raw-audio MLflow model and registers it as NAME.
-Exit codes: 0 enrolled, 1 unusable takes or output, 2 no usable model.
+Takes are audio files (WAV, FLAC, OGG, MP3 or AIFF; or folders of them) whose names start
+with their digit; every digit needs at least one. The model enrolled from is chosen as for
+``fsdd-predict`` (default: the registered champion of the project's MLflow store).
+``--register NAME`` also logs the personal model as a raw-audio MLflow model and registers
+it as NAME. Exit codes: 0 enrolled, 1 unusable takes or output, 2 no usable model.
 """
 
 import argparse
@@ -44,7 +44,7 @@ def build_parser():
         epilog="Take file names start with their digit (7_me_0.wav); at least one take of "
         "every digit. Use the result with fsdd-predict --model-dir DIR.",
     )
-    parser.add_argument("takes", nargs="+", metavar="TAKE", help="a WAV/FLAC take, or a folder")
+    parser.add_argument("takes", nargs="+", metavar="TAKE", help="an audio take, or a folder")
     parser.add_argument("--output", required=True, type=Path, help="the personal model folder")
     parser.add_argument(
         "--take-weight",

@@ -1,5 +1,6 @@
 // The page of fsdd-app: records the microphone (encoded as a 16-bit WAV here, so the server
-// needs no decoder for browser formats) or takes a WAV/FLAC file, sends its bytes to this
+// needs no decoder for browser formats) or takes an audio file (WAV, FLAC, OGG, MP3 or
+// AIFF: what the server's libsndfile reads), sends its bytes to this
 // server only, and shows the answer: the digit string, every word with its probabilities,
 // the waveform with the words marked, and playback. "Teach it your voice" collects one take
 // of every digit, asks the server for a personal model, and sends later takes to it.
@@ -10,6 +11,10 @@ const INFO_URL = "/api/info";
 const ENROLL_URL = "/api/enroll";
 const VOICE_HEADER = "X-Voice";
 const DIGITS = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+// The files the server reads (fsdd_pipeline.audio.formats), for the file pickers.
+const AUDIO_ACCEPT =
+  ".wav,.flac,.ogg,.oga,.opus,.mp3,.aif,.aiff,.aifc," +
+  "audio/wav,audio/x-wav,audio/flac,audio/ogg,audio/opus,audio/mpeg,audio/aiff";
 const METER_FLOOR_DB = -60;
 
 const $ = (id) => document.getElementById(id);
@@ -127,7 +132,7 @@ async function startRecording(target = mainTarget) {
   if (!navigator.mediaDevices || !window.AudioWorkletNode) {
     showMessage(
       "This browser cannot record here: the microphone needs a page on localhost/127.0.0.1 " +
-        "or HTTPS. Upload a WAV or FLAC file instead."
+        "or HTTPS. Upload a WAV, FLAC, OGG, MP3 or AIFF file instead."
     );
     return;
   }
@@ -412,7 +417,7 @@ function buildSlots() {
       const file = element("label", "button slot-file", "File");
       const input = element("input");
       input.type = "file";
-      input.accept = ".wav,.flac,audio/wav,audio/x-wav,audio/flac";
+      input.accept = AUDIO_ACCEPT;
       input.addEventListener("change", () => {
         const chosen = input.files[0];
         input.value = "";
@@ -505,6 +510,7 @@ ui.record.addEventListener("click", () => (recorder ? stopRecording() : startRec
 ui.enrollButton.addEventListener("click", teachVoice);
 ui.voiceToggle.addEventListener("change", showModel);
 
+ui.file.accept = AUDIO_ACCEPT;
 ui.file.addEventListener("change", () => {
   const file = ui.file.files[0];
   ui.file.value = ""; // choosing the same file again is a new take
