@@ -1,4 +1,4 @@
-"""Audio in: reading any WAV, FLAC, OGG, MP3 or AIFF a user has (formats), resampling,
+"""Audio in: reading any WAV, FLAC, OGG, MP3 or AIFF a user has, resampling,
 endpoint detection (finding the spoken word in a take) and the realistic takes the
 robustness check builds.
 

@@ -9,9 +9,9 @@ import numpy as np
 import soundfile
 
 from fsdd_pipeline.audio.endpoint import crop_to_speech
-from fsdd_pipeline.audio.formats import CONVERT_HINT, SUPPORTED_FORMATS
 from fsdd_pipeline.audio.resampling import resample
 from fsdd_pipeline.errors import RecordingError
+from fsdd_pipeline.planning.audio_formats import CONVERT_HINT, SUPPORTED_FORMATS
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +58,8 @@ def analysis_frame(sample_rate):
 
 
 def load_audio(path, sample_rate, endpoint=None, min_duration_s=MIN_DURATION_S):
-    """Read an audio file (audio.formats) as mono float32 at ``sample_rate``, cropped to
-    its spoken word.
+    """Read an audio file (planning.audio_formats) as mono float32 at ``sample_rate``,
+    cropped to its spoken word.
 
     Stereo is averaged to mono, other rates are resampled, and with ``endpoint``
     (EndpointParams) the take is cropped to its loudest word, so that a long or noisy

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import yaml
 
-from fsdd_pipeline.audio.formats import SUPPORTED_TEXT
 from fsdd_pipeline.errors import ConfigError, RecordingError
 from fsdd_pipeline.io import write_text
+from fsdd_pipeline.planning.audio_formats import SUPPORTED_TEXT
 from fsdd_pipeline.planning.naming import (
     OFFICIAL_TEST_INDICES,
     list_recordings,

@@ -5,8 +5,12 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from fsdd_pipeline.audio.formats import AUDIO_SUFFIXES, CONVERT_HINT, UNSUPPORTED_AUDIO_SUFFIXES
 from fsdd_pipeline.errors import RecordingError
+from fsdd_pipeline.planning.audio_formats import (
+    AUDIO_SUFFIXES,
+    CONVERT_HINT,
+    UNSUPPORTED_AUDIO_SUFFIXES,
+)
 
 NAME_PATTERN = re.compile(r"^(?P<digit>[0-9])_(?P<speaker>[a-z][a-z0-9]*)_(?P<index>[0-9]+)$")
 # The dataset's README defines the official split: takes 0-4 of each digit and speaker are test.

@@ -1,4 +1,5 @@
-"""``fsdd-predict``: the spoken digits of recordings (audio.formats), from a trained model.
+"""``fsdd-predict``: the spoken digits of recordings (planning.audio_formats), from a trained
+model.
 
 By default the registered ``champion`` model of the MLflow store is used; ``--model``,
 ``--model-dir`` or ``--model-uri`` pick another one. Whatever the source, recordings are
@@ -16,8 +17,12 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from fsdd_pipeline.audio.formats import AUDIO_SUFFIXES, SUPPORTED_TEXT, UNSUPPORTED_AUDIO_SUFFIXES
 from fsdd_pipeline.labels import PROB_COLUMNS
+from fsdd_pipeline.planning.audio_formats import (
+    AUDIO_SUFFIXES,
+    SUPPORTED_TEXT,
+    UNSUPPORTED_AUDIO_SUFFIXES,
+)
 from fsdd_pipeline.planning.naming import unsupported_format
 from fsdd_pipeline.planning.tracking_uri import sqlite_file
 from fsdd_pipeline.tracking.relocation import follow_project

@@ -11,7 +11,7 @@ const INFO_URL = "/api/info";
 const ENROLL_URL = "/api/enroll";
 const VOICE_HEADER = "X-Voice";
 const DIGITS = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
-// The files the server reads (fsdd_pipeline.audio.formats), for the file pickers.
+// The files the server reads (fsdd_pipeline.planning.audio_formats), for the file pickers.
 const AUDIO_ACCEPT =
   ".wav,.flac,.ogg,.oga,.opus,.mp3,.aif,.aiff,.aifc," +
   "audio/wav,audio/x-wav,audio/flac,audio/ogg,audio/opus,audio/mpeg,audio/aiff";

@@ -6,7 +6,8 @@ People's recordings come from phones and browsers as well as from WAV recorders:
 (M4A/MP4), AMR, WebM and WMA have no decoder in libsndfile and are refused with a reason.
 """
 
-# File suffixes of the audio a recordings folder, `fsdd-predict` and `fsdd-enroll` take.
+# File suffixes of the audio a recordings folder, `fsdd-predict` and `fsdd-enroll` take. Kept
+# in planning (constants only) because planning the workflow lists recordings by them.
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".aifc")
 # Audio the project does not take: listed with the recordings so that such files are
 # rejected with a reason instead of being ignored.
