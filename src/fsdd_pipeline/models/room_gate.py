@@ -22,6 +22,14 @@ from fsdd_pipeline.models.linear import (
 )
 
 
+def classes_without_dry_rows(y, in_room):
+    """The classes of ``y`` that only rows in rooms hold, sorted: a room gate cannot be
+    fitted on them, since its experts must know the same classes for one to stand in for
+    the other."""
+    y, in_room = np.asarray(y), np.asarray(in_room, dtype=bool)
+    return sorted(set(np.unique(y).tolist()) - set(np.unique(y[~in_room]).tolist()))
+
+
 class RoomGateClassifier(ClassifierMixin, BaseEstimator):
     """``estimator`` twice (fit on the dry rows; fit on all rows) behind a room detector.
 
@@ -44,9 +52,8 @@ class RoomGateClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(
                 "a room gate needs in_room, one flag per row, with both dry rows and rows in rooms"
             )
-        missing = sorted(set(np.unique(y).tolist()) - set(np.unique(y[~in_room]).tolist()))
+        missing = classes_without_dry_rows(y, in_room)
         if missing:
-            # The experts must know the same classes for one to stand in for the other.
             raise ValueError(f"a room gate needs dry rows of every class; none of {missing}")
         self.dry_ = clone(self.estimator).fit(x[~in_room], y[~in_room])
         self.wet_ = clone(self.estimator).fit(x, y)

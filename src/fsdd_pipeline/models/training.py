@@ -249,6 +249,9 @@ def sklearn_learning_curve(
 ):
     """Train/validation accuracy and loss of the classical model vs training set size
     (``copies``: which rows are augmented copies, for a room gate)."""
+    # Here, not at the top: importing this module stays free of scikit-learn.
+    from fsdd_pipeline.models.room_gate import classes_without_dry_rows
+
     copies = np.zeros(len(y), dtype=bool) if copies is None else copies
     rng = np.random.default_rng(config["seed"])
     order = rng.permutation(len(x))
@@ -257,8 +260,8 @@ def sklearn_learning_curve(
         chosen = order[: max(20, int(fraction * len(x)))]
         if len(np.unique(y[chosen])) < 2:
             continue
-        if config.get("room_gate") and set(y[chosen][~copies[chosen]]) != set(y[chosen]):
-            continue  # a room gate needs dry rows of every class it sees
+        if config.get("room_gate") and classes_without_dry_rows(y[chosen], copies[chosen]):
+            continue  # RoomGateClassifier.fit would refuse these rows
         fit_params = _fit_params(config, copies[chosen])
         model = build_sklearn_model(config).fit(x[chosen], y[chosen], **fit_params)
         loss, accuracy = _scores(model, x[chosen], y[chosen])
