@@ -14,6 +14,8 @@ AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".ai
 UNSUPPORTED_AUDIO_SUFFIXES = (
     ".aac", ".amr", ".au", ".caf", ".m4a", ".mp4", ".w64", ".webm", ".wma",
 )  # fmt: skip
+# What a folder of recordings is listed by: the audio read and the audio refused by name.
+LISTED_SUFFIXES = AUDIO_SUFFIXES + UNSUPPORTED_AUDIO_SUFFIXES
 # libsndfile's names of the formats read (RF64 and WAVEX are WAV's variants).
 SUPPORTED_FORMATS = ("WAV", "WAVEX", "RF64", "FLAC", "OGG", "MP3", "AIFF")
 SUPPORTED_TEXT = "WAV, FLAC, OGG (Vorbis or Opus), MP3 or AIFF"

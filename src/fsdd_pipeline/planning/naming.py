@@ -9,6 +9,7 @@ from fsdd_pipeline.errors import RecordingError
 from fsdd_pipeline.planning.audio_formats import (
     AUDIO_SUFFIXES,
     CONVERT_HINT,
+    LISTED_SUFFIXES,
     UNSUPPORTED_AUDIO_SUFFIXES,
 )
 
@@ -78,10 +79,9 @@ def list_recordings(directory):
     directory = Path(directory)
     if not directory.is_dir():
         raise FileNotFoundError(f"recordings folder not found: {directory}")
-    suffixes = AUDIO_SUFFIXES + UNSUPPORTED_AUDIO_SUFFIXES
     # os.path.splitext, not a Path per entry: a folder may hold tens of thousands of files.
     return sorted(
         entry.name
         for entry in os.scandir(directory)
-        if entry.is_file() and os.path.splitext(entry.name)[1].lower() in suffixes
+        if entry.is_file() and os.path.splitext(entry.name)[1].lower() in LISTED_SUFFIXES
     )

@@ -18,11 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fsdd_pipeline.labels import PROB_COLUMNS
-from fsdd_pipeline.planning.audio_formats import (
-    AUDIO_SUFFIXES,
-    SUPPORTED_TEXT,
-    UNSUPPORTED_AUDIO_SUFFIXES,
-)
+from fsdd_pipeline.planning.audio_formats import LISTED_SUFFIXES, SUPPORTED_TEXT
 from fsdd_pipeline.planning.naming import unsupported_format
 from fsdd_pipeline.planning.tracking_uri import sqlite_file
 from fsdd_pipeline.tracking.relocation import follow_project
@@ -108,9 +104,7 @@ def collect_files(paths):
         path = Path(raw)
         if path.is_dir():
             found = sorted(
-                p
-                for p in path.iterdir()
-                if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES + UNSUPPORTED_AUDIO_SUFFIXES
+                p for p in path.iterdir() if p.is_file() and p.suffix.lower() in LISTED_SUFFIXES
             )
             if not found:
                 problems.append((path, f"folder holds no audio files ({SUPPORTED_TEXT})"))
