@@ -30,6 +30,7 @@ import soundfile
 
 from fsdd_pipeline.features.embedding import EmbeddingParams, get_embedder
 from fsdd_pipeline.labels import N_CLASSES
+from fsdd_pipeline.strings.evaluation import embed_takes
 from fsdd_pipeline.strings.metrics import by_bucket, score_strings
 from fsdd_pipeline.strings.segmentation import (
     GAP,
@@ -76,9 +77,8 @@ def takes_and_embeddings(folder, per_speaker, seed=0, **settings):
     if cache.exists():
         stored = np.load(cache, allow_pickle=True)
         return takes, list(stored["embeddings"])
-    embedder = get_embedder(EmbeddingParams())
     start = time.process_time()
-    embeddings = [take_embeddings(t.samples, 8000, embedder) for _, t in takes]
+    embeddings = embed_takes([t for _, t in takes], 8000)
     seconds = sum(len(t.samples) for _, t in takes) / 8000
     print(f"embedded {seconds:.0f} s of takes in {time.process_time() - start:.1f} s CPU")
     CACHE.mkdir(exist_ok=True)
@@ -407,8 +407,7 @@ def voice_takes_and_embeddings(per_voice, seed=0, connected=True, commas=0.0):
         )
     else:
         takes = voice_word_takes(config["training_voices"], validation, per_voice, seed, settings)
-    embedder = get_embedder(EmbeddingParams())
-    embeddings = [take_embeddings(t.samples, 8000, embedder) for t in takes]
+    embeddings = embed_takes(takes, 8000)
     CACHE.mkdir(exist_ok=True)
     result = ([(t.speaker, t) for t in takes], embeddings)
     joblib.dump(result, cache)

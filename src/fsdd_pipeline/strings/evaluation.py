@@ -114,9 +114,8 @@ def train_segmenter(recordings, sample_rate, settings, training_voices=None, val
             settings.seed,
             settings.takes,
         )
-        embedder = get_embedder()
         takes += spoken
-        embeddings += [take_embeddings(t.samples, sample_rate, embedder) for t in spoken]
+        embeddings += embed_takes(spoken, sample_rate)
     segmenter = fit_segmenter(
         takes, embeddings, settings.segmenter, voice_blend=settings.voice_blend
     )
@@ -193,8 +192,7 @@ def read_clips(recordings, rows, sample_rate):
 
 def training_takes(clips_by_speaker, per_speaker, sample_rate, seed, take_settings):
     """(takes, embeddings): ``per_speaker`` takes of every speaker's own clips, embedded."""
-    embedder = get_embedder()
-    takes, embeddings = [], []
+    takes = []
     for index, speaker in enumerate(sorted(clips_by_speaker)):
         drawn = draw_string_takes(
             {speaker: clips_by_speaker[speaker]},
@@ -204,8 +202,14 @@ def training_takes(clips_by_speaker, per_speaker, sample_rate, seed, take_settin
             take_settings,
         )
         takes += drawn
-        embeddings += [take_embeddings(t.samples, sample_rate, embedder) for t in drawn]
-    return takes, embeddings
+    return takes, embed_takes(takes, sample_rate)
+
+
+def embed_takes(takes, sample_rate):
+    """The embedding frames of each take (segmentation.take_embeddings), as the segmenter
+    is trained on them."""
+    embedder = get_embedder()
+    return [take_embeddings(take.samples, sample_rate, embedder) for take in takes]
 
 
 def fit_segmenter(takes, embeddings, params, exclude_speaker=None, voice_blend=0.5):
