@@ -144,6 +144,9 @@ def _voices_markdown(results):
         "worst_digit_clean",
         "strings_der",
         "strings_exact",
+        "paused_strings_der",
+        "female_paused_strings_der",
+        "paused_strings_exact",
     ]
     table = summary[[c for c in columns if c in summary.columns]].copy()
     for column in table.columns[1:]:
@@ -151,8 +154,10 @@ def _voices_markdown(results):
     return [
         "**Validation voices** (`results/voices/summary.csv`, built by `snakemake voices`: the "
         "ten digits spoken by 60 text-to-speech voices, women, men and English accents, "
-        "clean and in realistic takes, and 2 digit strings per voice read as connected "
-        "speech in takes; for choosing settings, never training data; "
+        "clean and in realistic takes, 2 digit strings per voice read as connected "
+        "speech in takes (`strings_`), and 4 strings of each voice's words said one by one "
+        "joined with pauses of 0.08-0.6 s (`paused_`, as people read a PIN digit by digit); "
+        "digit error rate (`der`) and exact strings; for choosing settings, never training data; "
         "[voices](voices.md)):",
         table.to_markdown(index=False, disable_numparse=True),
     ]
@@ -170,6 +175,11 @@ def _voices_sentence(results, champion):
         if "strings_der" in row.index
         else ""
     )
+    if "paused_strings_der" in row.index:
+        strings += (
+            f"; their words said one by one with pauses: digit error rate "
+            f"{_percent(row.paused_strings_der)}, {_percent(row.paused_strings_exact)} exact"
+        )
     return (
         f"\nDigits spoken by 60 text-to-speech voices (women, men, English accents; "
         f"[voices](docs/voices.md)): {_percent(row.voices_clean)} right clean, "

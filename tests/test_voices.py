@@ -171,21 +171,39 @@ def test_voices_report_sets_validation_voices_beside_loso(tmp_path, fsdd_subset)
     )
     # Trained on two FSDD men, the embedding still hears most synthetic digits.
     assert summary.loc["emb", "voices_clean"] >= 0.5
-    # Digit strings read as connected speech: 2 per voice, in takes, read as a take is.
+    # Digit strings read as connected speech (2 per voice, in takes) and the voices' own
+    # words joined with pauses (one string at each of 4 pauses), read as a take is.
     strings = pd.read_parquet(results / "voices/strings.parquet")
-    assert len(strings) == 3 * 2 and strings.reference.str.fullmatch(r"\d{3,7}").all()
-    assert (strings.samples.map(len) >= 8000 * (1.0 + 0.3 * strings.reference.str.len())).all()
+    assert strings["style"].value_counts().to_dict() == {"paused": 3 * 4, "connected": 3 * 2}
+    assert strings.reference.str.fullmatch(r"\d{3,7}").all()
+    connected = strings[strings["style"] == "connected"]
+    assert (connected.samples.map(len) >= 8000 * (1 + 0.3 * connected.reference.str.len())).all()
+    paused = strings[strings["style"] == "paused"]
+    assert sorted(paused.pause_s) == sorted([0.08, 0.15, 0.3, 0.6] * 3)
+    # Each word is at least 0.1 s long and the pauses add up: the take holds them all.
+    slowest = 0.1 * paused.reference.str.len() + 0.8 * paused.pause_s * (
+        paused.reference.str.len() - 1
+    )
+    assert (paused.samples.map(len) >= 8000 * slowest).all()
     read = pd.read_csv(results / "voices/strings/emb.csv", dtype=str, keep_default_na=False)
     read["edits"] = [
         edit_distance(*pair) for pair in zip(read.reference, read.hypothesis, strict=True)
     ]
     assert list(read.reference) == list(strings.reference)
-    der = read.edits.sum() / read.reference.str.len().sum()
-    assert summary.loc["emb", "strings_der"] == pytest.approx(der)
-    assert summary.loc["emb", "strings_exact"] == pytest.approx((read.edits == 0).mean())
-    assert summary.loc["emb", "string_takes"] == 6
-    # The segmenter finds most words of connected speech, even after two FSDD men.
-    assert der <= 0.6
+    assert list(read["style"]) == list(strings["style"])
+    for style, prefix, takes in (("connected", "", 6), ("paused", "paused_", 12)):
+        chosen = read[read["style"] == style]
+        der = chosen.edits.sum() / chosen.reference.str.len().sum()
+        assert summary.loc["emb", f"{prefix}strings_der"] == pytest.approx(der)
+        exact = (chosen.edits == 0).mean()
+        assert summary.loc["emb", f"{prefix}strings_exact"] == pytest.approx(exact)
+        assert summary.loc["emb", f"{prefix}string_takes"] == takes
+        # The segmenter finds most words of the voices' strings, even after two FSDD men.
+        assert der <= 0.6
+    long = read[(read["style"] == "paused") & (read.pause_s.astype(float) >= 0.2)]
+    assert summary.loc["emb", "paused_long_der"] == pytest.approx(
+        long.edits.sum() / long.reference.str.len().sum()
+    )
     digits = pd.read_csv(results / "voices/accuracy_per_digit.csv")
     assert len(digits) == 3 * 2 * 10  # three models, clean and in takes
     assert (results / "logs/voices/synthesize.log").is_file()

@@ -205,14 +205,16 @@ def _realistic_take(samples, sample_rate, rng, snr_range, duration_s, edge_click
     return (np.round(np.clip(take.samples, -1, 1) * 32767) / 32767).astype(np.float32)
 
 
+_VOICE_COLUMNS = ("voice", "engine", "name", "family", "rate", "pitch")
+
+
 def _voice_columns(voice):
     return dict(
-        voice=voice.label,
-        engine=voice.engine,
-        name=voice.name,
-        family=voice.family,
-        rate=voice.rate,
-        pitch=voice.pitch,
+        zip(
+            _VOICE_COLUMNS,
+            (voice.label, voice.engine, voice.name, voice.family, voice.rate, voice.pitch),
+            strict=True,
+        )
     )
 
 
@@ -251,8 +253,9 @@ def validation_strings(voices, sample_rate, take_settings, strings, seed):
     (fewest, most) digits as connected speech ("four one five nine": no pauses but the
     voice's own), each in a realistic take: a noise floor ``take_settings["snr_db"]`` below
     the speech, a DC offset, 0.35-0.65 s of it on each side, a gain drawn from
-    ``strings["gain_db"]``. A DataFrame of voice, engine, name, family, rate, pitch,
-    reference (the digits, "4159") and samples. Seeded per voice."""
+    ``strings["gain_db"]``. A DataFrame of voice, engine, name, family, rate, pitch, style
+    ("connected"), pause_s (0), reference (the digits, "4159") and samples. Seeded per
+    voice."""
     import pandas as pd
 
     check_engines(voices)
@@ -273,5 +276,52 @@ def validation_strings(voices, sample_rate, take_settings, strings, seed):
                 gain_db=float(rng.uniform(*strings["gain_db"])),
             )
             reference = "".join(str(int(d)) for d in spoken)
-            rows.append(_voice_columns(voice) | {"reference": reference, "samples": take})
+            rows.append(
+                _voice_columns(voice)
+                | {"style": "connected", "pause_s": 0.0, "reference": reference, "samples": take}
+            )
+    return pd.DataFrame(rows)
+
+
+def paused_strings(clips, sample_rate, take_settings, strings, seed):
+    """Every voice's own ten clean words (``clips``: validation_clips) said one by one and
+    joined into digit strings, as people read a PIN or a phone number digit by digit: at
+    each pause of ``strings["pauses_s"]`` (each gap +-20%), ``strings["paused_per_pause"]``
+    takes of ``strings["digits"]`` digits over a noise floor ``take_settings["snr_db"]``
+    below the words, with a gain drawn from ``strings["gain_db"]``
+    (strings.takes.synthesize_take), stored as 16-bit PCM. A DataFrame of validation_strings'
+    columns (style "paused"). Seeded per voice."""
+    import pandas as pd
+
+    from fsdd_pipeline.strings.takes import StringTakeSettings, synthesize_take
+
+    settings = StringTakeSettings(
+        digits=strings["digits"],
+        overlap_probability=0.0,
+        snr_db=take_settings["snr_db"],
+        gain_db=strings["gain_db"],
+    )
+    clean = clips[clips["condition"] == "clean"]
+    rows = []
+    for index, (_, words) in enumerate(clean.groupby("voice", sort=False)):
+        rng = np.random.default_rng([seed, index, len(DIGIT_WORDS) + 1])
+        said = dict(zip(words["digit"].astype(int), words["samples"], strict=True))
+        columns = words.iloc[0][list(_VOICE_COLUMNS)].to_dict()
+        for pause_s in strings["pauses_s"]:
+            for _ in range(strings["paused_per_pause"]):
+                count = int(rng.integers(settings.digits[0], settings.digits[1] + 1))
+                spoken = [int(d) for d in rng.integers(0, len(DIGIT_WORDS), size=count)]
+                take = synthesize_take(
+                    [(np.asarray(said[d]), d) for d in spoken], sample_rate, rng, settings, pause_s
+                )
+                samples = (np.round(take.samples * 32767) / 32767).astype(np.float32)
+                rows.append(
+                    columns
+                    | {
+                        "style": "paused",
+                        "pause_s": float(pause_s),
+                        "reference": take.digits,
+                        "samples": samples,
+                    }
+                )
     return pd.DataFrame(rows)
