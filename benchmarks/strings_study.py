@@ -42,7 +42,7 @@ from fsdd_pipeline.strings.segmentation import (
     median_word_frames,
     take_embeddings,
 )
-from fsdd_pipeline.strings.takes import StringTakeSettings, draw_string_takes
+from fsdd_pipeline.strings.takes import StringTakeSettings, draw_string_takes, synthesize_take
 
 CACHE = Path("/tmp/strings_study")
 CONFIGS = (("lda", 1), ("lda", 0), ("lda", 2), ("logreg", 1))
@@ -267,31 +267,6 @@ def cuts_study(folder, per_speaker=60):
         )
 
 
-def voice_word_takes(voice_settings, validation, per_voice, seed, settings):
-    """Takes of every training voice's ten words, said one by one, joined as FSDD's."""
-    from fsdd_pipeline.audio.resampling import resample
-    from fsdd_pipeline.voices.espeak_library import synthesize_words
-    from fsdd_pipeline.voices.training_voices import (
-        SPEAKER_PREFIX,
-        draw_training_voices,
-        library_name,
-    )
-    from fsdd_pipeline.voices.tts import DIGIT_WORDS, at_speech_peak
-
-    takes = []
-    for index, voice in enumerate(draw_training_voices(voice_settings, validation)):
-        words, rate = synthesize_words(
-            library_name(voice.name), voice.rate, voice.pitch, DIGIT_WORDS
-        )
-        clips = [
-            (at_speech_peak(resample(w, rate, 8000)), digit, f"{digit}_{voice.label}")
-            for digit, w in enumerate(words)
-        ]
-        speaker = SPEAKER_PREFIX + voice.label
-        takes += draw_string_takes({speaker: clips}, per_voice, 8000, seed + index, settings)
-    return takes
-
-
 def tts_string_takes(count_per_voice=2, seed=0):
     """Digit strings read as connected speech by the config's validation voices, each in a
     realistic take, and their embeddings (cached): [(reference, family, samples)], [emb]."""
@@ -334,6 +309,59 @@ def tts_string_takes(count_per_voice=2, seed=0):
     return takes, embeddings
 
 
+# The pauses of the joined voices' takes: people reading digits one by one, quickly to slowly.
+JOINED_PAUSES_S = (0.08, 0.15, 0.3, 0.6)
+
+
+def tts_joined_takes(per_pause=2, seed=0):
+    """Each validation voice's own ten words, said one by one, joined by the pauses of
+    JOINED_PAUSES_S (``per_pause`` takes of 3-7 digits at each) over a noise floor and a
+    gain as FSDD's takes (strings.takes): how people other than FSDD's men read a PIN or a
+    phone number digit by digit. [(StringTake, family)], cached."""
+    import joblib
+    import yaml
+
+    from fsdd_pipeline.voices.tts import DIGIT_WORDS, synthesize, voices_from_config
+
+    cache = CACHE / f"tts_joined_{per_pause}_{seed}.joblib"
+    if cache.exists():
+        return joblib.load(cache)
+    config = yaml.safe_load((Path(__file__).parents[1] / "config/config.yaml").read_text())
+    settings = StringTakeSettings(**{**config["strings"]["takes"], "overlap_probability": 0.0})
+    rng = np.random.default_rng(seed)
+    takes = []
+    for voice in voices_from_config(config["voices"]):
+        words = [(synthesize(voice, word, 8000), digit) for digit, word in enumerate(DIGIT_WORDS)]
+        for pause_s in JOINED_PAUSES_S:
+            for _ in range(per_pause):
+                chosen = [words[d] for d in rng.integers(0, 10, size=int(rng.integers(3, 8)))]
+                take = synthesize_take(chosen, 8000, rng, settings, pause_s=pause_s)
+                takes.append((take, voice.family))
+    CACHE.mkdir(exist_ok=True)
+    joblib.dump(takes, cache)
+    return takes
+
+
+def _report_joined(joined, hypotheses):
+    """One line: the joined voices' takes, DER by pause and by family, and exact strings."""
+    scored = score_strings(
+        [t.digits for t, _ in joined], hypotheses, [t.pause_s for t, _ in joined]
+    )
+    scored["family"] = [f for _, f in joined]
+    scored["pause"] = [t.pause_s for t, _ in joined]
+
+    def der(group):
+        return f"{100 * group.edits.sum() / group.length.sum():.1f}%"
+
+    print(
+        f"  joined voices: DER {der(scored)}, exact {100 * scored.exact.mean():.1f}% | "
+        + " ".join(f"{p}s {der(g)}" for p, g in scored.groupby("pause"))
+        + " | "
+        + " ".join(f"{f} {der(g)}" for f, g in scored.groupby("family")),
+        flush=True,
+    )
+
+
 def _changes(variant):
     """{key: value} of a variant string ``key=value;key=value`` (see _variant)."""
     return dict(item.split("=") for item in variant.split(";") if item)
@@ -348,7 +376,9 @@ def _variant(folder, per_speaker, variant, takes, embeddings, draw=0):
     (voice_takes_and_embeddings; ``commas=P``: a share with pauses); ``gru=UNITS`` (and
     ``gru.epochs=N``): GruSegmenter's frame classes instead of the linear classifier's
     (_segmenter_maker); ``relabel=MODE``: who names the words and ``blend=W``: two
-    segmenters blended, the variant and the variant without these keys (named_study only)."""
+    segmenters blended, the variant and the variant without these keys (named_study only;
+    ``firstwords=N``: the first of them also trained with N takes of the training voices'
+    words joined, as ``voicewords``)."""
     changes = _changes(variant)
     base = SegmenterParams()
     segmenter_changes = {
@@ -406,7 +436,10 @@ def voice_takes_and_embeddings(per_voice, seed=0, connected=True, commas=0.0):
             config["training_voices"], validation, per_voice, 8000, seed, settings, commas
         )
     else:
-        takes = voice_word_takes(config["training_voices"], validation, per_voice, seed, settings)
+        voices = config["training_voices"]
+        takes = training_voice_string_takes(
+            voices, validation, 0, 8000, seed, settings, words_per_voice=per_voice
+        )
     embeddings = embed_takes(takes, 8000)
     CACHE.mkdir(exist_ok=True)
     result = ([(t.speaker, t) for t in takes], embeddings)
@@ -641,7 +674,7 @@ def denoised_words(over_subtraction):
         decode.read_words = read_words
 
 
-BLENDED = ("voices", "voicewords", "commas", "blend", "gru", "gru.epochs")
+BLENDED = ("voices", "voicewords", "firstwords", "commas", "blend", "gru", "gru.epochs")
 
 
 def named_study(folder, per_speaker=60, *variants):
@@ -656,6 +689,7 @@ def named_study(folder, per_speaker=60, *variants):
     draw = int(os.environ.get("STRINGS_STUDY_DRAW", "0"))
     takes, embeddings = takes_and_embeddings(folder, int(per_speaker), seed=100 * draw)
     tts, _ = tts_string_takes(seed=draw)
+    joined = tts_joined_takes(seed=draw)
     import joblib
 
     cached = CACHE / "fold_champions.joblib"  # the fold champions of this run's folder
@@ -664,7 +698,10 @@ def named_study(folder, per_speaker=60, *variants):
     else:
         champions = {held_out: model for held_out, _, model in fold_models(takes, embeddings)}
         joblib.dump(champions, cached)
-    champion = DigitClassifier.load("results/models/emb_frame_logreg_speeds/model")
+    # The voices' takes are read by this run's model (STRINGS_STUDY_CHAMPION; the tables up
+    # to the sixth study used emb_frame_logreg_speeds).
+    champion_name = os.environ.get("STRINGS_STUDY_CHAMPION", "emb_frame_logreg_speeds")
+    champion = DigitClassifier.load(f"results/models/{champion_name}/model")
     for number, variant in enumerate(variants or ("",)):
         changes = _changes(variant)
         folds, segmenter = _fold_segmenters(
@@ -676,6 +713,8 @@ def named_study(folder, per_speaker=60, *variants):
             plain = ";".join(
                 item for item in variant.split(";") if item.split("=")[0] not in BLENDED
             )
+            if "firstwords" in changes:  # the voices' words joined in the first one too
+                plain += f";voicewords={changes['firstwords']}"
             plain_folds, plain_segmenter = _fold_segmenters(
                 *_variant(folder, per_speaker, plain, takes, embeddings, draw), sorted(champions)
             )
@@ -693,14 +732,22 @@ def named_study(folder, per_speaker=60, *variants):
             ]
             model = StringsModel(segmenter, relabel=relabel)
             tts_hypotheses = [transcribe_take(champion, model, x, 8000)["digits"] for *_, x in tts]
+            joined_hypotheses = [
+                transcribe_take(champion, model, take.samples, 8000)["digits"] for take, _ in joined
+            ]
         _report(f"named {variant or 'default'}", takes, hypotheses, tts, tts_hypotheses)
+        _report_joined(joined, joined_hypotheses)
         pd.DataFrame(
             {
-                "set": ["loso"] * len(takes) + ["tts"] * len(tts),
-                "group": [s for s, _ in takes] + [f for _, f, _ in tts],
-                "reference": [t.digits for _, t in takes] + [r for r, *_ in tts],
-                "hypothesis": hypotheses + tts_hypotheses,
-                "pause_s": [t.pause_s for _, t in takes] + [0.0] * len(tts),
+                "set": ["loso"] * len(takes) + ["tts"] * len(tts) + ["joined"] * len(joined),
+                "group": [s for s, _ in takes] + [f for _, f, _ in tts] + [f for _, f in joined],
+                "reference": [t.digits for _, t in takes]
+                + [r for r, *_ in tts]
+                + [t.digits for t, _ in joined],
+                "hypothesis": hypotheses + tts_hypotheses + joined_hypotheses,
+                "pause_s": [t.pause_s for _, t in takes]
+                + [0.0] * len(tts)
+                + [t.pause_s for t, _ in joined],
             }
         ).to_csv(CACHE / f"named_{number}.csv", index=False)
 

@@ -1,7 +1,7 @@
 """Train the digit-string word segmenter on takes synthesized from the training split's
-clips (every speaker's own) and on the training voices' connected speech, save it (it
-travels into every model folder) and the embedded training takes (the string evaluation
-refits it per leave-one-speaker-out fold)."""
+clips (every speaker's own) and on the training voices' connected speech and words said
+one by one, save it (it travels into every model folder) and the embedded training takes
+(the string evaluation refits it per leave-one-speaker-out fold)."""
 
 import logging
 

@@ -317,6 +317,9 @@ def test_string_rule_end_to_end(fsdd_subset, tmp_path):
     overall = table[(table.bucket == "all") & (table.evaluation == "official")].iloc[0]
     assert overall.digit_error_rate < 0.5  # far from chance on two speakers' strings
     assert (workdir / "results/models/emb/model/segmenter.joblib").is_file()
+    # The second segmenter's takes: the 30 training voices' connected speech and words.
+    log = (workdir / "results/logs/strings/train_segmenter.log").read_text()
+    assert "training voices: 180 takes (2 of connected speech and 4 of words" in log
     # Reproducible: the same seed gives the same takes.
     run_snakemake(workdir, "results/strings/emb/by_bucket.csv", "--forcerun", "evaluate_strings")
     again = pd.read_csv(workdir / "results/strings/emb/takes.csv", dtype={"reference": str})

@@ -11,7 +11,7 @@ import pytest
 
 from fsdd_pipeline.strings.metrics import edit_distance
 from fsdd_pipeline.strings.takes import StringTakeSettings
-from fsdd_pipeline.strings.voice_takes import voice_string_takes
+from fsdd_pipeline.strings.voice_takes import voice_string_takes, voice_word_takes
 from fsdd_pipeline.voices.espeak_library import (
     EspeakLibraryError,
     synthesize_texts,
@@ -143,6 +143,22 @@ def test_training_voices_read_digit_strings_as_takes_with_their_words_in_order()
         assert starts[0] >= settings.lead_s[0] and ends[-1] <= take.samples.size / 8000
         assert all(end <= start for end, start in zip(ends[:-1], starts[1:], strict=True))
         assert all(0.1 < end - start < 1.0 for start, end, _ in take.words)
+
+
+def test_training_voices_say_their_words_one_by_one_joined_with_pauses():
+    voice = TrainingVoice("en-029+f4", 120, 80)
+    settings = StringTakeSettings(digits=(3, 5), pause_s=(0.1, 0.3), overlap_probability=0.0)
+    takes = voice_word_takes(voice, 4, 8000, 3, settings)
+    assert [t.samples.tobytes() for t in takes] == [
+        t.samples.tobytes() for t in voice_word_takes(voice, 4, 8000, 3, settings)
+    ]
+    for take in takes:
+        assert 3 <= len(take.digits) <= 5 and take.speaker == "tts:en-029+f4_r120_p80"
+        assert take.sources == tuple(f"{d}_en-029+f4_r120_p80" for d in take.digits)
+        for (_, end, _), (start, _, _) in zip(take.words[:-1], take.words[1:], strict=True):
+            assert 0.8 * 0.1 <= start - end <= 1.2 * 0.3 + 1e-9  # the pause, +-20%
+        # A slow voice's words: longer than most of FSDD's men's (about 0.4 s).
+        assert all(0.3 < end - start < 1.2 for start, end, _ in take.words)
 
 
 @pytest.mark.e2e

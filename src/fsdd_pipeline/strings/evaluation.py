@@ -51,10 +51,12 @@ class StringsSettings:
     segmenter: SegmenterParams
     # Speed range of the segmenter's training takes only (StringTakeSettings.speed).
     train_speed: tuple = (0.8, 1.25)
-    # Connected-speech takes of every training voice for a second segmenter (0: none), and
-    # its weight in the blend with the first (BlendedSegmenter).
+    # Connected-speech takes, and takes of its words said one by one, of every training
+    # voice for a second segmenter (both 0: none), and its weight in the blend with the
+    # first (BlendedSegmenter).
     voice_takes_per_voice: int = 2
-    voice_blend: float = 0.5
+    voice_word_takes_per_voice: int = 4
+    voice_blend: float = 0.6
     # Evaluation only: the segmenter's training is not told them (a change retrains nothing).
     test_takes: int = 0
     loso_takes_per_speaker: int = 0
@@ -88,9 +90,10 @@ def recordings_rows(recordings):
 
 def train_segmenter(recordings, sample_rate, settings, training_voices=None, validation_voices=()):
     """(StringsModel fitted on every speaker's training takes and, with
-    ``settings.voice_takes_per_voice``, the connected speech of the training voices
-    (``training_voices``: config training_voices; ``validation_voices``: the espeak-ng names
-    they leave out), (takes, embeddings))."""
+    ``settings.voice_takes_per_voice`` / ``settings.voice_word_takes_per_voice``, the
+    training voices' connected speech / words said one by one (``training_voices``: config
+    training_voices; ``validation_voices``: the espeak-ng names they leave out), (takes,
+    embeddings))."""
     rows = recordings_rows(recordings)
     clips = read_clips(recordings, rows[rows.split == "train"], sample_rate)
     takes, embeddings = training_takes(
@@ -100,11 +103,11 @@ def train_segmenter(recordings, sample_rate, settings, training_voices=None, val
         settings.seed,
         settings.training_take_settings,
     )
-    if settings.voice_takes_per_voice:
+    if settings.voice_takes_per_voice or settings.voice_word_takes_per_voice:
         if training_voices is None:
             raise ValueError(
-                "strings.voice_takes_per_voice needs the training voices' settings "
-                "(config training_voices)"
+                "strings.voice_takes_per_voice and strings.voice_word_takes_per_voice need "
+                "the training voices' settings (config training_voices)"
             )
         spoken = training_voice_string_takes(
             training_voices,
@@ -113,6 +116,14 @@ def train_segmenter(recordings, sample_rate, settings, training_voices=None, val
             sample_rate,
             settings.seed,
             settings.takes,
+            words_per_voice=settings.voice_word_takes_per_voice,
+        )
+        log.info(
+            "training voices: %d takes (%d of connected speech and %d of words said one by "
+            "one per voice)",
+            len(spoken),
+            settings.voice_takes_per_voice,
+            settings.voice_word_takes_per_voice,
         )
         takes += spoken
         embeddings += embed_takes(spoken, sample_rate)
@@ -212,10 +223,12 @@ def embed_takes(takes, sample_rate):
     return [take_embeddings(take.samples, sample_rate, embedder) for take in takes]
 
 
-def fit_segmenter(takes, embeddings, params, exclude_speaker=None, voice_blend=0.5):
+def fit_segmenter(
+    takes, embeddings, params, exclude_speaker=None, voice_blend=StringsSettings.voice_blend
+):
     """The segmenter of the takes of every speaker but ``exclude_speaker``: a WordSegmenter,
-    or, when they include the training voices' connected speech, a BlendedSegmenter of one
-    fitted on FSDD's takes only and one on all of them (``voice_blend`` on the second)."""
+    or, when they include the training voices' takes, a BlendedSegmenter of one fitted on
+    FSDD's takes only and one on all of them (``voice_blend`` on the second)."""
     chosen = [i for i, take in enumerate(takes) if take.speaker != exclude_speaker]
     fsdd = [i for i in chosen if not takes[i].speaker.startswith(SPEAKER_PREFIX)]
 

@@ -1,23 +1,29 @@
-"""String takes spoken by the training voices as connected speech, for the word segmenter.
+"""String takes spoken by the training voices, for the word segmenter.
 
-FSDD has only isolated words, so the segmenter's takes made of them have a pause, or a
-short overlap, between words; people and TTS engines reading a number run the words
-together, with coarticulation no joined clips have. The training voices
-(voices.training_voices: espeak-ng voices that share no dialect-variant pair with the
-validation voices) read digit strings as one text each; espeak-ng's own word events give
-where every word starts, a word ends where the next starts (the last where its sound
-ends), and the utterance is placed in a take with a lead, a noise floor and a gain drawn
-as for every other string take (strings.takes). They train the second segmenter of the
-blend (strings.evaluation.train_segmenter, segmentation.BlendedSegmenter); what they are
-worth, in LOSO folds and on the validation voices' connected speech:
-benchmarks/strings_study.py (docs/digit_strings.md).
+FSDD has only isolated words of six men, so the segmenter's takes made of them have a
+pause, or a short overlap, between words, and only men's words. The training voices
+(voices.training_voices: espeak-ng voices, women's variants among them, that share no
+dialect-variant pair with the validation voices) give two more kinds of take:
+
+- connected speech: people and TTS engines reading a number run the words together, with
+  coarticulation no joined clips have. Each voice reads digit strings as one text;
+  espeak-ng's own word events give where every word starts, a word ends where the next
+  starts (the last where its sound ends), and the utterance is placed in a take with a
+  lead, a noise floor and a gain drawn as for every other string take (strings.takes);
+- words said one by one: each voice's ten words joined as FSDD's clips are
+  (strings.takes.draw_string_takes), so that the segmenter sees longer, higher words than
+  FSDD's whole (a woman's slow "seven" was cut in two, its "s" read as a word).
+
+They train the second segmenter of the blend (strings.evaluation.train_segmenter,
+segmentation.BlendedSegmenter); what they are worth, in LOSO folds and on the validation
+voices' strings: benchmarks/strings_study.py (docs/digit_strings.md).
 """
 
 import numpy as np
 
 from fsdd_pipeline.audio.resampling import resample
-from fsdd_pipeline.strings.takes import StringTake, noisy_take, word_extent
-from fsdd_pipeline.voices.espeak_library import synthesize_texts
+from fsdd_pipeline.strings.takes import StringTake, draw_string_takes, noisy_take, word_extent
+from fsdd_pipeline.voices.espeak_library import synthesize_texts, synthesize_words
 from fsdd_pipeline.voices.training_voices import (
     SPEAKER_PREFIX,
     TrainingVoicesError,
@@ -85,13 +91,38 @@ def voice_string_takes(voice, count, sample_rate, seed, settings, comma_probabil
     return takes
 
 
+def voice_word_takes(voice, count, sample_rate, seed, settings):
+    """``count`` StringTakes of ``voice`` (a TrainingVoice) saying its ten words one by one,
+    joined as FSDD's clips are (draw_string_takes with ``settings``), reproducible from
+    ``seed``."""
+    words, rate = synthesize_words(library_name(voice.name), voice.rate, voice.pitch, DIGIT_WORDS)
+    clips = [
+        (at_speech_peak(resample(samples, rate, sample_rate)), digit, f"{digit}_{voice.label}")
+        for digit, samples in enumerate(words)
+    ]
+    speaker = SPEAKER_PREFIX + voice.label
+    return draw_string_takes({speaker: clips}, count, sample_rate, seed, settings)
+
+
 def training_voice_string_takes(
-    voice_settings, validation_names, per_voice, sample_rate, seed, settings, comma_probability=0.0
+    voice_settings,
+    validation_names,
+    per_voice,
+    sample_rate,
+    seed,
+    settings,
+    comma_probability=0.0,
+    words_per_voice=0,
 ):
-    """``per_voice`` takes of every training voice (draw_training_voices, voice_string_takes)."""
+    """``per_voice`` connected-speech takes (voice_string_takes) and ``words_per_voice``
+    takes of words said one by one (voice_word_takes) of every training voice
+    (draw_training_voices)."""
     takes = []
     for index, voice in enumerate(draw_training_voices(voice_settings, validation_names)):
-        takes += voice_string_takes(
-            voice, per_voice, sample_rate, seed + index, settings, comma_probability
-        )
+        if per_voice:
+            takes += voice_string_takes(
+                voice, per_voice, sample_rate, seed + index, settings, comma_probability
+            )
+        if words_per_voice:
+            takes += voice_word_takes(voice, words_per_voice, sample_rate, seed + index, settings)
     return takes
