@@ -194,12 +194,12 @@ def transcript_result(transcript):
     """(transcript, None), or (None, the no-speech reason) when it holds no word. A
     transcript's ``digit``, ``probability`` and ``probabilities`` are its loudest word's
     (what a single-digit user always got)."""
-    from fsdd_pipeline.serving.transcript import NO_DIGIT_REASON
+    from fsdd_pipeline.serving.transcript import NO_DIGIT_REASON, loudest_word
 
     words = transcript["words"]
     if not words:
         return None, NO_DIGIT_REASON
-    loudest = max(words, key=lambda word: word.get("level_dbfs", 0.0))
+    loudest = loudest_word(words)
     return {
         "digits": transcript["digits"],
         "words": words,

@@ -302,7 +302,9 @@ def transcripts_frame(transcripts):
     """One output row per take: ``digits`` (the string), ``words`` (its words as a JSON
     list: start_s, end_s, digit, probability, probabilities, level_dbfs), and, as before,
     ``digit``, ``probability`` and prob_0..prob_9 of its loudest word."""
-    loudest = [max(t["words"], key=lambda word: word["level_dbfs"]) for t in transcripts]
+    from fsdd_pipeline.serving.transcript import loudest_word
+
+    loudest = [loudest_word(t["words"]) for t in transcripts]
     columns = _prediction_columns([word["probabilities"] for word in loudest])
     columns["digits"] = [t["digits"] for t in transcripts]
     columns["words"] = [json.dumps(t["words"]) for t in transcripts]

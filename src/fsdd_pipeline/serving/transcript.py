@@ -35,3 +35,10 @@ def transcribe(classifier, samples, rate, source="<samples>"):
     than the model's limit (strings.max_take_s), or a one-word take the classifier refuses.
     """
     return transcribe_take(classifier, strings_model(classifier), samples, rate, source)
+
+
+def loudest_word(words):
+    """The word a single-digit answer reports (``digit``, ``probability``): a take's loudest
+    word, by its loudest 32 ms (``level_dbfs``), as fsdd-predict, the served model and the
+    app answer it."""
+    return max(words, key=lambda word: word.get("level_dbfs", 0.0))

@@ -18,14 +18,24 @@ LONG_PAUSE_S = 0.2
 
 
 def predict_clips(classifier, clips, sample_rate):
-    """One row per clip: its voice, family, condition and digit, the predicted digit and its
-    probability. A clip where no speech is found counts as wrong (predicted -1, reason)."""
+    """One row per clip: its voice, family, condition and digit, and what fsdd-predict
+    answers for it: the digits read (serving.transcript: a take longer than a word goes
+    through the word segmenter when the model has one) and the predicted digit and its
+    probability (its loudest word's). A clip where no speech is found counts as wrong
+    (predicted -1, reason)."""
+    from fsdd_pipeline.serving.transcript import NO_DIGIT_REASON, loudest_word, transcribe
+
     rows = []
     for clip in clips.itertuples(index=False):
-        predicted, probability, reason = NO_PREDICTION, 0.0, ""
+        predicted, probability, digits, reason = NO_PREDICTION, 0.0, "", ""
         try:
-            proba = classifier.predict_proba_samples([(np.asarray(clip.samples), sample_rate)])[0]
-            predicted, probability = int(proba.argmax()), float(proba.max())
+            transcript = transcribe(classifier, np.asarray(clip.samples), sample_rate)
+            digits = transcript["digits"]
+            if transcript["words"]:
+                loudest = loudest_word(transcript["words"])
+                predicted, probability = int(loudest["digit"]), float(loudest["probability"])
+            else:
+                reason = NO_DIGIT_REASON
         except RecordingError as error:
             reason = error.reason
         rows.append(
@@ -36,6 +46,7 @@ def predict_clips(classifier, clips, sample_rate):
                 digit=int(clip.digit),
                 predicted=predicted,
                 probability=probability,
+                digits=digits,
                 reason=reason,
             )
         )
