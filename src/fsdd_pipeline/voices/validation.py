@@ -6,15 +6,16 @@ import numpy as np
 import pandas as pd
 
 from fsdd_pipeline.errors import RecordingError
+from fsdd_pipeline.strings.metrics import PAUSE_BUCKETS
 from fsdd_pipeline.voices.tts import FAMILIES
 
 NO_PREDICTION = -1
 CONDITIONS = ("clean", "take")
 # How a voice reads a string (voices.tts): as one text, or its words joined with pauses.
 STRING_STYLES = ("connected", "paused")
-# Paused strings' digit error rate is also reported below and above this pause (the issue's
-# targets are set for pauses under 0.2 s and of 0.2 s or more).
-LONG_PAUSE_S = 0.2
+# Paused strings' digit error rate is also reported below and from this pause: the last
+# pause bucket's (0.2 s; the issue's targets are set for pauses under it and of it or more).
+LONG_PAUSE_S = PAUSE_BUCKETS[-1][1]
 
 
 def predict_clips(classifier, clips, sample_rate):
