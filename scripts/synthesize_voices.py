@@ -26,7 +26,7 @@ rate, takes, strings = snakemake.params.sample_rate, settings["takes"], settings
 strings = pd.concat(
     [
         validation_strings(voices, rate, takes, strings, settings["seed"]),
-        paused_strings(clips, rate, takes, strings, settings["seed"]),
+        paused_strings(voices, clips, rate, takes, strings, settings["seed"]),
     ],
     ignore_index=True,
 )

@@ -202,19 +202,22 @@ def _realistic_take(samples, sample_rate, rng, snr_range, duration_s, edge_click
         gain_db=gain_db,
         edge_clicks=edge_clicks,
     )
-    return (np.round(np.clip(take.samples, -1, 1) * 32767) / 32767).astype(np.float32)
+    return _as_16_bit(take.samples)
 
 
-_VOICE_COLUMNS = ("voice", "engine", "name", "family", "rate", "pitch")
+def _as_16_bit(samples):
+    """``samples`` (float, nominally in [-1, 1]) as a 16-bit PCM file would store them."""
+    return (np.round(np.clip(samples, -1, 1) * 32767) / 32767).astype(np.float32)
 
 
 def _voice_columns(voice):
     return dict(
-        zip(
-            _VOICE_COLUMNS,
-            (voice.label, voice.engine, voice.name, voice.family, voice.rate, voice.pitch),
-            strict=True,
-        )
+        voice=voice.label,
+        engine=voice.engine,
+        name=voice.name,
+        family=voice.family,
+        rate=voice.rate,
+        pitch=voice.pitch,
     )
 
 
@@ -283,14 +286,14 @@ def validation_strings(voices, sample_rate, take_settings, strings, seed):
     return pd.DataFrame(rows)
 
 
-def paused_strings(clips, sample_rate, take_settings, strings, seed):
-    """Every voice's own ten clean words (``clips``: validation_clips) said one by one and
-    joined into digit strings, as people read a PIN or a phone number digit by digit: at
-    each pause of ``strings["pauses_s"]`` (each gap +-20%), ``strings["paused_per_pause"]``
-    takes of ``strings["digits"]`` digits over a noise floor ``take_settings["snr_db"]``
-    below the words, with a gain drawn from ``strings["gain_db"]``
-    (strings.takes.synthesize_take), stored as 16-bit PCM. A DataFrame of validation_strings'
-    columns (style "paused"). Seeded per voice."""
+def paused_strings(voices, clips, sample_rate, take_settings, strings, seed):
+    """Every voice's own ten clean words (``clips``: validation_clips of ``voices``) said
+    one by one and joined into digit strings, as people read a PIN or a phone number digit
+    by digit: at each pause of ``strings["pauses_s"]`` (each gap +-20%),
+    ``strings["paused_per_pause"]`` takes of ``strings["digits"]`` digits over a noise floor
+    ``take_settings["snr_db"]`` below the words, with a gain drawn from
+    ``strings["gain_db"]`` (strings.takes.synthesize_take), stored as 16-bit PCM. A
+    DataFrame of validation_strings' columns (style "paused"). Seeded per voice."""
     import pandas as pd
 
     from fsdd_pipeline.strings.takes import StringTakeSettings, synthesize_take
@@ -303,10 +306,10 @@ def paused_strings(clips, sample_rate, take_settings, strings, seed):
     )
     clean = clips[clips["condition"] == "clean"]
     rows = []
-    for index, (_, words) in enumerate(clean.groupby("voice", sort=False)):
+    for index, voice in enumerate(voices):
         rng = np.random.default_rng([seed, index, len(DIGIT_WORDS) + 1])
+        words = clean[clean["voice"] == voice.label]
         said = dict(zip(words["digit"].astype(int), words["samples"], strict=True))
-        columns = words.iloc[0][list(_VOICE_COLUMNS)].to_dict()
         for pause_s in strings["pauses_s"]:
             for _ in range(strings["paused_per_pause"]):
                 count = int(rng.integers(settings.digits[0], settings.digits[1] + 1))
@@ -314,14 +317,13 @@ def paused_strings(clips, sample_rate, take_settings, strings, seed):
                 take = synthesize_take(
                     [(np.asarray(said[d]), d) for d in spoken], sample_rate, rng, settings, pause_s
                 )
-                samples = (np.round(take.samples * 32767) / 32767).astype(np.float32)
                 rows.append(
-                    columns
+                    _voice_columns(voice)
                     | {
                         "style": "paused",
                         "pause_s": float(pause_s),
                         "reference": take.digits,
-                        "samples": samples,
+                        "samples": _as_16_bit(take.samples),
                     }
                 )
     return pd.DataFrame(rows)
