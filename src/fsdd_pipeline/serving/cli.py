@@ -140,7 +140,8 @@ class FolderPredictor:
         self.jobs = 1 if self.classifier.is_keras else max(1, jobs)
 
     def predict(self, paths):
-        """(transcript or None, reason or None) per path, in order (see transcript_result)."""
+        """(transcript or None, reason or None) per path, in order (see
+        serving.transcript.transcript_result)."""
         batches = [
             paths[start : start + PREDICT_BATCH] for start in range(0, len(paths), PREDICT_BATCH)
         ]
@@ -171,7 +172,7 @@ def _predict_batch(classifier, paths):
     """(transcript or None, reason or None) of each file."""
     from fsdd_pipeline.audio.reading import read_audio
     from fsdd_pipeline.errors import PipelineError, RecordingError
-    from fsdd_pipeline.serving.transcript import transcribe
+    from fsdd_pipeline.serving.transcript import transcribe, transcript_result
 
     results = []
     for path in paths:
@@ -185,31 +186,6 @@ def _predict_batch(classifier, paths):
         except PipelineError as error:
             results.append((None, getattr(error, "reason", str(error))))
     return results
-
-
-# --- digit strings (fsdd_pipeline.strings): every word of a take, in order ---
-
-
-def transcript_result(transcript):
-    """(transcript, None), or (None, the no-speech reason) when it holds no word. A
-    transcript's ``digit``, ``probability`` and ``probabilities`` are its loudest word's
-    (what a single-digit user always got)."""
-    from fsdd_pipeline.serving.transcript import NO_DIGIT_REASON, loudest_word
-
-    words = transcript["words"]
-    if not words:
-        return None, NO_DIGIT_REASON
-    loudest = loudest_word(words)
-    return {
-        "digits": transcript["digits"],
-        "words": words,
-        "digit": loudest["digit"],
-        "probability": loudest["probability"],
-        "probabilities": loudest["probabilities"],
-    }, None
-
-
-# --- end of digit strings ---
 
 
 @contextlib.contextmanager
@@ -311,6 +287,8 @@ class PyfuncPredictor:
 def pyfunc_transcript(row):
     """(transcript, None) of one output row of the raw-audio model; a model logged before
     digit strings (no ``digits`` column) gives its one digit as a one-word transcript."""
+    from fsdd_pipeline.serving.transcript import transcript_result
+
     probabilities = [float(row[column]) for column in PROB_COLUMNS]
     digit = int(row["digit"])
     if "digits" in row:

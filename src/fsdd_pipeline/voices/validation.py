@@ -24,19 +24,20 @@ def predict_clips(classifier, clips, sample_rate):
     through the word segmenter when the model has one) and the predicted digit and its
     probability (its loudest word's). A clip where no speech is found counts as wrong
     (predicted -1, reason)."""
-    from fsdd_pipeline.serving.transcript import NO_DIGIT_REASON, loudest_word, transcribe
+    from fsdd_pipeline.serving.transcript import transcribe, transcript_result
 
     rows = []
     for clip in clips.itertuples(index=False):
         predicted, probability, digits, reason = NO_PREDICTION, 0.0, "", ""
         try:
-            transcript = transcribe(classifier, np.asarray(clip.samples), sample_rate)
-            digits = transcript["digits"]
-            if transcript["words"]:
-                loudest = loudest_word(transcript["words"])
-                predicted, probability = int(loudest["digit"]), float(loudest["probability"])
+            answer, no_speech = transcript_result(
+                transcribe(classifier, np.asarray(clip.samples), sample_rate)
+            )
+            if answer:
+                digits = answer["digits"]
+                predicted, probability = int(answer["digit"]), float(answer["probability"])
             else:
-                reason = NO_DIGIT_REASON
+                reason = no_speech
         except RecordingError as error:
             reason = error.reason
         rows.append(
