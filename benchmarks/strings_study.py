@@ -31,7 +31,7 @@ import soundfile
 from fsdd_pipeline.features.embedding import EmbeddingParams, get_embedder
 from fsdd_pipeline.labels import N_CLASSES
 from fsdd_pipeline.strings.evaluation import embed_takes
-from fsdd_pipeline.strings.metrics import by_bucket, score_strings
+from fsdd_pipeline.strings.metrics import by_bucket, score_strings, summarize
 from fsdd_pipeline.strings.segmentation import (
     GAP,
     ONSET,
@@ -348,14 +348,13 @@ def _report_joined(joined, hypotheses):
         [t.digits for t, _ in joined], hypotheses, [t.pause_s for t, _ in joined]
     )
     scored["family"] = [f for _, f in joined]
-    scored["pause"] = [t.pause_s for t, _ in joined]
 
     def der(group):
-        return f"{100 * group.edits.sum() / group.length.sum():.1f}%"
+        return f"{100 * summarize(group).iloc[0]['digit_error_rate']:.1f}%"
 
     print(
         f"  joined voices: DER {der(scored)}, exact {100 * scored.exact.mean():.1f}% | "
-        + " ".join(f"{p}s {der(g)}" for p, g in scored.groupby("pause"))
+        + " ".join(f"{p}s {der(g)}" for p, g in scored.groupby("pause_s"))
         + " | "
         + " ".join(f"{f} {der(g)}" for f, g in scored.groupby("family")),
         flush=True,
