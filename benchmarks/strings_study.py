@@ -676,6 +676,36 @@ def denoised_words(over_subtraction):
 BLENDED = ("voices", "voicewords", "firstwords", "commas", "blend", "gru", "gru.epochs")
 
 
+def _report_voice_words(champion, strings_model):
+    """The run's validation voices' single words (results/voices/clips.parquet, clean and
+    in takes) answered as fsdd-predict answers them (serving.transcript.transcript_result's
+    digit) with ``strings_model``: accuracy per condition, of "seven" and of women's words,
+    and the share read as more than one word."""
+    from fsdd_pipeline.serving.transcript import transcript_result
+    from fsdd_pipeline.strings.decode import transcribe_take
+
+    clips = pd.read_parquet("results/voices/clips.parquet")
+    answers, counts = [], []
+    for clip in clips.itertuples():
+        samples = np.asarray(clip.samples, np.float32)
+        result, _ = transcript_result(transcribe_take(champion, strings_model, samples, 8000))
+        answers.append(-1 if result is None else result["digit"])
+        counts.append(0 if result is None else len(result["words"]))
+    clips["right"] = np.asarray(answers) == clips.digit
+    clips["split"] = np.asarray(counts) > 1
+    by = clips.groupby("condition")
+    print(
+        "  voices' words:",
+        " ".join(f"{c} {g.right.mean():.1%}" for c, g in by),
+        "| seven",
+        " ".join(f"{c} {g[g.digit == 7].right.mean():.1%}" for c, g in by),
+        "| female",
+        " ".join(f"{c} {g[g.family == 'female'].right.mean():.1%}" for c, g in by),
+        f"| read as several words {clips.split.mean():.1%}",
+        flush=True,
+    )
+
+
 def named_study(folder, per_speaker=60, *variants):
     """Variants as the product reads strings (the words named by the champion): in the LOSO
     folds (each fold's champion and segmenter trained without the held-out speaker) and on
@@ -736,6 +766,7 @@ def named_study(folder, per_speaker=60, *variants):
             ]
         _report(f"named {variant or 'default'}", takes, hypotheses, tts, tts_hypotheses)
         _report_joined(joined, joined_hypotheses)
+        _report_voice_words(champion, model)
         pd.DataFrame(
             {
                 "set": ["loso"] * len(takes) + ["tts"] * len(tts) + ["joined"] * len(joined),

@@ -98,6 +98,32 @@ def test_speed_plays_a_takes_words_faster_or_slower(subset_clips):
     assert lengths[1.25] / lengths[1.0] == pytest.approx(0.8, rel=0.03)
 
 
+def test_pitch_semitones_raise_a_takes_words_and_keep_their_length(subset_clips):
+    import librosa
+
+    clips = subset_clips["train"]["theo"][:3]
+    settings = {"pause_s": (0.3, 0.3), "pause_jitter": 0.0, "overlap_probability": 0.0}
+    takes = {
+        shift: synthesize_take(
+            clips,
+            RATE,
+            np.random.default_rng(0),
+            StringTakeSettings(pitch_semitones=(shift, shift), snr_db=(60, 60), **settings),
+        )
+        for shift in (0.0, 4.0)
+    }
+    lengths = {s: [end - start for start, end, _ in t.words] for s, t in takes.items()}
+    assert np.allclose(lengths[4.0], lengths[0.0], atol=0.03)
+
+    def centroid(take):
+        (start, end, _), *_ = take.words
+        word = take.samples[int(start * RATE) : int(end * RATE)]
+        return np.median(librosa.feature.spectral_centroid(y=word, sr=RATE, n_fft=512))
+
+    # 4 semitones: 1.26 times higher; the centroid moves less (the band ends at 4 kHz).
+    assert 1.08 < centroid(takes[4.0]) / centroid(takes[0.0]) < 1.35
+
+
 def test_words_twice_their_digits_length_are_split_and_others_kept():
     word_frames = np.array([5.0] * 10)
     words = [(0, 4, 1), (6, 13, 2), (15, 24, 4), (30, 44, 7)]  # 5, 8, 10 and 15 frames
@@ -373,3 +399,4 @@ def test_words_found_in_noise_alone_are_dropped(model_dir, subset_clips):
     classifier = DigitClassifier.load(model_dir)
     found = sorted([word, noise], key=lambda w: w[0])
     assert speech_only(found, take.samples, RATE, classifier) == [word]
+

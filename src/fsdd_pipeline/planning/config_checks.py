@@ -112,7 +112,14 @@ def _check_strings(strings):
             f"{segmenter['min_word_frames']} frame: a word's first frame is its own class "
             "(strings.segmenter.onset_class), so a word lasts at least 2",
         )
-    for key in ("train_speed", "takes.digits", "takes.pause_s", "takes.snr_db", "takes.gain_db"):
+    for key in (
+        "train_speed",
+        "train_pitch_semitones",
+        "takes.digits",
+        "takes.pause_s",
+        "takes.snr_db",
+        "takes.gain_db",
+    ):
         *parents, leaf = key.split(".")
         value = strings[parents[0]][leaf] if parents else strings[leaf]
         if value[0] > value[1]:

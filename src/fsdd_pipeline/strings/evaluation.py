@@ -49,8 +49,10 @@ class StringsSettings:
     relabel: str
     takes: StringTakeSettings
     segmenter: SegmenterParams
-    # Speed range of the segmenter's training takes only (StringTakeSettings.speed).
+    # Speed range of the segmenter's training takes only (StringTakeSettings.speed), and
+    # the range of semitones their words are raised by, tempo kept (pitch_semitones).
     train_speed: tuple = (0.8, 1.25)
+    train_pitch_semitones: tuple = (0.0, 0.0)
     # Connected-speech takes, and takes of its words said one by one, of every training
     # voice for a second segmenter (both 0: none), and its weight in the blend with the
     # first (BlendedSegmenter).
@@ -73,8 +75,13 @@ class StringsSettings:
 
     @property
     def training_take_settings(self):
-        """The take settings of the segmenter's training takes: ``takes`` at ``train_speed``."""
-        return replace(self.takes, speed=tuple(self.train_speed))
+        """The take settings of the segmenter's training takes: ``takes`` at ``train_speed``
+        and ``train_pitch_semitones``."""
+        return replace(
+            self.takes,
+            speed=tuple(self.train_speed),
+            pitch_semitones=tuple(self.train_pitch_semitones),
+        )
 
 
 def recordings_rows(recordings):

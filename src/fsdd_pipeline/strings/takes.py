@@ -14,6 +14,7 @@ from fsdd_pipeline.audio.endpoint import EndpointParams, frame_levels_db
 from fsdd_pipeline.audio.reading import mono
 from fsdd_pipeline.audio.realistic_takes import coloured_noise
 from fsdd_pipeline.audio.resampling import change_speed
+from fsdd_pipeline.augment.waveform import shift_pitch
 
 # A clip's word spans its frames within this many dB of its loudest frame.
 WORD_EXTENT_DB = 35.0
@@ -30,7 +31,10 @@ class StringTakeSettings:
     words' mean power; ``lead_s``: silence before the first and after the last word;
     ``speed``: every word of a take played this many times faster (one factor per take:
     audio.resampling.change_speed, pitch and tempo together, as other vocal tracts and
-    speaking rates; (1, 1): as recorded, and nothing drawn).
+    speaking rates; (1, 1): as recorded, and nothing drawn); ``pitch_semitones``:
+    every word of a take's pitch and formants this many semitones higher, its duration
+    kept (one shift per take, after the speed: augment.waveform.shift_pitch, as shorter
+    vocal tracts say words at any tempo; (0, 0): none, and nothing drawn).
     """
 
     digits: tuple = (3, 10)
@@ -43,9 +47,19 @@ class StringTakeSettings:
     gain_db: tuple = (-20.0, 0.0)
     lead_s: tuple = (0.1, 0.8)
     speed: tuple = (1.0, 1.0)
+    pitch_semitones: tuple = (0.0, 0.0)
 
     def __post_init__(self):
-        for name in ("digits", "pause_s", "snr_db", "gain_db", "lead_s", "noise_colors", "speed"):
+        for name in (
+            "digits",
+            "pause_s",
+            "snr_db",
+            "gain_db",
+            "lead_s",
+            "noise_colors",
+            "speed",
+            "pitch_semitones",
+        ):
             object.__setattr__(self, name, tuple(getattr(self, name)))
         low, high = self.digits
         if not 1 <= low <= high:
@@ -97,11 +111,18 @@ def synthesize_take(clips, sample_rate, rng, settings=StringTakeSettings(), paus
     pause_s = draw_pause(settings, rng) if pause_s is None else float(pause_s)
     # Drawn only when asked for, so takes drawn without it stay as they were.
     speed = float(rng.uniform(*settings.speed)) if settings.speed != (1.0, 1.0) else 1.0
+    semitones = (
+        float(rng.uniform(*settings.pitch_semitones))
+        if settings.pitch_semitones != (0.0, 0.0)
+        else 0.0
+    )
     words, cuts = [], []
     for clip in clips:
         samples = mono(clip[0], np.float64)
         if speed != 1.0:
             samples = change_speed(samples, speed).astype(np.float64)
+        if semitones:
+            samples = shift_pitch(samples, sample_rate, semitones).astype(np.float64)
         start, end = word_extent(samples, sample_rate)
         cuts.append(samples[start:end] - samples[start:end].mean())
     lead = int(round(rng.uniform(*settings.lead_s) * sample_rate))
