@@ -400,3 +400,28 @@ def test_words_found_in_noise_alone_are_dropped(model_dir, subset_clips):
     found = sorted([word, noise], key=lambda w: w[0])
     assert speech_only(found, take.samples, RATE, classifier) == [word]
 
+
+def test_the_single_digit_answer_reads_a_word_cut_in_two_whole(model_dir, subset_clips):
+    """A word the segmenter cut in two (as it cuts some women's slow "seven": the "s" a "4"
+    of its own, the louder piece) is answered as the classifier reads the whole word, as
+    single digits were always read; ``words`` keeps the two pieces."""
+    from fsdd_pipeline.audio.realistic_takes import place_in_take
+    from fsdd_pipeline.strings.decode import single_digit_answer
+
+    samples, digit, _ = next(c for c in subset_clips["test"]["george"] if c[1] == 7)
+    take = place_in_take(samples, RATE, np.random.default_rng(5), duration_s=2.5, snr_db=30.0)
+    classifier = DigitClassifier.load(model_dir)
+    features, _ = classifier.clip_features_and_words(take.samples, RATE)
+    whole = classifier.predict_proba_matrices([features])[0]
+    start_s, end_s = take.word_seconds
+    middle_s = (start_s + end_s) / 2
+    wrong = np.eye(10)[(digit + 1) % 10]  # what each piece alone was read as
+
+    def piece(start, end, level):
+        return {"start_s": start, "end_s": end, "level_dbfs": level, "probabilities": wrong}
+
+    words = [piece(start_s, middle_s, -12.0), piece(middle_s, end_s, -15.0)]
+    answer = single_digit_answer(classifier, take.samples, RATE, words, "take")
+    assert answer["digit"] == int(np.argmax(whole)) != int(np.argmax(wrong))
+    assert np.allclose(answer["probabilities"], whole, atol=0.05)
+    assert answer["probability"] == max(answer["probabilities"])

@@ -291,10 +291,12 @@ def pyfunc_transcript(row):
 
     probabilities = [float(row[column]) for column in PROB_COLUMNS]
     digit = int(row["digit"])
+    answer = {"digit": digit, "probability": probabilities[digit], "probabilities": probabilities}
     if "digits" in row:
-        return transcript_result({"digits": row["digits"], "words": json.loads(row["words"])})
-    word = {"digit": digit, "probability": probabilities[digit], "probabilities": probabilities}
-    return transcript_result({"digits": str(digit), "words": [word]})
+        return transcript_result(
+            {"digits": row["digits"], "words": json.loads(row["words"]), **answer}
+        )
+    return transcript_result({"digits": str(digit), "words": [answer], **answer})
 
 
 @dataclass(frozen=True)
@@ -360,7 +362,7 @@ def make_predictor(args):
 
 def format_rows(rows, all_probabilities, as_json):
     """Rows (file, transcript) as a table or JSON text: the digit string of every file;
-    JSON adds its words; ``digit``/``probability`` are the loudest word's. A transcript
+    JSON adds its words; ``digit``/``probability`` are its single-digit answer. A transcript
     None (no speech) shows as an empty digit string."""
     records = []
     for path, transcript in rows:

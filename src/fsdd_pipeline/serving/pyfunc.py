@@ -262,8 +262,8 @@ class AudioDigitModel(mlflow.pyfunc.PythonModel):
     Input: rows with a column ``audio_base64`` (base64 of a WAV, FLAC, OGG, MP3 or AIFF file,
     any rate, mono or stereo) or columns ``samples`` (floats) and ``sample_rate``, in any
     MLflow request format (request_rows). Output, one row per input row: ``digits`` (every
-    digit of the take in order), ``words`` (a JSON list, see transcripts_frame) and the
-    loudest word's ``digit``, ``probability`` (of that digit) and ``prob_0``..``prob_9``;
+    digit of the take in order), ``words`` (a JSON list, see transcripts_frame) and its
+    single-digit answer's ``digit``, ``probability`` (of that digit) and ``prob_0``..``prob_9``;
     otherwise AudioRequestError (HTTP 400) naming every unusable row or column and why.
     """
 
@@ -301,11 +301,9 @@ class AudioDigitModel(mlflow.pyfunc.PythonModel):
 def transcripts_frame(transcripts):
     """One output row per take: ``digits`` (the string), ``words`` (its words as a JSON
     list: start_s, end_s, digit, probability, probabilities, level_dbfs), and, as before,
-    ``digit``, ``probability`` and prob_0..prob_9 of its loudest word."""
-    from fsdd_pipeline.serving.transcript import loudest_word
-
-    loudest = [loudest_word(t["words"]) for t in transcripts]
-    columns = _prediction_columns([word["probabilities"] for word in loudest])
+    ``digit``, ``probability`` and prob_0..prob_9: its single-digit answer
+    (strings.decode.single_digit_answer)."""
+    columns = _prediction_columns([t["probabilities"] for t in transcripts])
     columns["digits"] = [t["digits"] for t in transcripts]
     columns["words"] = [json.dumps(t["words"]) for t in transcripts]
     return pd.DataFrame(columns, copy=False)

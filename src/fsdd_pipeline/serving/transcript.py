@@ -37,25 +37,12 @@ def transcribe(classifier, samples, rate, source="<samples>"):
     return transcribe_take(classifier, strings_model(classifier), samples, rate, source)
 
 
-def loudest_word(words):
-    """The word a single-digit answer reports (``digit``, ``probability``): a take's loudest
-    word, by its loudest 32 ms (``level_dbfs``), as fsdd-predict, the served model and the
-    app answer it."""
-    return max(words, key=lambda word: word.get("level_dbfs", 0.0))
-
-
 def transcript_result(transcript):
     """(transcript, None), or (None, the no-speech reason) when it holds no word. A
-    transcript's ``digit``, ``probability`` and ``probabilities`` are its loudest word's
-    (what a single-digit user always got)."""
-    words = transcript["words"]
-    if not words:
+    transcript's ``digit``, ``probability`` and ``probabilities`` are its single-digit
+    answer (strings.decode.single_digit_answer: its loudest word, read whole)."""
+    if not transcript["words"]:
         return None, NO_DIGIT_REASON
-    loudest = loudest_word(words)
     return {
-        "digits": transcript["digits"],
-        "words": words,
-        "digit": loudest["digit"],
-        "probability": loudest["probability"],
-        "probabilities": loudest["probabilities"],
+        key: transcript[key] for key in ("digits", "words", "digit", "probability", "probabilities")
     }, None

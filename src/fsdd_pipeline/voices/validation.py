@@ -22,7 +22,8 @@ def predict_clips(classifier, clips, sample_rate):
     """One row per clip: its voice, family, condition and digit, and what fsdd-predict
     answers for it: the digits read (serving.transcript: a take longer than a word goes
     through the word segmenter when the model has one) and the predicted digit and its
-    probability (its loudest word's). A clip where no speech is found counts as wrong
+    probability (its single-digit answer: strings.decode.single_digit_answer). A clip
+    where no speech is found counts as wrong
     (predicted -1, reason)."""
     from fsdd_pipeline.serving.transcript import transcribe, transcript_result
 
