@@ -30,9 +30,11 @@ def transcribe(classifier, samples, rate, source="<samples>"):
     """The digits of one take (mono or frames x channels samples at ``rate`` Hz).
 
     Returns {"digits": "4159" ("" when no word is found), "words": [{"start_s", "end_s",
-    "digit", "probability", "probabilities" (ten)}] in spoken order, "duration_s",
-    "sample_rate"}. RecordingError naming ``source`` for unusable audio, a take longer
-    than the model's limit (strings.max_take_s), or a one-word take the classifier refuses.
+    "digit", "probability", "probabilities" (ten), "level_dbfs"}] in spoken order,
+    "duration_s", "sample_rate"} and, when a word is found, the take's single-digit answer
+    "digit", "probability", "probabilities" (strings.decode.single_digit_answer).
+    RecordingError naming ``source`` for unusable audio, a take longer than the model's
+    limit (strings.max_take_s), or a one-word take the classifier refuses.
     """
     return transcribe_take(classifier, strings_model(classifier), samples, rate, source)
 
