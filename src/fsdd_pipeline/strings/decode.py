@@ -240,6 +240,12 @@ def transcribe_take(classifier, strings_model, samples, rate, source="<samples>"
         probabilities = classifier.predict_proba_matrices([features])[0]
         spans = [(0.0, duration_s, probabilities)]
         answer = named(probabilities)
+    elif len(found) == 1:
+        # One word in a longer take: it is named by the single-digit answer (below), so the
+        # classifier is not asked to read it a second time.
+        first, last, _, segment_probabilities = found[0]
+        spans = [(*word_seconds(first, last, duration_s), segment_probabilities)]
+        answer = None
     else:
         spans = read_words(classifier, strings_model, samples, rate, found, source)
         answer = None
