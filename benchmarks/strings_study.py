@@ -372,7 +372,8 @@ def _variant(folder, per_speaker, variant, takes, embeddings, draw=0):
     (seed 1 + 100 x ``draw``, N per speaker) and ``takes.KEY=VALUE`` changing their
     StringTakeSettings; without either, the evaluation takes of the other speakers train
     the segmenter; ``voices=N`` / ``voicewords=N``: N takes per training voice added
-    (voice_takes_and_embeddings; ``commas=P``: a share with pauses); ``gru=UNITS`` (and
+    (voice_takes_and_embeddings; ``commas=P``: a share with pauses; ``voicecount=N``: N
+    training voices instead of the config's); ``gru=UNITS`` (and
     ``gru.epochs=N``): GruSegmenter's frame classes instead of the linear classifier's
     (_segmenter_maker); ``relabel=MODE``: who names the words and ``blend=W``: two
     segmenters blended, the variant and the variant without these keys (named_study only;
@@ -401,16 +402,18 @@ def _variant(folder, per_speaker, variant, takes, embeddings, draw=0):
                 seed=100 * draw,
                 connected=connected,
                 commas=float(changes.get("commas", 0)),
+                count=changes.get("voicecount"),
             )
             train_takes = train_takes + voice_takes
             train_embeddings = train_embeddings + voice_embeddings
     return params, train_takes, train_embeddings
 
 
-def voice_takes_and_embeddings(per_voice, seed=0, connected=True, commas=0.0):
+def voice_takes_and_embeddings(per_voice, seed=0, connected=True, commas=0.0, count=None):
     """[(speaker, take)] of ``per_voice`` connected-speech takes of every training voice of
     the config (strings.voice_takes), or with ``connected=False`` takes of its ten words said
-    one by one and joined as FSDD's clips are (strings.takes), and their embeddings, cached."""
+    one by one and joined as FSDD's clips are (strings.takes), and their embeddings, cached;
+    ``count``: that many training voices drawn instead of the config's."""
     import hashlib
     import json
 
@@ -422,8 +425,9 @@ def voice_takes_and_embeddings(per_voice, seed=0, connected=True, commas=0.0):
 
     config = yaml.safe_load((Path(__file__).parents[1] / "config/config.yaml").read_text())
     validation = espeak_validation_names(config["voices"])
+    voices = config["training_voices"] | ({"count": int(count)} if count else {})
     # Keyed by every setting the takes depend on, so a changed config draws them anew.
-    drawn_by = [config["training_voices"], validation, config["strings"]["takes"], commas]
+    drawn_by = [voices, validation, config["strings"]["takes"], commas]
     digest = hashlib.sha256(json.dumps(drawn_by, sort_keys=True).encode()).hexdigest()[:12]
     tag = "connected" if connected else "words"
     cache = CACHE / f"voice_takes_{tag}_{per_voice}_{seed}_{digest}.joblib"
@@ -432,10 +436,9 @@ def voice_takes_and_embeddings(per_voice, seed=0, connected=True, commas=0.0):
     settings = StringTakeSettings(**config["strings"]["takes"])
     if connected:
         takes = training_voice_string_takes(
-            config["training_voices"], validation, per_voice, 8000, seed, settings, commas
+            voices, validation, per_voice, 8000, seed, settings, commas
         )
     else:
-        voices = config["training_voices"]
         takes = training_voice_string_takes(
             voices, validation, 0, 8000, seed, settings, words_per_voice=per_voice
         )
@@ -673,7 +676,16 @@ def denoised_words(over_subtraction):
         decode.read_words = read_words
 
 
-BLENDED = ("voices", "voicewords", "firstwords", "commas", "blend", "gru", "gru.epochs")
+BLENDED = (
+    "voices",
+    "voicewords",
+    "voicecount",
+    "firstwords",
+    "commas",
+    "blend",
+    "gru",
+    "gru.epochs",
+)
 
 
 def _report_voice_words(champion, strings_model):
