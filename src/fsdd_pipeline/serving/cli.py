@@ -288,15 +288,15 @@ def pyfunc_transcript(row):
     """(transcript, None) of one output row of the raw-audio model; a model logged before
     digit strings (no ``digits`` column) gives its one digit as a one-word transcript."""
     from fsdd_pipeline.serving.transcript import transcript_result
+    from fsdd_pipeline.strings.decode import named
 
-    probabilities = [float(row[column]) for column in PROB_COLUMNS]
-    digit = int(row["digit"])
-    answer = {"digit": digit, "probability": probabilities[digit], "probabilities": probabilities}
+    # The row's digit is its probabilities' argmax (pyfunc._prediction_columns), as named's.
+    answer = named([float(row[column]) for column in PROB_COLUMNS])
     if "digits" in row:
         return transcript_result(
             {"digits": row["digits"], "words": json.loads(row["words"]), **answer}
         )
-    return transcript_result({"digits": str(digit), "words": [answer], **answer})
+    return transcript_result({"digits": str(answer["digit"]), "words": [answer], **answer})
 
 
 @dataclass(frozen=True)
