@@ -29,17 +29,12 @@ import pandas as pd
 import soundfile
 
 from fsdd_pipeline.features.embedding import EmbeddingParams, get_embedder
-from fsdd_pipeline.labels import N_CLASSES
 from fsdd_pipeline.strings.evaluation import embed_takes
 from fsdd_pipeline.strings.metrics import by_bucket, score_strings, summarize
 from fsdd_pipeline.strings.segmentation import (
-    GAP,
-    ONSET,
     BlendedSegmenter,
     SegmenterParams,
     WordSegmenter,
-    frame_labels,
-    median_word_frames,
     take_embeddings,
 )
 from fsdd_pipeline.strings.takes import StringTakeSettings, draw_string_takes, synthesize_take
@@ -476,11 +471,7 @@ class GruSegmenter(WordSegmenter):
         from fsdd_pipeline.models.training import configure_tensorflow
 
         configure_tensorflow(2, self.seed)
-        onset = self.params.onset_class
-        n_classes = ONSET + N_CLASSES if onset else GAP + 1
-        labels = [
-            frame_labels(len(e), w, onset) for e, w in zip(embeddings_list, words_list, strict=True)
-        ]
+        labels, n_classes = self.frame_targets(embeddings_list, words_list)
         frames = np.concatenate(embeddings_list)
         self.mean_, self.scale_ = frames.mean(axis=0), frames.std(axis=0) + 1e-6
         longest = max(len(e) for e in embeddings_list)
@@ -503,9 +494,7 @@ class GruSegmenter(WordSegmenter):
             optimizer=keras.optimizers.Adam(2e-3), loss="sparse_categorical_crossentropy"
         )
         self.model_.fit(x, y, sample_weight=weight, epochs=self.epochs, batch_size=16, verbose=0)
-        all_labels = np.concatenate(labels)
-        self.log_prior_ = np.log(np.bincount(all_labels, minlength=n_classes) / len(all_labels))
-        self.word_frames_ = median_word_frames(embeddings_list, words_list)
+        self.fit_priors(labels, n_classes, embeddings_list, words_list)
         return self
 
     def frame_log_proba(self, embeddings):

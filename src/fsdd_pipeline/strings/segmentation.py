@@ -145,23 +145,32 @@ class WordSegmenter:
 
     def fit(self, embeddings_list, words_list):
         x = np.concatenate([stacked(e, self.params.context) for e in embeddings_list])
-        onset = self.params.onset_class
-        y = np.concatenate(
-            [
-                frame_labels(len(e), w, onset)
-                for e, w in zip(embeddings_list, words_list, strict=True)
-            ]
-        )
-        n_classes = ONSET + N_CLASSES if onset else N_CLASSES + 1
+        labels, n_classes = self.frame_targets(embeddings_list, words_list)
+        y = np.concatenate(labels)
         missing = set(range(n_classes)) - set(y.tolist())
         if missing:
             raise ValueError(f"segmenter training frames lack classes {sorted(missing)}")
         # Kept as its arrays: the same numbers, and a process that reads strings does not
         # import scikit-learn to unpickle it.
         self.model_ = as_arrays(frame_classifier(self.params).fit(x, y))
+        self.fit_priors(labels, n_classes, embeddings_list, words_list)
+        return self
+
+    def frame_targets(self, embeddings_list, words_list):
+        """(every training take's frame classes, how many classes there are)."""
+        onset = self.params.onset_class
+        labels = [
+            frame_labels(len(e), w, onset) for e, w in zip(embeddings_list, words_list, strict=True)
+        ]
+        return labels, ONSET + N_CLASSES if onset else N_CLASSES + 1
+
+    def fit_priors(self, labels, n_classes, embeddings_list, words_list):
+        """The frame classes' log-priors (decoding scales the posteriors by them) and the
+        median frames of each digit's words (over-long words are split), from the training
+        takes' frame classes ``labels`` (frame_targets)."""
+        y = np.concatenate(labels)
         self.log_prior_ = np.log(np.bincount(y, minlength=n_classes) / len(y))
         self.word_frames_ = median_word_frames(embeddings_list, words_list)
-        return self
 
     def frame_log_proba(self, embeddings):
         """(frames, classes) log-probabilities of the frame classes: the ten digits and
