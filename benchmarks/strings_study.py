@@ -679,21 +679,18 @@ BLENDED = (
 
 def _report_voice_words(champion, strings_model):
     """The run's validation voices' single words (results/voices/clips.parquet, clean and
-    in takes) answered as fsdd-predict answers them (serving.transcript.transcript_result's
-    digit) with ``strings_model``: accuracy per condition, of "seven" and of women's words,
-    and the share read as more than one word."""
-    from fsdd_pipeline.serving.transcript import transcript_result
-    from fsdd_pipeline.strings.decode import transcribe_take
+    in takes) scored as the voices report scores them (voices.validation.predict_clips: as
+    fsdd-predict answers) with ``strings_model``: accuracy per condition, of "seven" and of
+    women's words, and the share read as more than one word."""
+    import copy
 
-    clips = pd.read_parquet("results/voices/clips.parquet")
-    answers, counts = [], []
-    for clip in clips.itertuples():
-        samples = np.asarray(clip.samples, np.float32)
-        result, _ = transcript_result(transcribe_take(champion, strings_model, samples, 8000))
-        answers.append(-1 if result is None else result["digit"])
-        counts.append(0 if result is None else len(result["words"]))
-    clips["right"] = np.asarray(answers) == clips.digit
-    clips["split"] = np.asarray(counts) > 1
+    from fsdd_pipeline.voices.validation import predict_clips
+
+    reader = copy.copy(champion)  # the champion, reading takes with this variant's segmenter
+    reader.strings_model = strings_model
+    clips = predict_clips(reader, pd.read_parquet("results/voices/clips.parquet"), 8000)
+    clips["right"] = clips.predicted == clips.digit
+    clips["split"] = clips.digits.str.len() > 1
     by = clips.groupby("condition")
     print(
         "  voices' words:",

@@ -1,6 +1,6 @@
 """Predict every validation-voice clip with one trained model, from raw audio as
-fsdd-predict answers it (endpointing, and for a take longer than a word the segmenter; the
-digit of its loudest word), and read the voices' digit strings as fsdd-predict reads a
+fsdd-predict answers it (endpointing, and for a take longer than a word the segmenter; its
+single-digit answer), and read the voices' digit strings as fsdd-predict reads a
 take (its segmenter finds the words)."""
 
 import pandas as pd

@@ -210,11 +210,14 @@ def classify_word(classifier, samples, rate, start_s, end_s, source):
 
 
 def transcribe_take(classifier, strings_model, samples, rate, source="<samples>"):
-    """{"digits", "words", "duration_s", "sample_rate"} of one take (see serving.transcript)."""
+    """{"digits", "words", "duration_s", "sample_rate"} of one take and, when it holds a
+    word, its single-digit answer's "digit", "probability", "probabilities" (see
+    serving.transcript)."""
     max_take_s = strings_model.max_take_s if strings_model else float("inf")
     samples = check_take(samples, rate, max_take_s, source)
     duration_s = samples.size / rate
     result = {"digits": "", "words": [], "duration_s": duration_s, "sample_rate": int(rate)}
+    answer = None  # the single-digit answer, where the reading below already is it
     # A take no longer than a word is read whole whatever the segmenter would find: it is
     # not asked (its embedding of the take cost a one-word request a quarter of its time).
     if (
@@ -245,10 +248,8 @@ def transcribe_take(classifier, strings_model, samples, rate, source="<samples>"
         # classifier is not asked to read it a second time.
         first, last, _, segment_probabilities = found[0]
         spans = [(*word_seconds(first, last, duration_s), segment_probabilities)]
-        answer = None
     else:
         spans = read_words(classifier, strings_model, samples, rate, found, source)
-        answer = None
     for start_s, end_s, probabilities in spans:
         result["words"].append(
             {

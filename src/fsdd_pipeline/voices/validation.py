@@ -23,8 +23,7 @@ def predict_clips(classifier, clips, sample_rate):
     answers for it: the digits read (serving.transcript: a take longer than a word goes
     through the word segmenter when the model has one) and the predicted digit and its
     probability (its single-digit answer: strings.decode.single_digit_answer). A clip
-    where no speech is found counts as wrong
-    (predicted -1, reason)."""
+    where no speech is found counts as wrong (predicted -1, reason)."""
     from fsdd_pipeline.serving.transcript import transcribe, transcript_result
 
     rows = []
