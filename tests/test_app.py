@@ -24,6 +24,7 @@ from fsdd_pipeline.audio.realistic_takes import noise_take, place_in_take
 from fsdd_pipeline.audio.resampling import resample
 from fsdd_pipeline.io import atomic_path
 from fsdd_pipeline.models.classifier import DigitClassifier
+from fsdd_pipeline.planning.audio_formats import FILE_PICKER_ACCEPT
 from fsdd_pipeline.planning.naming import parse_recording_name
 from fsdd_pipeline.serving.transcript import transcribe
 
@@ -251,6 +252,9 @@ def test_uploaded_test_clip_and_flac_show_the_digit_and_its_probabilities(
     path = clips[1]
     samples, rate = soundfile.read(path, dtype="float32")
     expected = transcribe(classifier, samples, rate)
+    # The file pickers offer the formats the server reads (the enrollment slots' too).
+    accepts = page.eval_on_selector_all("input[type=file]", "nodes => nodes.map(n => n.accept)")
+    assert len(accepts) == 11 and set(accepts) == {FILE_PICKER_ACCEPT}, accepts
     upload(page, path)
     assert shown_digits(page) == str(parse_recording_name(path).digit) == expected["digits"]
     (digit, probability), *others = shown_words(page)

@@ -30,6 +30,7 @@ from fsdd_pipeline.features.spectral import FeatureParams
 from fsdd_pipeline.models.builders import build_sklearn_model
 from fsdd_pipeline.models.classifier import DigitClassifier
 from fsdd_pipeline.models.inputs import InputSpec, inputs_from_frame
+from fsdd_pipeline.planning.audio_formats import SUPPORTED_TEXT
 from fsdd_pipeline.planning.naming import parse_recording_name
 from fsdd_pipeline.serving.cli import main
 
@@ -524,9 +525,7 @@ def test_pyfunc_refuses_unknown_columns_naming_them_and_the_accepted_ones(audio_
     ) as error:
         audio_model.predict(None, model_input)
     assert error.value.error_code == "INVALID_PARAMETER_VALUE"
-    assert "audio_base64 (base64 of a WAV, FLAC, OGG, MP3 or AIFF file), or samples" in (
-        error.value.message
-    )
+    assert f"audio_base64 (base64 of a {SUPPORTED_TEXT} file), or samples" in (error.value.message)
 
 
 @pytest.mark.parametrize(

@@ -19,4 +19,11 @@ LISTED_SUFFIXES = AUDIO_SUFFIXES + UNSUPPORTED_AUDIO_SUFFIXES
 # libsndfile's names of the formats read (RF64 and WAVEX are WAV's variants).
 SUPPORTED_FORMATS = ("WAV", "WAVEX", "RF64", "FLAC", "OGG", "MP3", "AIFF")
 SUPPORTED_TEXT = "WAV, FLAC, OGG (Vorbis or Opus), MP3 or AIFF"
+# The media types of the audio read, for a browser's file picker beside AUDIO_SUFFIXES.
+AUDIO_MEDIA_TYPES = (
+    "audio/wav", "audio/x-wav", "audio/flac", "audio/ogg", "audio/opus", "audio/mpeg",
+    "audio/aiff",
+)  # fmt: skip
+# What the page's file pickers offer (their `accept` attribute).
+FILE_PICKER_ACCEPT = ",".join(AUDIO_SUFFIXES + AUDIO_MEDIA_TYPES)
 CONVERT_HINT = f"convert to {SUPPORTED_TEXT}"

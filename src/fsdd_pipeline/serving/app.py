@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from fsdd_pipeline.errors import PipelineError, RecordingError
+from fsdd_pipeline.planning.audio_formats import FILE_PICKER_ACCEPT
 from fsdd_pipeline.serving.app_voices import (
     ENROLL_PATH,
     VOICE_HEADER,
@@ -196,6 +197,7 @@ def create_app(
             "max_upload_bytes": max_upload_bytes,
             "sample_rate": classifier.spec.feature_params.sample_rate,
             "enroll": voices is not None,
+            "audio_accept": FILE_PICKER_ACCEPT,
         }
 
     async def read_body(request):

@@ -31,6 +31,7 @@ from fsdd_pipeline.errors import PipelineError, RecordingError
 from fsdd_pipeline.labels import N_CLASSES, PROB_COLUMNS
 from fsdd_pipeline.models.classifier import KERAS_FILE, DigitClassifier
 from fsdd_pipeline.models.inputs import InputSpec
+from fsdd_pipeline.planning.audio_formats import SUPPORTED_TEXT
 from fsdd_pipeline.serving.nodelay import keep_tcp_nodelay
 from fsdd_pipeline.serving.transcript import NO_DIGIT_REASON, attach_strings_model, transcribe
 from fsdd_pipeline.strings.segmentation import SEGMENTER_FILE
@@ -43,7 +44,7 @@ SAMPLES_COLUMN = "samples"
 RATE_COLUMN = "sample_rate"
 INPUT_COLUMNS = (AUDIO_COLUMN, SAMPLES_COLUMN, RATE_COLUMN)
 ACCEPTED_INPUT = (
-    f"{AUDIO_COLUMN} (base64 of a WAV, FLAC, OGG, MP3 or AIFF file), or {SAMPLES_COLUMN} "
+    f"{AUDIO_COLUMN} (base64 of a {SUPPORTED_TEXT} file), or {SAMPLES_COLUMN} "
     f"(a list of numbers) with {RATE_COLUMN} (Hz)"
 )
 

@@ -4,6 +4,7 @@ alias every user of the registry loads."""
 import contextlib
 from pathlib import Path
 
+from fsdd_pipeline.planning.audio_formats import SUPPORTED_TEXT
 from fsdd_pipeline.tracking.relocation import relocated
 from fsdd_pipeline.tracking.store import CHAMPION_ALIAS, use_store
 
@@ -11,9 +12,10 @@ from fsdd_pipeline.tracking.store import CHAMPION_ALIAS, use_store
 MODEL_DIR_ARTIFACT = "model_dir"
 
 REGISTERED_MODEL_DESCRIPTION = (
-    "Spoken-digit classifier of the fsdd-pipeline: takes raw audio (base64 bytes of a WAV, "
-    "FLAC, OGG, MP3 or AIFF file, or "
-    "samples and their rate) and gives the digit and its ten probabilities. Load the best "
+    "Spoken-digit recognizer of the fsdd-pipeline: takes raw audio (base64 bytes of a "
+    f"{SUPPORTED_TEXT} file, or samples and their rate) and gives the digits said, in "
+    "order, with each word's extent, and the single-digit answer with its ten "
+    "probabilities. Load the best "
     "model with the alias 'champion' (models:/<name>@champion, or `fsdd-predict`); each "
     "version's description says why it won, and a version replaced as champion is tagged "
     "superseded_by_version."

@@ -11,10 +11,8 @@ const INFO_URL = "/api/info";
 const ENROLL_URL = "/api/enroll";
 const VOICE_HEADER = "X-Voice";
 const DIGITS = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
-// The files the server reads (fsdd_pipeline.planning.audio_formats), for the file pickers.
-const AUDIO_ACCEPT =
-  ".wav,.flac,.ogg,.oga,.opus,.mp3,.aif,.aiff,.aifc," +
-  "audio/wav,audio/x-wav,audio/flac,audio/ogg,audio/opus,audio/mpeg,audio/aiff";
+// The files the server reads, for the file pickers: /api/info's audio_accept.
+let audioAccept = "";
 const METER_FLOOR_DB = -60;
 
 const $ = (id) => document.getElementById(id);
@@ -417,7 +415,7 @@ function buildSlots() {
       const file = element("label", "button slot-file", "File");
       const input = element("input");
       input.type = "file";
-      input.accept = AUDIO_ACCEPT;
+      input.accept = audioAccept;
       input.addEventListener("change", () => {
         const chosen = input.files[0];
         input.value = "";
@@ -510,7 +508,6 @@ ui.record.addEventListener("click", () => (recorder ? stopRecording() : startRec
 ui.enrollButton.addEventListener("click", teachVoice);
 ui.voiceToggle.addEventListener("change", showModel);
 
-ui.file.accept = AUDIO_ACCEPT;
 ui.file.addEventListener("change", () => {
   const file = ui.file.files[0];
   ui.file.value = ""; // choosing the same file again is a new take
@@ -545,6 +542,8 @@ fetch(INFO_URL)
   .then((response) => response.json())
   .then((info) => {
     maxTakeS = info.max_take_s;
+    audioAccept = info.audio_accept;
+    ui.file.accept = audioAccept;
     ui.maxTake.textContent = String(info.max_take_s);
     modelName = info.model;
     showModel();
