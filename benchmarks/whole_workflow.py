@@ -51,17 +51,17 @@ def job_times(log_text):
     return pd.DataFrame(rows, columns=["rule", "jobid", "seconds"])
 
 
-# Folders under results/benchmarks/ named otherwise than their rule.
-BENCHMARK_RULES = {"train": "train_model"}
+# A job's block in Snakemake's log: its rule, then (among its fields) its benchmark file.
+_JOB_BENCHMARK = re.compile(r"^(?:local)?rule (\w+):\n(?:    .*\n)*?    benchmark: (\S+)$", re.M)
 
 
-def benchmark_cpu(results):
-    """{rule: summed CPU seconds} of the jobs with a ``benchmark:`` file under ``results``."""
+def benchmark_cpu(workdir, log_text):
+    """{rule: summed CPU seconds} of the run's jobs that wrote a ``benchmark:`` file, each
+    file found by the rule whose job the log says wrote it."""
     cpu = {}
-    for path in sorted((results / "benchmarks").rglob("*.tsv")):
-        first = path.relative_to(results / "benchmarks").parts[0].removesuffix(".tsv")
-        rule = BENCHMARK_RULES.get(first, first)
-        cpu[rule] = cpu.get(rule, 0.0) + float(pd.read_csv(path, sep="\t")["cpu_time"].iloc[-1])
+    for rule, path in _JOB_BENCHMARK.findall(log_text):
+        seconds = float(pd.read_csv(workdir / path, sep="\t")["cpu_time"].iloc[-1])
+        cpu[rule] = cpu.get(rule, 0.0) + seconds
     return cpu
 
 
@@ -108,7 +108,7 @@ def run_report(workdir, log_text, wall, cpu, label, command):
     results = workdir / "results"
     jobs = job_times(log_text)
     checks = accuracy_checks(results, pd.read_csv(BASELINE))
-    rules = rule_table(jobs, benchmark_cpu(results))
+    rules = rule_table(jobs, benchmark_cpu(workdir, log_text))
     summary = pd.DataFrame(
         [
             ("run", label),
