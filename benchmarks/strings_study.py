@@ -13,6 +13,11 @@ Run: nice -n 10 python -m benchmarks.strings_study RECORDINGS [TAKES_PER_SPEAKER
      every take: evaluation, training, training voices' and TTS strings)
      python -m benchmarks.strings_study named RECORDINGS 60 "takes=20;gru=64;blend=0.3"
      (frame classes from a bidirectional GRU, GruSegmenter, blended with the default's)
+     STRINGS_STUDY_EXTENT_DB=50 python -m benchmarks.strings_study named ...   (every
+     take's words cut at 50 dB below their loudest frame instead of WORD_EXTENT_DB;
+     cached apart)
+     python -m benchmarks.strings_study extent 35 50   (after named, same folder: the
+     held-out speakers' clips read whole, cut to their word, and cut in a take's noise)
 The last two also read digit strings spoken as connected speech by the validation voices
 (config voices, 2 strings of 3-7 digits per voice, in realistic takes; espeak-ng, flite).
 """
@@ -29,6 +34,7 @@ import pandas as pd
 import soundfile
 
 from fsdd_pipeline.features.embedding import EmbeddingParams, get_embedder
+from fsdd_pipeline.strings import takes as string_takes
 from fsdd_pipeline.strings.evaluation import embed_takes
 from fsdd_pipeline.strings.metrics import by_bucket, score_strings, summarize
 from fsdd_pipeline.strings.segmentation import (
@@ -40,6 +46,9 @@ from fsdd_pipeline.strings.segmentation import (
 from fsdd_pipeline.strings.takes import StringTakeSettings, draw_string_takes, synthesize_take
 
 CACHE = Path("/tmp/strings_study")
+if "STRINGS_STUDY_EXTENT_DB" in os.environ:  # another cut of every take's words
+    string_takes.WORD_EXTENT_DB = float(os.environ["STRINGS_STUDY_EXTENT_DB"])
+    CACHE = CACHE.with_name(f"{CACHE.name}_extent{string_takes.WORD_EXTENT_DB:g}")
 CONFIGS = (("lda", 1), ("lda", 0), ("lda", 2), ("logreg", 1))
 
 
@@ -820,6 +829,46 @@ def oracle_study(folder, per_speaker=60):
     print((table.assign(mean=100 * table["mean"]).round(2)).to_string(), flush=True)
 
 
+def extent_study(*extents_db):
+    """Each held-out speaker's clips read by its fold champion (cached by named_study):
+    as recorded, cut to its word at each of ``extents_db`` below its loudest frame (as the
+    takes cut them), and so cut with 0.3 s of silence each side under a take's noise floor
+    (StringTakeSettings' SNR and colours). What cutting and the noise cost the words of a
+    take, apart from the segmenter."""
+    import joblib
+
+    from fsdd_pipeline.data.dataset import read_dataset
+    from fsdd_pipeline.strings.takes import noisy_take, word_extent
+
+    champions = joblib.load(CACHE / "fold_champions.joblib")
+    dataset = read_dataset("results/dataset/features.parquet")
+    settings, rows = StringTakeSettings(), []
+    for number, extent_db in enumerate(map(float, extents_db or (string_takes.WORD_EXTENT_DB,))):
+        string_takes.WORD_EXTENT_DB = extent_db
+        rng = np.random.default_rng(0)
+        for speaker, champion in sorted(champions.items()):
+            for row in dataset[dataset.speaker == speaker].itertuples():
+                samples, rate = np.asarray(row.samples, np.float64), int(row.sample_rate)
+                start, end = word_extent(samples, rate)
+                cut = samples[start:end] - samples[start:end].mean()
+                silence = np.zeros(int(0.3 * rate))
+                placed = np.concatenate([silence, cut, silence])
+                in_noise = noisy_take(placed, float(np.mean(cut**2)), rate, rng, settings)
+                views = [(f"cut at {extent_db:g} dB", cut)]
+                views.append((f"cut at {extent_db:g} dB, in a take's noise", in_noise))
+                if not number:
+                    views.append(("recorded", samples))
+                for view, audio in views:
+                    probabilities = champion.predict_proba_samples(
+                        [(audio.astype(np.float32), rate)]
+                    )[0]
+                    right = int(np.argmax(probabilities)) == int(row.digit)
+                    rows.append({"view": view, "speaker": speaker, "right": right})
+    table = pd.DataFrame(rows).groupby(["view", "speaker"])["right"].mean().unstack()
+    table["mean"] = table.mean(axis=1)
+    print((100 * table).round(2).to_string(), flush=True)
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "relabel":
         relabel_study(*sys.argv[2:])
@@ -833,5 +882,7 @@ if __name__ == "__main__":
         frames40_study(*sys.argv[2:])
     elif sys.argv[1] == "cuts":
         cuts_study(*sys.argv[2:])
+    elif sys.argv[1] == "extent":
+        extent_study(*sys.argv[2:])
     else:
         main(*sys.argv[1:])
