@@ -23,7 +23,7 @@ from fsdd_pipeline.strings.evaluation import (
     recordings_rows,
     training_takes,
 )
-from fsdd_pipeline.strings.metrics import by_bucket, edit_distance, score_strings
+from fsdd_pipeline.strings.metrics import by_bucket, edit_distance, pause_bucket, score_strings
 from fsdd_pipeline.strings.segmentation import (
     FRAME_S,
     GAP,
@@ -37,7 +37,13 @@ from fsdd_pipeline.strings.segmentation import (
     take_embeddings,
     viterbi_words,
 )
-from fsdd_pipeline.strings.takes import StringTakeSettings, synthesize_take, word_extent
+from fsdd_pipeline.strings.takes import (
+    StringTakeSettings,
+    draw_string_takes,
+    pause_strata,
+    synthesize_take,
+    word_extent,
+)
 from fsdd_pipeline.strings.voice_takes import voice_string_takes
 from fsdd_pipeline.voices.training_voices import TrainingVoice
 
@@ -83,6 +89,30 @@ def test_onset_frames_give_like_words_said_without_a_pause_a_boundary():
     assert viterbi_words(scores, 2, 1.0, onsets) == [(2, 4, 3), (5, 8, 3)]
     with pytest.raises(ValueError, match="min_word_frames >= 2"):
         SegmenterParams(onset_class=True, min_word_frames=1)
+
+
+def test_evaluation_takes_fill_every_pause_bucket_alike():
+    """pause_strata: every speaker's takes go through the buckets in turn, as many in each,
+    and the overlapping takes are as many of all as overlap_probability says."""
+    rng = np.random.default_rng(0)
+    silence = np.zeros(400, np.float32)
+    clips = {
+        speaker: [
+            (np.concatenate([silence, rng.normal(0, 0.3, 2000), silence]), d, f"{d}_{speaker}")
+            for d in range(10)
+        ]
+        for speaker in ("a", "b")
+    }
+    settings = StringTakeSettings()
+    takes = draw_string_takes(clips, 120, RATE, 0, settings, pause_strata(settings))
+    counts = pd.crosstab(
+        [t.speaker for t in takes], [pause_bucket(t.pause_s) for t in takes]
+    ).to_dict("index")
+    assert counts == {s: {"0-0.1s": 20, "0.1-0.2s": 20, "0.2-0.6s": 20} for s in ("a", "b")}
+    overlapping = sum(t.pause_s < 0 for t in takes)
+    assert 4 <= overlapping <= 22  # 120 x 0.1 expected
+    again = draw_string_takes(clips, 120, RATE, 0, settings, pause_strata(settings))
+    assert [t.pause_s for t in again] == [t.pause_s for t in takes]
 
 
 def test_speed_plays_a_takes_words_faster_or_slower(subset_clips):

@@ -26,7 +26,7 @@ from fsdd_pipeline.strings.segmentation import (
     WordSegmenter,
     take_embeddings,
 )
-from fsdd_pipeline.strings.takes import StringTakeSettings, draw_string_takes
+from fsdd_pipeline.strings.takes import StringTakeSettings, draw_string_takes, pause_strata
 from fsdd_pipeline.strings.voice_takes import training_voice_string_takes
 from fsdd_pipeline.voices.training_voices import SPEAKER_PREFIX
 
@@ -157,11 +157,14 @@ def evaluate_strings(classifier, training, recordings, sample_rate, settings, fo
     StringsModel), and per speaker the takes of that speaker's clips read by
     ``fold_classifier(speaker)`` (trained without them) and a segmenter refitted on the
     training takes of the other speakers: "loso" takes as the official ones, and "loso_pin"
-    takes (pin_take_settings) when ``settings.pin_takes_per_speaker``."""
+    takes (pin_take_settings) when ``settings.pin_takes_per_speaker``. The official and
+    "loso" takes are drawn in equal shares per pause bucket (pause_strata)."""
     rows = recordings_rows(recordings)
     test = read_clips(recordings, rows[rows.split == "test"], sample_rate)
+    # As many takes in every pause bucket: each bucket's figures are read from as many.
+    strata = pause_strata(settings.takes)
     official = draw_string_takes(
-        test, settings.test_takes, sample_rate, settings.seed + 1000, settings.takes
+        test, settings.test_takes, sample_rate, settings.seed + 1000, settings.takes, strata
     )
     model = classifier.strings_model
     read = [read_takes(classifier, model, official, "official")]
@@ -174,6 +177,7 @@ def evaluate_strings(classifier, training, recordings, sample_rate, settings, fo
             sample_rate,
             settings.seed + 2000 + index,
             settings.takes,
+            strata,
         )
         segmenter = fit_segmenter(
             takes, embeddings, settings.segmenter, speaker, voice_blend=settings.voice_blend

@@ -6,7 +6,7 @@ from its seed. Word extents are where each clip's sound is (``word_extent``), no
 clip's edges: FSDD clips keep a little silence around their word.
 """
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
@@ -15,6 +15,7 @@ from fsdd_pipeline.audio.reading import mono
 from fsdd_pipeline.audio.realistic_takes import coloured_noise
 from fsdd_pipeline.audio.resampling import change_speed
 from fsdd_pipeline.augment.waveform import shift_pitch
+from fsdd_pipeline.strings.metrics import PAUSE_BUCKETS
 
 # A clip's word spans its frames within this many dB of its loudest frame.
 WORD_EXTENT_DB = 35.0
@@ -157,20 +158,42 @@ def noisy_take(take, word_power, sample_rate, rng, settings):
     return np.clip(take * gain, -1.0, 1.0).astype(np.float32)
 
 
-def draw_string_takes(clips_by_speaker, count, sample_rate, seed, settings=StringTakeSettings()):
+def pause_strata(settings):
+    """Settings that draw takes of ``settings`` in one pause bucket each (PAUSE_BUCKETS, their
+    parts of ``settings.pause_s``), so that every bucket gets as many takes: the overlapping
+    takes all go to the first one, as many of all takes as ``overlap_probability`` says."""
+    strata = [
+        replace(settings, pause_s=(first, last), overlap_probability=0.0)
+        for first, last in (
+            (max(low, settings.pause_s[0]), min(high, settings.pause_s[1]))
+            for _name, low, high in PAUSE_BUCKETS
+        )
+        if first < last
+    ]
+    overlapping = min(1.0, settings.overlap_probability * len(strata))
+    strata[0] = replace(strata[0], overlap_probability=overlapping)
+    return tuple(strata)
+
+
+def draw_string_takes(
+    clips_by_speaker, count, sample_rate, seed, settings=StringTakeSettings(), strata=()
+):
     """``count`` takes, each of one speaker's clips (speakers in turn, digits drawn at random).
 
     ``clips_by_speaker``: {speaker: [(samples, digit, source), ...]}. Reproducible from ``seed``.
+    ``strata`` (pause_strata): settings taken in turn, one per round of the speakers, instead
+    of ``settings``: every speaker's takes go through the pause buckets.
     """
     rng = np.random.default_rng(seed)
     speakers = sorted(clips_by_speaker)
     takes = []
     for index in range(count):
         speaker = speakers[index % len(speakers)]
+        take_settings = strata[index // len(speakers) % len(strata)] if strata else settings
         clips = clips_by_speaker[speaker]
-        length = int(rng.integers(settings.digits[0], settings.digits[1] + 1))
+        length = int(rng.integers(take_settings.digits[0], take_settings.digits[1] + 1))
         chosen = [clips[int(i)] for i in rng.integers(0, len(clips), size=length)]
-        take = synthesize_take(chosen, sample_rate, rng, settings)
+        take = synthesize_take(chosen, sample_rate, rng, take_settings)
         takes.append(
             StringTake(
                 take.samples, take.sample_rate, take.words, take.pause_s, speaker, take.sources
