@@ -113,6 +113,8 @@ def test_evaluation_takes_fill_every_pause_bucket_alike():
     assert 4 <= overlapping <= 22  # 120 x 0.1 expected
     again = draw_string_takes(clips, 120, RATE, 0, settings, pause_strata(settings))
     assert [t.pause_s for t in again] == [t.pause_s for t in takes]
+    fixed = StringTakeSettings(pause_s=(0.3, 0.3))
+    assert pause_strata(fixed) == (fixed,)
 
 
 def test_speed_plays_a_takes_words_faster_or_slower(subset_clips):

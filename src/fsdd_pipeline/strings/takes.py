@@ -170,6 +170,8 @@ def pause_strata(settings):
         )
         if first < last
     ]
+    if not strata:  # one pause for every take (pause_s low == high): nothing to share
+        return (settings,)
     overlapping = min(1.0, settings.overlap_probability * len(strata))
     strata[0] = replace(strata[0], overlap_probability=overlapping)
     return tuple(strata)
