@@ -24,7 +24,7 @@ from pathlib import Path
 import pandas as pd
 
 from benchmarks.report import machine_description, write_report
-from tests.workflow_copy import copy_workflow, job_events, run_snakemake
+from tests.workflow_copy import copy_workflow, job_benchmark_files, job_events, run_snakemake
 
 PROJECT = Path(__file__).resolve().parent.parent
 BASELINE = Path(__file__).resolve().parent / "accuracy_baseline.csv"
@@ -51,15 +51,11 @@ def job_times(log_text):
     return pd.DataFrame(rows, columns=["rule", "jobid", "seconds"])
 
 
-# A job's block in Snakemake's log: its rule, then (among its fields) its benchmark file.
-_JOB_BENCHMARK = re.compile(r"^(?:local)?rule (\w+):\n(?:    .*\n)*?    benchmark: (\S+)$", re.M)
-
-
 def benchmark_cpu(workdir, log_text):
     """{rule: summed CPU seconds} of the run's jobs that wrote a ``benchmark:`` file, each
     file found by the rule whose job the log says wrote it."""
     cpu = {}
-    for rule, path in _JOB_BENCHMARK.findall(log_text):
+    for rule, path in job_benchmark_files(log_text):
         seconds = float(pd.read_csv(workdir / path, sep="\t")["cpu_time"].iloc[-1])
         cpu[rule] = cpu.get(rule, 0.0) + seconds
     return cpu

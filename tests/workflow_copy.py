@@ -99,6 +99,8 @@ def copy_workflow(project, workdir, recordings, overrides=None, scenario=None):
 _STAMP = r"^\[(\w{3} \w{3} +\d+ [\d:]+ \d{4})\]\n"
 _JOB_START = re.compile(_STAMP + r"(?:local)?rule (\w+):\n(?:.*\n)*?\s+jobid: (\d+)", re.M)
 _JOB_FINISH = re.compile(_STAMP + r"Finished jobid: (\d+) \(Rule: (\w+)\)", re.M)
+# A job's block: its rule, then (among its indented fields) its benchmark file.
+_JOB_BENCHMARK = re.compile(r"^(?:local)?rule (\w+):\n(?:    .*\n)*?    benchmark: (\S+)$", re.M)
 
 
 def job_events(log_text):
@@ -107,6 +109,11 @@ def job_events(log_text):
     starts = [(m.start(), "start", m[1], m[3], m[2]) for m in _JOB_START.finditer(log_text)]
     ends = [(m.start(), "finish", m[1], m[2], m[3]) for m in _JOB_FINISH.finditer(log_text)]
     return [event[1:] for event in sorted(starts + ends)]
+
+
+def job_benchmark_files(log_text):
+    """(rule, benchmark file) of every job of a Snakemake log that declares one."""
+    return _JOB_BENCHMARK.findall(log_text)
 
 
 def run_snakemake(workdir, *args, cores=2, timeout=None):
