@@ -838,7 +838,7 @@ def extent_study(*extents_db):
     import joblib
 
     from fsdd_pipeline.data.dataset import read_dataset
-    from fsdd_pipeline.strings.takes import noisy_take, word_extent
+    from fsdd_pipeline.strings.takes import noisy_take, word_cut
 
     champions = joblib.load(CACHE / "fold_champions.joblib")
     dataset = read_dataset("results/dataset/features.parquet")
@@ -849,8 +849,7 @@ def extent_study(*extents_db):
         for speaker, champion in sorted(champions.items()):
             for row in dataset[dataset.speaker == speaker].itertuples():
                 samples, rate = np.asarray(row.samples, np.float64), int(row.sample_rate)
-                start, end = word_extent(samples, rate)
-                cut = samples[start:end] - samples[start:end].mean()
+                cut = word_cut(samples, rate)
                 silence = np.zeros(int(0.3 * rate))
                 placed = np.concatenate([silence, cut, silence])
                 in_noise = noisy_take(placed, float(np.mean(cut**2)), rate, rng, settings)

@@ -95,6 +95,12 @@ def word_extent(samples, sample_rate):
     return int(loud[0] * hop), int(min(len(samples), loud[-1] * hop + frame))
 
 
+def word_cut(samples, sample_rate):
+    """A clip's word as a take places it: its word extent, the mean removed."""
+    start, end = word_extent(samples, sample_rate)
+    return samples[start:end] - samples[start:end].mean()
+
+
 def draw_pause(settings, rng):
     """One take's nominal pause in seconds (negative: the words overlap)."""
     if rng.random() < settings.overlap_probability:
@@ -124,8 +130,7 @@ def synthesize_take(clips, sample_rate, rng, settings=StringTakeSettings(), paus
             samples = change_speed(samples, speed).astype(np.float64)
         if semitones:
             samples = shift_pitch(samples, sample_rate, semitones).astype(np.float64)
-        start, end = word_extent(samples, sample_rate)
-        cuts.append(samples[start:end] - samples[start:end].mean())
+        cuts.append(word_cut(samples, sample_rate))
     lead = int(round(rng.uniform(*settings.lead_s) * sample_rate))
     positions, cursor = [], lead
     for index, cut in enumerate(cuts):
