@@ -1,13 +1,13 @@
 """Leave-one-speaker-out evaluation of one model: a fold per speaker (trained on the
 others, tested on every clip of that speaker), each tracked as a child run of the model's
 LOSO parent run; then per-speaker accuracy, mean ± sd and the summed confusion matrix,
-logged into the parent run."""
+logged into the parent run, and the fold models (for the digit-string evaluation)."""
 
 import pandas as pd
 
 from fsdd_pipeline.augment.augmented_features import read_augmented_features
 from fsdd_pipeline.data.dataset import read_dataset, read_training_voices
-from fsdd_pipeline.evaluation.loso import run_folds, summarize_folds
+from fsdd_pipeline.evaluation.loso import run_folds, save_fold_classifiers, summarize_folds
 from fsdd_pipeline.evaluation.metrics import plot_confusion_matrix
 from fsdd_pipeline.features.spectral import FeatureParams
 from fsdd_pipeline.io import save_figure, write_csv, write_json, write_text
@@ -27,7 +27,7 @@ spec = InputSpec.from_model_config(config, snakemake.params.training["frames"], 
 parent = start_loso_parent(
     settings, name, config, snakemake.params.features, snakemake.input.dataset
 )
-fold_metrics, predictions = run_folds(
+fold_metrics, predictions, classifiers = run_folds(
     name,
     config,
     spec,
@@ -40,6 +40,7 @@ fold_metrics, predictions = run_folds(
 )
 per_speaker, summary, confusion = summarize_folds(fold_metrics)
 write_csv(predictions, out.predictions)
+save_fold_classifiers(classifiers, out.fold_models)
 write_json(fold_metrics, out.folds)
 write_csv(per_speaker, out.per_speaker)
 write_json(summary | {"model": name}, out.summary)

@@ -7,7 +7,13 @@ import pytest
 
 from docs.generate_results import glance_markdown, results_markdown
 from fsdd_pipeline.audio.realistic_takes import REALISTIC_TRANSFORMS
-from fsdd_pipeline.evaluation.loso import fold_splits, plot_accuracy_per_speaker, summarize_folds
+from fsdd_pipeline.evaluation.loso import (
+    fold_splits,
+    load_fold_classifiers,
+    plot_accuracy_per_speaker,
+    save_fold_classifiers,
+    summarize_folds,
+)
 from fsdd_pipeline.evaluation.robustness import (
     TRANSFORM_GROUPS,
     robustness_features,
@@ -42,6 +48,19 @@ def test_held_out_speaker_is_only_in_the_test_fold(held_out):
 def test_unknown_speaker_fold_is_refused():
     with pytest.raises(KeyError, match="zoe"):
         fold_splits(toy_dataset(), "zoe")
+
+
+def test_fold_models_are_read_back_by_speaker(tmp_path):
+    path = tmp_path / "fold_models.joblib"
+    save_fold_classifiers({"george": [1, 2], "theo": [3]}, path)
+    fold_classifier = load_fold_classifiers(path)
+    assert fold_classifier("theo") == [3]
+    with pytest.raises(
+        KeyError,
+        match=r"fold_models.joblib holds no fold for speaker 'lucas' "
+        r"\(folds: george, theo\)",
+    ):
+        fold_classifier("lucas")
 
 
 def test_fold_summary_and_figure():

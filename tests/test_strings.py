@@ -4,6 +4,7 @@ evaluation rule end to end."""
 
 import json
 
+import joblib
 import numpy as np
 import pandas as pd
 import pytest
@@ -375,6 +376,11 @@ def test_string_rule_end_to_end(fsdd_subset, tmp_path):
     overall = table[(table.bucket == "all") & (table.evaluation == "official")].iloc[0]
     assert overall.digit_error_rate < 0.5  # far from chance on two speakers' strings
     assert (workdir / "results/models/emb/model/segmenter.joblib").is_file()
+    # The held-out speakers' takes are read by the LOSO job's folds, not folds trained again.
+    folds = workdir / "results/loso/emb/fold_models.joblib"
+    log = (workdir / "results/logs/strings/emb.log").read_text()
+    assert f"LOSO folds of 2 speakers read from {folds.relative_to(workdir)}" in log
+    assert sorted(joblib.load(folds)) == sorted(set(takes.speaker))
     # The second segmenter's takes: the 30 training voices' connected speech and words.
     log = (workdir / "results/logs/strings/train_segmenter.log").read_text()
     assert "training voices: 180 takes (2 of connected speech and 4 of words" in log

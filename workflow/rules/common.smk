@@ -256,13 +256,19 @@ LONG_JOB_PRIORITY = 2
 
 def training_priority(wildcards):
     """Keras models over sequences of augmented copies train longest, then other Keras
-    models over sequences, then pooled Keras models, then scikit-learn ones."""
+    models over sequences, then pooled Keras models, then scikit-learn ones; the models
+    whose folds the digit-string evaluation reads rank with the long jobs (it waits on
+    them, and is one itself)."""
     model = config["models"][wildcards.model]
     if model["type"] in SKLEARN_TYPES:
-        return 0
-    if model.get("pooling", "sequence") != "sequence":
-        return LONG_JOB_PRIORITY - 1
-    return LONG_JOB_PRIORITY + 1 if model.get("augment") else LONG_JOB_PRIORITY
+        priority = 0
+    elif model.get("pooling", "sequence") != "sequence":
+        priority = LONG_JOB_PRIORITY - 1
+    else:
+        priority = LONG_JOB_PRIORITY + 1 if model.get("augment") else LONG_JOB_PRIORITY
+    if wildcards.model in config["strings"]["models"]:
+        return max(priority, LONG_JOB_PRIORITY)
+    return priority
 
 
 # The augmented copies feed the longest trainings: they come before anything they wait on.

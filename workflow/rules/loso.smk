@@ -22,6 +22,8 @@ rule loso:
             labels={"model": "{model}", "figure": "LOSO confusion matrix"},
         ),
         run_id="results/loso/{model}/mlflow_parent_run_id.txt",
+        # Every fold's trained model, read again by the digit-string evaluation.
+        fold_models="results/loso/{model}/fold_models.joblib",
     log:
         "results/logs/loso/{model}.log",
     benchmark:

@@ -12,6 +12,8 @@ rule train_segmenter:
         "results/logs/strings/train_segmenter.log",
     benchmark:
         "results/benchmarks/strings/train_segmenter.tsv"
+    # Every model folder carries the segmenter: every training waits on it.
+    priority: AUGMENTATION_PRIORITY
     conda:
         "../../environment.yml"
     threads: 1
@@ -32,10 +34,8 @@ rule evaluate_strings:
     input:
         model=rules.train_model.output.model,
         run_id=rules.train_model.output.run_id,
-        dataset=rules.build_dataset.output.dataset,
-        training_voices=training_voice_features,
-        # Its fold models train on the model's augmented copies, as the LOSO job's do.
-        augmented=augmented_features,
+        # The held-out speakers' takes are read by the model's LOSO folds.
+        fold_models=rules.loso.output.fold_models,
         takes=rules.train_segmenter.output.takes,
         recordings=recordings_folder,
     output:
@@ -45,6 +45,7 @@ rule evaluate_strings:
         "results/logs/strings/{model}.log",
     benchmark:
         "results/benchmarks/strings/{model}.tsv"
+    priority: LONG_JOB_PRIORITY
     conda:
         "../../environment.yml"
     threads: 1
@@ -53,10 +54,8 @@ rule evaluate_strings:
         mem_mb=memory_mb(2000),
         runtime=60,
     params:
-        model=model_config,
         strings=config["strings"],
         features=feature_params(),
-        training=training_params(),
         tracking=config["tracking"],
     script:
         "../../scripts/evaluate_strings.py"

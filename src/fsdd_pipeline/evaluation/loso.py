@@ -1,5 +1,6 @@
 """Leave-one-speaker-out cross-validation: folds, and what is aggregated over them."""
 
+import logging
 import tempfile
 from pathlib import Path
 
@@ -7,6 +8,8 @@ import numpy as np
 import pandas as pd
 
 from fsdd_pipeline.evaluation.plots import pyplot
+
+log = logging.getLogger(__name__)
 
 
 def fold_splits(dataset, held_out):
@@ -28,7 +31,8 @@ def run_folds(name, config, spec, dataset, tracking_settings, parent_run_id, **t
     """Every fold of one model, in this process: one per speaker (in name order), each a
     child run of the LOSO parent run ``parent_run_id``; ``training``: threads and
     augmented features for train_model. Returns ({speaker: test metrics}, the
-    predictions of every clip by the fold that held its speaker out).
+    predictions of every clip by the fold that held its speaker out, {speaker: the fold's
+    trained classifier}).
 
     One process for all folds: a fold of a linear model trains in about a second, where
     a process of its own spent three more on imports and tracking set-up.
@@ -39,7 +43,7 @@ def run_folds(name, config, spec, dataset, tracking_settings, parent_run_id, **t
     from fsdd_pipeline.tracking.results import log_loso_fold, loso_fold_run
     from fsdd_pipeline.tracking.runs import epoch_callbacks
 
-    fold_metrics, predictions = {}, []
+    fold_metrics, predictions, classifiers = {}, [], {}
     for speaker in sorted(set(dataset["speaker"])):
         train, val, test = fold_splits(dataset, speaker)
         with (
@@ -67,7 +71,39 @@ def run_folds(name, config, spec, dataset, tracking_settings, parent_run_id, **t
             log_loso_fold(result, metrics, paths.values())
             predictions.append(pd.read_csv(paths["predictions"]))
         fold_metrics[speaker] = metrics
-    return fold_metrics, pd.concat(predictions, ignore_index=True)
+        classifiers[speaker] = result.classifier
+    return fold_metrics, pd.concat(predictions, ignore_index=True), classifiers
+
+
+def save_fold_classifiers(classifiers, path):
+    """Every fold's trained classifier, {held-out speaker: DigitClassifier}, in one file:
+    what reads the held-out speakers again (the digit-string evaluation) reuses the LOSO
+    job's folds instead of training them a second time."""
+    import joblib
+
+    from fsdd_pipeline.io import atomic_path
+
+    with atomic_path(path) as temporary:
+        joblib.dump(classifiers, temporary)
+
+
+def load_fold_classifiers(path):
+    """save_fold_classifiers' folds, as a function of the held-out speaker that names the
+    file and the speakers it holds when one is missing."""
+    import joblib
+
+    classifiers = joblib.load(path)
+    log.info("LOSO folds of %d speakers read from %s", len(classifiers), path)
+
+    def fold_classifier(speaker):
+        if speaker not in classifiers:
+            raise KeyError(
+                f"{path} holds no fold for speaker {speaker!r} (folds: "
+                f"{', '.join(sorted(classifiers))}): rerun its LOSO job on these recordings"
+            )
+        return classifiers[speaker]
+
+    return fold_classifier
 
 
 def summarize_folds(fold_metrics):
