@@ -26,7 +26,7 @@ import yaml
 from fsdd_pipeline.features.spectral import FeatureParams
 from fsdd_pipeline.models.builders import build_sklearn_model
 from fsdd_pipeline.models.inputs import InputSpec, inputs_from_frame
-from fsdd_pipeline.voices.enrollment import DEFAULT_TAKE_WEIGHT, adapt_estimator
+from fsdd_pipeline.voices.enrollment import DEFAULT_TAKE_WEIGHT, personal_estimator
 
 # The champion (LOSO's best in the default config), and the recipe it adds the training
 # voices to, which the studies of the other benchmarks start from.
@@ -49,14 +49,14 @@ def enrollment_takes(frame, k, rng):
     return np.array(sorted(chosen))
 
 
-def ceiling_accuracy(base, x, y, own, weight, folds=5):
+def ceiling_accuracy(base, x, y, own, weight, move_mean, folds=5):
     """Accuracy on each fifth of the speaker's takes (by take number) of the model enrolled
     with the other four fifths: what adaptation reaches with about 40 takes per digit."""
     right = 0
     for fold in range(folds):
         tested = own.index[own["sample_number"] % folds == fold].to_numpy()
         enrolled = own.index.difference(tested).to_numpy()
-        personal = adapt_estimator(base, x[enrolled], y[enrolled], weight)
+        personal = personal_estimator(base, x[enrolled], y[enrolled], weight, move_mean)
         right += int(np.sum(personal.predict(x[tested]) == y[tested]))
     return right / len(own)
 
@@ -112,15 +112,38 @@ def fold_inputs(dataset, config, model, voices_path):
 
 
 def run(
-    dataset, config, model, ks, repeats, weights, seed, cache=None, ceiling=True, voices_path=None
+    dataset,
+    config,
+    model,
+    ks,
+    repeats,
+    weights,
+    seed,
+    cache=None,
+    ceiling=True,
+    voices_path=None,
+    folds=None,
+    move_mean=True,
 ):
-    x, y, fold_model_for = fold_inputs(dataset, config, model, voices_path)
+    """``folds``: the workflow's LOSO fold models of ``model`` (results/loso/{model}/
+    fold_models.joblib) instead of folds trained here (which cannot train a room gate);
+    ``move_mean``: enrollment moves the person's mean frame (personal_estimator)."""
+    if folds is None:
+        x, y, fold_model_for = fold_inputs(dataset, config, model, voices_path)
+    else:
+        from fsdd_pipeline.evaluation.loso import load_fold_classifiers
+
+        x, y = champion_inputs(dataset, config, model)
+        fold_classifier = load_fold_classifiers(folds)
     rows = []
     for speaker in sorted(dataset["speaker"].unique()):
         is_speaker = (dataset["speaker"] == speaker).to_numpy()
         train = ~is_speaker & (dataset["split"] != "val").to_numpy()
         start = time.perf_counter()
-        base = fold_model_for(train, cache)
+        if folds is None:
+            base = fold_model_for(train, cache)
+        else:
+            base = fold_classifier(speaker).estimator
         fit_s = time.perf_counter() - start
         own = dataset[is_speaker]
         accuracy = float(np.mean(base.predict(x[is_speaker]) == y[is_speaker]))
@@ -145,7 +168,7 @@ def run(
                 tested = own.index.difference(enrolled).to_numpy()
                 for weight in weights:
                     start = time.perf_counter()
-                    personal = adapt_estimator(base, x[enrolled], y[enrolled], weight)
+                    personal = personal_estimator(base, x[enrolled], y[enrolled], weight, move_mean)
                     seconds = time.perf_counter() - start
                     accuracy = float(np.mean(personal.predict(x[tested]) == y[tested]))
                     rows.append(
@@ -167,7 +190,7 @@ def run(
         if ceiling:
             for weight in weights:
                 start = time.perf_counter()
-                accuracy = ceiling_accuracy(base, x, y, own, weight)
+                accuracy = ceiling_accuracy(base, x, y, own, weight, move_mean)
                 rows.append(
                     dict(
                         speaker=speaker,
@@ -230,6 +253,17 @@ def main(argv=None):
     parser.add_argument(
         "--no-ceiling", action="store_true", help='skip the "all others" row (minutes)'
     )
+    parser.add_argument(
+        "--folds",
+        type=Path,
+        help="the workflow's LOSO fold models of --model (results/loso/MODEL/"
+        "fold_models.joblib), used instead of folds trained here",
+    )
+    parser.add_argument(
+        "--without-mean-shift",
+        action="store_true",
+        help="adapt the heads only, without moving the person's mean frame (the lever's worth)",
+    )
     args = parser.parse_args(argv)
     config = yaml.safe_load(args.config.read_text())
     dataset = pd.read_parquet(args.dataset).reset_index(drop=True)
@@ -244,6 +278,8 @@ def main(argv=None):
         args.cache,
         ceiling=not args.no_ceiling,
         voices_path=args.training_voices,
+        folds=args.folds,
+        move_mean=not args.without_mean_shift,
     )
     table = summary(results)
     from benchmarks.report import machine_description, write_report

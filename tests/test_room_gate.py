@@ -107,3 +107,25 @@ def test_the_room_augmentation_adds_a_tail_and_repeats_by_seed():
     assert word.size + 0.3 * rate <= first.size <= word.size + 0.52 * rate
     with pytest.raises(ValueError, match="go together"):
         WaveformAugmenter({"room_rt60_s": [0.3, 0.5]}, rate)
+
+
+def test_a_moved_mean_is_the_inputs_moved_everywhere_in_the_model():
+    """moved_inputs folds an offset into every scaler (both experts' heads and the detector):
+    the moved model reads x as the original reads x + offset, the detector included."""
+    from fsdd_pipeline.voices.speaker_mean import moved_inputs, person_offset, trained_mean
+
+    model = fitted()
+    x = dry_and_wet(seed=4)[0].astype(np.float64)
+    offset = np.linspace(-2.0, 2.0, x.shape[-1])
+    moved = moved_inputs(model, offset)
+    np.testing.assert_allclose(moved.predict_log_proba(x), model.predict_log_proba(x + offset))
+    np.testing.assert_array_equal(moved.in_room(x), model.in_room(x + offset))
+    assert not np.array_equal(moved.in_room(x), model.in_room(x))
+    # The original is untouched, and the moved model saves and loads as its arrays.
+    np.testing.assert_array_equal(model.predict_log_proba(x), fitted().predict_log_proba(x))
+    # A person whose frames sit 1.5 above the training mean is moved back onto it.
+    assert trained_mean(model) == pytest.approx(x[:200].reshape(-1, 12).mean(0), abs=0.2)
+    person = x[:20] + 1.5
+    np.testing.assert_allclose(
+        person_offset(model, person), trained_mean(model) - person.reshape(-1, 12).mean(0)
+    )
