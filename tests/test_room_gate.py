@@ -112,7 +112,8 @@ def test_the_room_augmentation_adds_a_tail_and_repeats_by_seed():
 def test_a_moved_mean_is_the_inputs_moved_everywhere_in_the_model():
     """moved_inputs folds an offset into every scaler (both experts' heads and the detector):
     the moved model reads x as the original reads x + offset, the detector included."""
-    from fsdd_pipeline.voices.speaker_mean import moved_inputs, person_offset, trained_mean
+    from fsdd_pipeline.voices.enrollment import moved_inputs, trained_mean
+    from fsdd_pipeline.voices.speaker_mean import person_offset
 
     model = fitted()
     x = dry_and_wet(seed=4)[0].astype(np.float64)
@@ -127,5 +128,6 @@ def test_a_moved_mean_is_the_inputs_moved_everywhere_in_the_model():
     assert trained_mean(model) == pytest.approx(x[:200].reshape(-1, 12).mean(0), abs=0.2)
     person = x[:20] + 1.5
     np.testing.assert_allclose(
-        person_offset(model, person), trained_mean(model) - person.reshape(-1, 12).mean(0)
+        person_offset(trained_mean(model), person),
+        trained_mean(model) - person.reshape(-1, 12).mean(0),
     )

@@ -17,6 +17,12 @@ from fsdd_pipeline.errors import PipelineError
 from fsdd_pipeline.features.pooling import summary_statistics
 from fsdd_pipeline.labels import N_CLASSES
 from fsdd_pipeline.voices.adaptation import adapted_pipeline
+from fsdd_pipeline.voices.speaker_mean import (
+    moved_heads,
+    moved_scaler,
+    person_offset,
+    pooled_offset,
+)
 
 # How many training examples one enrolled take (each of its views and frames) counts as,
 # chosen in the champion's LOSO folds (benchmarks/enrollment.py, docs/voices.md): after the
@@ -70,40 +76,68 @@ def _linear_heads(estimator):
     return inner, views
 
 
+def with_frame_logreg(estimator, replace):
+    """A copy of the champion's fitted estimator whose frame_logreg model is
+    ``replace(model, views)`` (``views``: whether it reads speed views); behind a room
+    gate, both experts' (the detector kept)."""
+    if hasattr(estimator, "with_experts"):
+        return estimator.with_experts(lambda expert: with_frame_logreg(expert, replace))
+    inner, views = _linear_heads(estimator)
+    replaced = replace(inner, views)
+    if not views:
+        return replaced
+    wrapped = copy.copy(estimator)
+    wrapped.estimator_ = replaced
+    return wrapped
+
+
 def adapt_estimator(estimator, x, y, take_weight=DEFAULT_TAKE_WEIGHT):
     """A copy of a fitted frame_logreg model (maybe with speed views) adapted to model
     inputs ``x`` (takes, [views,] frames, channels) of digits ``y``: both linear heads, on
     every view of every take (the pooled head) and every frame (the frame head); behind a
     room gate, both experts alike (the person's takes count for dry and reverberant rooms)."""
-    if hasattr(estimator, "with_experts"):
-        return estimator.with_experts(lambda expert: adapt_estimator(expert, x, y, take_weight))
-    inner, views = _linear_heads(estimator)
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y)
-    if views:
-        y = np.repeat(y, x.shape[1])
-        x = x.reshape(-1, *x.shape[2:])
-    adapted_inner = copy.copy(inner)
-    adapted_inner.pooled_ = adapted_pipeline(
-        inner.pooled_, summary_statistics(x, axis=1), y, take_weight
-    )
-    adapted_inner.frames_ = adapted_pipeline(
-        inner.frames_, x.reshape(-1, x.shape[2]), np.repeat(y, x.shape[1]), take_weight
-    )
-    if not views:
-        return adapted_inner
-    adapted = copy.copy(estimator)
-    adapted.estimator_ = adapted_inner
-    return adapted
+
+    def adapted(model, views):
+        clips, digits = (x.reshape(-1, *x.shape[2:]), np.repeat(y, x.shape[1])) if views else (x, y)
+        adapted_model = copy.copy(model)
+        adapted_model.pooled_ = adapted_pipeline(
+            model.pooled_, summary_statistics(clips, axis=1), digits, take_weight
+        )
+        adapted_model.frames_ = adapted_pipeline(
+            model.frames_,
+            clips.reshape(-1, clips.shape[2]),
+            np.repeat(digits, clips.shape[1]),
+            take_weight,
+        )
+        return adapted_model
+
+    return with_frame_logreg(estimator, adapted)
+
+
+def trained_mean(estimator):
+    """The mean input frame (channels,) the champion's frame head was trained on (behind a
+    room gate: the dry expert's)."""
+    return _linear_heads(getattr(estimator, "dry_", estimator))[0].frames_[0].mean_
+
+
+def moved_inputs(estimator, offset):
+    """A copy of the champion's fitted estimator whose predictions on x are the original's
+    on x + ``offset`` (one number per channel, added to every frame of every view): every
+    head of every expert and the room detector moved (voices.speaker_mean)."""
+    offset = np.asarray(offset, dtype=np.float64)
+    moved = with_frame_logreg(estimator, lambda model, _views: moved_heads(model, offset))
+    if hasattr(estimator, "detector_"):
+        moved.detector_ = moved_scaler(estimator.detector_, pooled_offset(offset))
+    return moved
 
 
 def personal_estimator(estimator, x, y, take_weight=DEFAULT_TAKE_WEIGHT, move_mean=True):
     """The champion's fitted estimator made personal by the person's model inputs ``x``
-    of digits ``y``: their mean frame moved onto the model's (voices.speaker_mean; not
-    with ``move_mean=False``), then the linear heads adapted to them (adapt_estimator)."""
+    of digits ``y``: their mean frame moved onto the model's (moved_inputs; not with
+    ``move_mean=False``), then the linear heads adapted to them (adapt_estimator)."""
     if move_mean:
-        from fsdd_pipeline.voices.speaker_mean import moved_inputs, person_offset
-
-        estimator = moved_inputs(estimator, person_offset(estimator, x))
+        estimator = moved_inputs(estimator, person_offset(trained_mean(estimator), x))
     return adapt_estimator(estimator, x, y, take_weight)
 
 
