@@ -160,7 +160,13 @@ def evaluate_strings(classifier, training, recordings, sample_rate, settings, fo
     takes (pin_take_settings) when ``settings.pin_takes_per_speaker``. The official and
     "loso" takes are drawn in equal shares per pause bucket (pause_strata)."""
     rows = recordings_rows(recordings)
-    test = read_clips(recordings, rows[rows.split == "test"], sample_rate)
+    everything = read_clips(recordings, rows, sample_rate)
+    test_files = set(rows.file_name[rows.split == "test"])
+    test = {
+        speaker: kept
+        for speaker, clips in everything.items()
+        if (kept := [clip for clip in clips if clip[2] in test_files])
+    }
     # As many takes in every pause bucket: each bucket's figures are read from as many.
     strata = pause_strata(settings.takes)
     official = draw_string_takes(
@@ -169,7 +175,6 @@ def evaluate_strings(classifier, training, recordings, sample_rate, settings, fo
     model = classifier.strings_model
     read = [read_takes(classifier, model, official, "official")]
     takes, embeddings = training
-    everything = read_clips(recordings, rows, sample_rate)
     for index, speaker in enumerate(sorted(everything)):
         held_out = draw_string_takes(
             {speaker: everything[speaker]},
